@@ -1,0 +1,7 @@
+"""Interaction data: id maps, the Interactions container, readers and data sets."""
+
+from likewise.data.idmap import IdMap
+from likewise.data.interactions import FeatureMatrix, Interactions
+from likewise.data.report import LoadReport
+
+__all__ = ["FeatureMatrix", "IdMap", "Interactions", "LoadReport"]

@@ -1,0 +1,341 @@
+"""Validate raw interaction columns and build the canonical CSR arrays.
+
+Every constructor and reader ends here, so every source gets the same checks and the same
+error messages: a problem names the source, the line or row, the field and the reason. With
+``on_error="skip"`` the offending rows are removed and counted in the LoadReport instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from likewise.data.idmap import IdMap
+from likewise.data.report import LoadReport
+from likewise.exceptions import DataError, InvalidParameterError
+
+__all__ = ["Built", "DuplicatePolicy", "OnError", "build_arrays"]
+
+DuplicatePolicy = Literal["last", "first", "sum", "mean", "error"]
+OnError = Literal["raise", "skip"]
+Kind = Literal["explicit", "implicit"]
+DUPLICATE_POLICIES = ("last", "first", "sum", "mean", "error")
+
+
+@dataclass
+class Built:
+    users: IdMap
+    items: IdMap
+    indptr: np.ndarray
+    indices: np.ndarray
+    data: np.ndarray
+    timestamps: np.ndarray | None
+    kind: Kind
+    rating_scale: tuple[float, float] | None
+    report: LoadReport
+
+
+class _Problems:
+    """Collects per-row problems; raises on the earliest row or removes rows when skipping."""
+
+    def __init__(self, n_rows: int, labels: np.ndarray | None, label_kind: str, source: str):
+        self.bad = np.zeros(n_rows, dtype=bool)
+        self.labels = labels
+        self.label_kind = label_kind
+        self.source = source
+        self.found: list[tuple[str, np.ndarray, Any]] = []  # (reason, mask, values for message)
+
+    def where(self, pos: int) -> str:
+        label = int(self.labels[pos]) if self.labels is not None else pos
+        return f"{self.source}, {self.label_kind} {label}"
+
+    def add(self, mask: np.ndarray, field: str, reason: str, values: Any = None) -> None:
+        mask = mask & ~self.bad
+        if mask.any():
+            self.found.append((f"{field}: {reason}", mask, values))
+            self.bad |= mask
+
+    def resolve(self, on_error: OnError, report: LoadReport) -> np.ndarray:
+        """Return the mask of rows to keep (raises DataError when not skipping)."""
+        if not self.found:
+            return ~self.bad
+        if on_error == "raise":
+            first = min(self.found, key=lambda f: int(np.argmax(f[1])))
+            reason, mask, values = first
+            pos = int(np.argmax(mask))
+            shown = f" (got {_show(values[pos])})" if values is not None else ""
+            raise DataError(f"{self.where(pos)}: {reason}{shown}")
+        for reason, mask, values in self.found:
+            positions = np.flatnonzero(mask)[: LoadReport.MAX_EXAMPLES]
+            examples = [
+                f"{self.where(int(p))}: {reason}"
+                + (f" (got {_show(values[int(p)])})" if values is not None else "")
+                for p in positions
+            ]
+            report.add_skipped(reason, int(mask.sum()), examples)
+        return ~self.bad
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, np.generic):
+        value = value.item()
+    return repr(value)
+
+
+def _null_mask(values: np.ndarray) -> np.ndarray:
+    return np.asarray(pd.isna(values), dtype=bool)
+
+
+def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
+    """Check an id column for nulls, non-integral floats and blank strings; return object array."""
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim != 1:
+        raise DataError(f"{problems.source}: {field} must be one-dimensional, got shape {arr.shape}")
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "U":
+        blank = np.char.str_len(np.char.strip(arr)) == 0
+        problems.add(blank, field, "id is empty")
+        return arr
+    if arr.dtype.kind == "f":
+        problems.add(~np.isfinite(arr), field, "id is missing", arr)
+        whole = np.isfinite(arr) & (arr == np.round(np.nan_to_num(arr)))
+        problems.add(np.isfinite(arr) & ~whole, field, "id is not an integer or string", arr)
+        return np.where(whole, arr, 0).astype(np.int64)
+    obj = arr.astype(object)
+    problems.add(_null_mask(obj), field, "id is missing")
+    is_str = np.fromiter((isinstance(v, str) for v in obj), dtype=bool, count=obj.size)
+    is_int = np.fromiter(
+        (isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in obj),
+        dtype=bool, count=obj.size,
+    )
+    ok = is_str | is_int
+    problems.add(~ok, field, "id is not an integer or string", obj)
+    if is_str.any() and is_int.any():
+        # Mixed columns: refuse, naming the first row of the minority type.
+        minority = is_int if is_int.sum() < is_str.sum() else is_str
+        problems.add(minority, field, "ids mix integers and strings", obj)
+    blank = is_str & np.fromiter((isinstance(v, str) and not v.strip() for v in obj),
+                                 dtype=bool, count=obj.size)
+    problems.add(blank, field, "id is empty")
+    return obj
+
+
+def _finalise_ids(obj: np.ndarray, keep: np.ndarray) -> np.ndarray:
+    kept = obj[keep]
+    if kept.dtype.kind in "iuU":
+        return kept
+    if kept.size and isinstance(kept[0], str):
+        return kept.astype(str)
+    return kept.astype(np.int64)
+
+
+def _numeric_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.dtype.kind in "iufb":
+        out = arr.astype(np.float64)
+    else:
+        as_num = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
+        null = _null_mask(arr.astype(object))
+        problems.add(~null & np.isnan(as_num), field, "is not a number", arr)
+        out = as_num
+    problems.add(np.isnan(out), field, "is missing (NaN)")
+    problems.add(np.isinf(out), field, "is infinite", out)
+    return out
+
+
+def _timestamp_column(values: Any, problems: _Problems) -> np.ndarray:
+    """Timestamps become int64 seconds since the epoch (datetimes are converted, not rounded away)."""
+    if hasattr(values, "to_numpy"):
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.dtype.kind == "M":
+        nat = np.isnat(arr)
+        problems.add(nat, "timestamp", "is missing")
+        return np.where(nat, 0, arr.astype("datetime64[s]").astype(np.int64))
+    if arr.dtype.kind in "iu":
+        return arr.astype(np.int64)
+    num = _numeric_column(arr, "timestamp", problems)
+    frac = np.isfinite(num) & (num != np.floor(np.nan_to_num(num)))
+    if frac.any():
+        # Fractional seconds are legitimate (e.g. Unix time with milliseconds); keep integer
+        # seconds since orderings at sub-second resolution are rare in CF logs.
+        num = np.floor(num)
+    return np.where(np.isfinite(num), num, 0).astype(np.int64)
+
+
+def build_arrays(
+    user_ids: Any,
+    item_ids: Any,
+    values: Any = None,
+    timestamps: Any = None,
+    *,
+    kind: Kind | None = None,
+    rating_scale: tuple[float, float] | None = None,
+    duplicates: DuplicatePolicy | None = None,
+    on_error: OnError = "raise",
+    row_labels: np.ndarray | None = None,
+    label_kind: str = "row",
+    source: str = "input",
+    users: IdMap | None = None,
+    items: IdMap | None = None,
+    report: LoadReport | None = None,
+    value_name: str | None = None,
+) -> Built:
+    """Validate columns, merge duplicates and build sorted CSR arrays.
+
+    ``users`` / ``items`` give a fixed universe (e.g. a catalogue including items nobody rated
+    yet); ids outside it are a DataError. Without them the maps are built from the data.
+    """
+    if on_error not in ("raise", "skip"):
+        raise InvalidParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if kind is None:
+        kind = "explicit" if values is not None else "implicit"
+    if kind not in ("explicit", "implicit"):
+        raise InvalidParameterError(f"kind must be 'explicit' or 'implicit', got {kind!r}")
+    if kind == "explicit" and values is None:
+        raise InvalidParameterError("explicit interactions need a rating column")
+    if duplicates is None:
+        duplicates = "error" if kind == "explicit" else "sum"
+    if duplicates not in DUPLICATE_POLICIES:
+        raise InvalidParameterError(
+            f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}; got {duplicates!r}"
+        )
+    if rating_scale is not None:
+        low, high = (float(v) for v in rating_scale)
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise InvalidParameterError(f"rating_scale must be (low, high) with low < high, got {rating_scale!r}")
+        rating_scale = (low, high)
+
+    n_rows = len(user_ids)
+    lengths = {"user": n_rows, "item": len(item_ids)}
+    if values is not None:
+        lengths["rating" if kind == "explicit" else "weight"] = len(values)
+    if timestamps is not None:
+        lengths["timestamp"] = len(timestamps)
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"{source}: columns have different lengths: {lengths}")
+    report = report if report is not None else LoadReport(source=source)
+    report.rows_read += n_rows
+    if row_labels is not None:
+        row_labels = np.asarray(row_labels)
+    problems = _Problems(n_rows, row_labels, label_kind, source)
+
+    uobj = _id_column(user_ids, "user", problems)
+    iobj = _id_column(item_ids, "item", problems)
+    field = value_name or ("rating" if kind == "explicit" else "weight")
+    if values is None:
+        vals = np.ones(n_rows, dtype=np.float64)
+    else:
+        vals = _numeric_column(values, field, problems)
+    if kind == "explicit" and rating_scale is not None:
+        low, high = rating_scale
+        problems.add((vals < low) | (vals > high), field, f"is outside the rating scale [{low:g}, {high:g}]", vals)
+    if kind == "implicit":
+        problems.add(vals <= 0, field, "must be positive for implicit feedback", vals)
+    ts = _timestamp_column(timestamps, problems) if timestamps is not None else None
+
+    keep = problems.resolve(on_error, report)
+    if not keep.any():
+        raise DataError(f"{source}: no interactions" + (
+            f" left after skipping {report.rows_skipped:,} bad rows" if report.rows_skipped else ""))
+    uraw = _finalise_ids(uobj, keep)
+    iraw = _finalise_ids(iobj, keep)
+    vals = vals[keep]
+    if ts is not None:
+        ts = ts[keep]
+    labels = row_labels[keep] if row_labels is not None else np.flatnonzero(keep)
+
+    users = _index_within(users, uraw, "user", source, on_error, report, labels, label_kind)
+    items = _index_within(items, iraw, "item", source, on_error, report, labels, label_kind)
+    uidx, iidx = users[1], items[1]
+    ok = (uidx >= 0) & (iidx >= 0)
+    if not ok.all():
+        uidx, iidx, vals, labels = uidx[ok], iidx[ok], vals[ok], labels[ok]
+        ts = ts[ok] if ts is not None else None
+        if uidx.size == 0:
+            raise DataError(f"{source}: no interactions left after skipping unknown ids")
+
+    if kind == "explicit" and rating_scale is None:
+        rating_scale = (float(vals.min()), float(vals.max()))
+    indptr, indices, data, ts_out, merged = _merge_sorted(
+        uidx, iidx, vals, ts, duplicates, len(users[0]), labels, label_kind, source
+    )
+    report.duplicates_merged += merged
+    report.duplicate_policy = duplicates
+    report.n_users, report.n_items, report.n_interactions = len(users[0]), len(items[0]), data.size
+    return Built(users[0], items[0], indptr, indices, data, ts_out, kind, rating_scale, report)
+
+
+def _index_within(
+    idmap: IdMap | None, raw: np.ndarray, name: str, source: str, on_error: OnError,
+    report: LoadReport, labels: np.ndarray, label_kind: str,
+) -> tuple[IdMap, np.ndarray]:
+    if idmap is None:
+        idmap = IdMap(raw, name=name)
+        return idmap, idmap.to_index(raw)
+    idx = idmap.to_index(raw, missing="negative")
+    unknown = idx < 0
+    if unknown.any():
+        reason = f"{name}: id is not in the given {name} list"
+        if on_error == "raise":
+            pos = int(np.argmax(unknown))
+            raise DataError(f"{source}, {label_kind} {int(labels[pos])}: {reason} (got {_show(raw[pos])})")
+        examples = [f"{source}, {label_kind} {int(labels[p])}: {reason} (got {_show(raw[p])})"
+                    for p in np.flatnonzero(unknown)[: LoadReport.MAX_EXAMPLES]]
+        report.add_skipped(reason, int(unknown.sum()), examples)
+    return idmap, idx
+
+
+def _merge_sorted(
+    uidx: np.ndarray, iidx: np.ndarray, vals: np.ndarray, ts: np.ndarray | None,
+    policy: DuplicatePolicy, n_users: int, labels: np.ndarray, label_kind: str, source: str,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
+    """Sort by (user, item, order) and merge duplicate pairs with the chosen policy.
+
+    "first"/"last" follow timestamps when present (ties by input order), else input order.
+    A merged group keeps the timestamp of the kept row ("first"/"last") or the latest one.
+    """
+    position = np.arange(uidx.size)
+    keys = [position] if ts is None else [position, ts]
+    order = np.lexsort((*keys, iidx, uidx))
+    u, i, v = uidx[order], iidx[order], vals[order]
+    t = ts[order] if ts is not None else None
+    new_group = np.ones(u.size, dtype=bool)
+    new_group[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
+    starts = np.flatnonzero(new_group)
+    merged = int(u.size - starts.size)
+    if merged and policy == "error":
+        dup = int(np.flatnonzero(~new_group)[0])
+        first, second = labels[order[dup - 1]], labels[order[dup]]
+        raise DataError(
+            f"{source}, {label_kind}s {int(min(first, second))} and {int(max(first, second))}: "
+            "duplicate (user, item) pair; choose duplicates='last', 'first', 'sum' or 'mean'"
+        )
+    ends = np.append(starts[1:], u.size) - 1
+    if not merged:
+        data = v
+        t_out = t
+    elif policy == "first":
+        data, t_out = v[starts], (t[starts] if t is not None else None)
+    elif policy == "last":
+        data, t_out = v[ends], (t[ends] if t is not None else None)
+    else:
+        sums = np.add.reduceat(v, starts)
+        data = sums if policy == "sum" else sums / (ends - starts + 1)
+        t_out = np.maximum.reduceat(t, starts) if t is not None else None
+    rows = u[starts]
+    indices = i[starts].astype(np.int32)
+    counts = np.bincount(rows, minlength=n_users)
+    nnz = indices.size
+    indptr_dtype = np.int64 if nnz > np.iinfo(np.int32).max else np.int32
+    indptr = np.zeros(n_users + 1, dtype=indptr_dtype)
+    np.cumsum(counts, out=indptr[1:])
+    return indptr, indices, np.asarray(data, dtype=np.float32), t_out, merged

@@ -1,0 +1,229 @@
+"""IdMap: raw ids (int or str) <-> dense int32 indices.
+
+Raw ids exist only at the edges of likewise; models and kernels see dense indices. An IdMap
+keeps its ids sorted and unique, so both directions are vectorised (`searchsorted` one way,
+fancy indexing the other) and two maps built from the same ids are equal whatever the input
+order was.
+
+Ids are either all integers (stored as int64) or all strings (stored as a numpy unicode
+array, so they round-trip through `.npz` without pickle). Mixing the two is refused: a
+column holding both ``7`` and ``"7"`` almost always signals a parsing problem.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable
+from typing import Any, Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from likewise.exceptions import DataError, UnknownIdError
+
+__all__ = ["IdMap", "as_id_array"]
+
+MissingPolicy = Literal["raise", "negative"]
+_MAX_NAMED = 10
+
+
+def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
+    """Turn a scalar, list, numpy array or pandas Series of raw ids into an int64 or str array.
+
+    Raises DataError for nulls, floats that are not whole numbers, and mixed int/str ids.
+    """
+    if hasattr(values, "to_numpy"):  # pandas / polars Series
+        values = values.to_numpy()
+    arr = np.asarray(values)
+    if arr.ndim == 0:
+        arr = arr.reshape(1)
+    if arr.ndim != 1:
+        raise DataError(f"{what} must be one-dimensional, got shape {arr.shape}")
+    kind = arr.dtype.kind
+    if kind in "iu":
+        if kind == "u" and arr.size and arr.max() > np.iinfo(np.int64).max:
+            raise DataError(f"{what} exceed the int64 range")
+        return arr.astype(np.int64, copy=False)
+    if kind == "b":
+        raise DataError(f"{what} must be integers or strings, got booleans")
+    if kind == "f":
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            pos = int(np.flatnonzero(bad)[0])
+            raise DataError(f"{what} contain a null or non-finite value at position {pos}")
+        if (arr != np.round(arr)).any():
+            pos = int(np.flatnonzero(arr != np.round(arr))[0])
+            raise DataError(f"{what} must be integers or strings, got {arr[pos]!r} at position {pos}")
+        return arr.astype(np.int64)
+    if kind == "U":
+        return arr
+    if kind in "OST":
+        return _object_ids(arr, what)
+    raise DataError(f"{what} must be integers or strings, got dtype {arr.dtype}")
+
+
+def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
+    if arr.size == 0:
+        return np.array([], dtype=np.int64)
+    is_str = np.fromiter((isinstance(v, str) for v in arr), dtype=bool, count=arr.size)
+    if is_str.all():
+        return arr.astype(str)
+    is_int = np.fromiter(
+        (isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr),
+        dtype=bool,
+        count=arr.size,
+    )
+    if is_int.all():
+        return arr.astype(np.int64)
+    bad = ~(is_str | is_int)
+    if bad.any():
+        pos = int(np.flatnonzero(bad)[0])
+        value = arr[pos]
+        reason = "a null" if value is None or value != value else f"{value!r}"
+        raise DataError(f"{what} contain {reason} at position {pos}; ids must be integers or strings")
+    raise DataError(f"{what} mix integers and strings (e.g. {arr[np.flatnonzero(is_int)[0]]!r} "
+                    f"and {arr[np.flatnonzero(is_str)[0]]!r}); use one type")
+
+
+class IdMap:
+    """A sorted, unique vocabulary of raw ids with vectorised lookups both ways.
+
+    Parameters
+    ----------
+    ids
+        Raw ids (ints or strings). Duplicates are removed; order does not matter.
+    name
+        What the ids are ("user", "item"); used in error messages.
+    """
+
+    __slots__ = ("_hash", "ids", "name")
+
+    def __init__(self, ids: Iterable[Any] | npt.ArrayLike, *, name: str = "id") -> None:
+        arr = as_id_array(ids if not isinstance(ids, (set, frozenset)) else list(ids), what=f"{name} ids")
+        self.ids: np.ndarray = np.unique(arr)
+        self.ids.flags.writeable = False
+        self.name = name
+        self._hash: str | None = None
+
+    @classmethod
+    def from_sorted_unique(cls, ids: np.ndarray, *, name: str = "id") -> IdMap:
+        """Wrap an array already known to be sorted and unique (e.g. loaded from a model)."""
+        arr = as_id_array(ids, what=f"{name} ids")
+        if arr.size > 1 and not (arr[1:] > arr[:-1]).all():
+            raise DataError(f"{name} ids are not sorted and unique")
+        obj = cls.__new__(cls)
+        obj.ids = arr
+        obj.ids.flags.writeable = False
+        obj.name = name
+        obj._hash = None
+        return obj
+
+    def __len__(self) -> int:
+        return int(self.ids.size)
+
+    def __repr__(self) -> str:
+        kind = "str" if self.is_str else "int"
+        return f"IdMap(name={self.name!r}, n={len(self)}, kind={kind})"
+
+    @property
+    def is_str(self) -> bool:
+        return self.ids.dtype.kind == "U"
+
+    def __contains__(self, raw_id: object) -> bool:
+        return bool(self.to_index([raw_id], missing="negative")[0] >= 0)
+
+    def to_index(self, ids: Any, *, missing: MissingPolicy = "raise") -> np.ndarray:
+        """Map raw ids to dense int32 indices.
+
+        ``missing="raise"`` raises UnknownIdError naming the unknown ids;
+        ``missing="negative"`` maps them to -1.
+        """
+        query = self._coerce_query(ids)
+        if len(self) == 0 or query.size == 0:
+            idx = np.full(query.size, -1, dtype=np.int32)
+        else:
+            pos = np.searchsorted(self.ids, query)
+            pos_clipped = np.minimum(pos, len(self) - 1)
+            found = self.ids[pos_clipped] == query
+            idx = np.where(found, pos_clipped, -1).astype(np.int32)
+        if missing == "raise" and (idx < 0).any():
+            unknown = query[idx < 0]
+            shown = ", ".join(repr(_plain(v)) for v in unknown[:_MAX_NAMED])
+            more = f" and {unknown.size - _MAX_NAMED} more" if unknown.size > _MAX_NAMED else ""
+            raise UnknownIdError(
+                f"unknown {self.name} id{'s' if unknown.size > 1 else ''}: {shown}{more}",
+                tuple(_plain(v) for v in unknown),
+            )
+        return idx
+
+    def to_ids(self, indices: npt.ArrayLike) -> np.ndarray:
+        """Map dense indices back to raw ids. Negative indices (padding) are not allowed."""
+        idx = np.asarray(indices)
+        if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
+            raise IndexError(f"{self.name} index out of range [0, {len(self)}): "
+                             f"min {idx.min()}, max {idx.max()}")
+        return self.ids[idx]
+
+    def coerce(self, values: Any) -> np.ndarray:
+        """Convert text typed by a person (CLI, URL) to this map's id type.
+
+        "196" becomes 196 for an integer map; anything else is left to `to_index`.
+        """
+        arr = np.asarray(values, dtype=object).reshape(-1)
+        if self.is_str:
+            return arr.astype(str)
+        out = np.empty(arr.size, dtype=np.int64)
+        for pos, value in enumerate(arr):
+            try:
+                out[pos] = int(str(value).strip())
+            except ValueError:
+                raise UnknownIdError(
+                    f"unknown {self.name} id: {value!r} ({self.name} ids are integers)", (value,)
+                ) from None
+        return out
+
+    def _coerce_query(self, ids: Any) -> np.ndarray:
+        try:
+            query = as_id_array(ids, what=f"{self.name} ids")
+        except DataError as exc:
+            raise UnknownIdError(str(exc)) from exc
+        if len(self) and query.size and (query.dtype.kind == "U") != self.is_str:
+            want = "strings" if self.is_str else "integers"
+            raise UnknownIdError(
+                f"unknown {self.name} id {_plain(query[0])!r}: this map's ids are {want}",
+                (_plain(query[0]),),
+            )
+        return query
+
+    @property
+    def digest(self) -> str:
+        """sha256 of the ids: equal maps have equal digests."""
+        if self._hash is None:
+            h = hashlib.sha256(self.ids.dtype.kind.encode())
+            if self.is_str:
+                h.update("\x00".join(self.ids.tolist()).encode("utf-8"))
+            else:
+                h.update(np.ascontiguousarray(self.ids, dtype="<i8").tobytes())
+            self._hash = h.hexdigest()
+        return self._hash
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, IdMap):
+            return NotImplemented
+        return len(self) == len(other) and self.digest == other.digest
+
+    def __hash__(self) -> int:
+        return hash(self.digest)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"ids": self.ids, "name": self.name}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.ids = state["ids"]
+        self.name = state["name"]
+        self._hash = None
+
+
+def _plain(value: Any) -> Any:
+    """numpy scalar -> Python scalar, for messages and JSON."""
+    return value.item() if isinstance(value, np.generic) else value

@@ -1,0 +1,50 @@
+"""One place that sets numba's and BLAS's thread counts for a block of work and restores them.
+
+numba-parallel kernels and a multi-threaded BLAS inside them would oversubscribe the cores,
+so while our parallel kernels run BLAS is limited to one thread (threadpoolctl). Sections that
+are mostly BLAS (batched scoring) use `blas_threads` instead and leave numba alone.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import numba
+from threadpoolctl import threadpool_limits
+
+from likewise.exceptions import InvalidParameterError
+
+__all__ = ["available_threads", "resolve_threads", "thread_limits"]
+
+
+def available_threads() -> int:
+    """Cores this process may use (affinity-aware), capped by numba's configured maximum."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
+
+
+def resolve_threads(n_threads: int | None) -> int:
+    """None or 0 -> all available cores; a positive int is capped at what is available."""
+    if n_threads is None or n_threads == 0:
+        return available_threads()
+    if not isinstance(n_threads, int) or n_threads < 0:
+        raise InvalidParameterError(f"n_threads must be None or a positive integer, got {n_threads!r}")
+    return min(n_threads, available_threads())
+
+
+@contextmanager
+def thread_limits(n_threads: int | None) -> Iterator[int]:
+    """Run numba kernels on `n_threads` threads with BLAS on one thread; restore both after."""
+    wanted = resolve_threads(n_threads)
+    previous = numba.get_num_threads()
+    numba.set_num_threads(wanted)
+    try:
+        with threadpool_limits(limits=1, user_api="blas"):
+            yield wanted
+    finally:
+        numba.set_num_threads(previous)

@@ -1,0 +1,141 @@
+"""Top-k selection over dense score rows, with per-row "seen" filters and a global item mask.
+
+Selection uses a bounded min-heap per row: O(n_items log k) time, O(k) extra memory, and
+rows are independent so the outer loop runs in parallel. Order is by score descending, ties
+broken by the lower item index, so results are deterministic and match a full stable sort
+(see tests/reference/topk.py). NaN scores and masked items are never selected; rows with
+fewer than k eligible items are padded with index -1 and score -inf.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+from numba import prange
+
+__all__ = ["topk_rows"]
+
+
+@numba.njit(inline="always")
+def _better(score_a, idx_a, score_b, idx_b):
+    """True when (score_a, idx_a) ranks before (score_b, idx_b)."""
+    return score_a > score_b or (score_a == score_b and idx_a < idx_b)
+
+
+@numba.njit(inline="always")
+def _sift_down(heap_s, heap_i, size, pos):
+    # Min-heap by rank: the root is the worst of the kept candidates.
+    while True:
+        left = 2 * pos + 1
+        if left >= size:
+            return
+        worst = left
+        right = left + 1
+        if right < size and _better(heap_s[worst], heap_i[worst], heap_s[right], heap_i[right]):
+            worst = right
+        if _better(heap_s[pos], heap_i[pos], heap_s[worst], heap_i[worst]):
+            heap_s[pos], heap_s[worst] = heap_s[worst], heap_s[pos]
+            heap_i[pos], heap_i[worst] = heap_i[worst], heap_i[pos]
+            pos = worst
+        else:
+            return
+
+
+@numba.njit(inline="always")
+def _sift_up(heap_s, heap_i, pos):
+    while pos > 0:
+        parent = (pos - 1) // 2
+        if _better(heap_s[parent], heap_i[parent], heap_s[pos], heap_i[pos]):
+            heap_s[pos], heap_s[parent] = heap_s[parent], heap_s[pos]
+            heap_i[pos], heap_i[parent] = heap_i[parent], heap_i[pos]
+            pos = parent
+        else:
+            return
+
+
+def _topk_rows_impl(scores, k, seen_indptr, seen_indices, seen_rows, allowed, out_idx, out_scores):
+    n_rows, n_items = scores.shape
+    for row in prange(n_rows):
+        heap_s = np.empty(k, dtype=np.float32)
+        heap_i = np.empty(k, dtype=np.int32)
+        # Seen items of this row are sorted (CSR with sorted indices), so one pointer walks
+        # them in step with the item scan: O(n_items + n_seen) per row, no mask copy.
+        src = seen_rows[row]
+        next_seen = 0
+        end_seen = 0
+        if src >= 0:
+            next_seen = seen_indptr[src]
+            end_seen = seen_indptr[src + 1]
+        size = 0
+        for item in range(n_items):
+            while next_seen < end_seen and seen_indices[next_seen] < item:
+                next_seen += 1
+            if next_seen < end_seen and seen_indices[next_seen] == item:
+                continue
+            s = scores[row, item]
+            if s != s or not allowed[item]:  # NaN or masked
+                continue
+            if size < k:
+                heap_s[size] = s
+                heap_i[size] = item
+                _sift_up(heap_s, heap_i, size)
+                size += 1
+            elif _better(s, item, heap_s[0], heap_i[0]):
+                heap_s[0] = s
+                heap_i[0] = item
+                _sift_down(heap_s, heap_i, size, 0)
+        for j in range(k):
+            out_idx[row, j] = -1
+            out_scores[row, j] = -np.inf
+        # Pop the heap (worst first) into the output row from the back.
+        while size > 0:
+            size -= 1
+            out_idx[row, size] = heap_i[0]
+            out_scores[row, size] = heap_s[0]
+            heap_s[0] = heap_s[size]
+            heap_i[0] = heap_i[size]
+            _sift_down(heap_s, heap_i, size, 0)
+
+
+_topk_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_topk_rows_impl)
+_topk_serial = numba.njit(cache=True, nogil=True)(_topk_rows_impl)
+
+
+def topk_rows(
+    scores: np.ndarray,
+    k: int,
+    *,
+    seen_indptr: np.ndarray | None = None,
+    seen_indices: np.ndarray | None = None,
+    seen_rows: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
+    parallel: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Best `k` items of each row of `scores` (n_rows, n_items) float32.
+
+    `seen_rows[r]` is the CSR row (of seen_indptr/seen_indices) whose items row r must not
+    get, or -1 (indices sorted within each CSR row); `allowed` is a bool mask over items (False = never recommend).
+    Returns (indices int32, scores float32), each (n_rows, k), padded with -1 / -inf.
+    """
+    scores = np.ascontiguousarray(scores, dtype=np.float32)
+    if scores.ndim != 2:
+        raise ValueError(f"scores must be 2-D, got shape {scores.shape}")
+    n_rows, n_items = scores.shape
+    k = int(k)
+    if seen_indptr is None or seen_indices is None or seen_rows is None:
+        seen_indptr = np.zeros(1, dtype=np.int64)
+        seen_indices = np.zeros(0, dtype=np.int32)
+        seen_rows = np.full(n_rows, -1, dtype=np.int64)
+    seen_indptr = np.ascontiguousarray(seen_indptr, dtype=np.int64)
+    seen_indices = np.ascontiguousarray(seen_indices, dtype=np.int32)
+    seen_rows = np.ascontiguousarray(seen_rows, dtype=np.int64)
+    if seen_rows.shape != (n_rows,):
+        raise ValueError("seen_rows must have one entry per score row")
+    allowed = np.ones(n_items, dtype=np.bool_) if allowed is None else np.ascontiguousarray(allowed, np.bool_)
+    out_idx = np.empty((n_rows, k), dtype=np.int32)
+    out_scores = np.empty((n_rows, k), dtype=np.float32)
+    if k == 0 or n_rows == 0:
+        return out_idx, out_scores
+    kernel = _topk_parallel if parallel and n_rows > 1 else _topk_serial
+    kernel(scores, k, seen_indptr, seen_indices, seen_rows, allowed, out_idx, out_scores)
+    return out_idx, out_scores

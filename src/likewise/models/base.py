@@ -1,0 +1,443 @@
+"""The model contract every likewise recommender follows.
+
+A subclass stores its hyper-parameters in a keyword-only constructor (no logic), lists their
+constraints in ``_parameter_constraints`` and implements a few index-level hooks:
+
+- ``_fit(data, callback)``                 learn state (attributes ending in ``_``)
+- ``_score_users(uidx) -> (b, n_items)``   dense scores for a block of known users
+- ``_score_history(iidx, weights) -> (n_items,)``   fold-in for an unseen user
+- ``_predict_pairs(uidx, iidx)``           pointwise scores (default: gathered from _score_users)
+- ``_similar_items(iidx) -> (b, n_items)`` item-item similarities, when meaningful
+- ``_explain(uidx, iidx) -> (DataFrame, text)``
+- ``_state() / _set_state()``              arrays and JSON scalars to persist
+
+The base class does everything at the edges once: raw id <-> index mapping, validation,
+batching in memory-bounded blocks, filters (seen items, exclude, candidates), top-n selection
+(numba kernel), thread limits, `Recs` construction, and save/load.
+"""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from typing import Any, ClassVar, Literal, Self
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from likewise import __version__
+from likewise.data.idmap import IdMap
+from likewise.data.interactions import Interactions
+from likewise.exceptions import (
+    InvalidParameterError,
+    ModelFormatError,
+    NotFittedError,
+    NotSupportedError,
+    UnknownIdError,
+)
+from likewise.kernels._threads import thread_limits
+from likewise.kernels.topk import topk_rows
+from likewise.models import _persistence
+from likewise.models._params import validate_params
+from likewise.models.recs import Explanation, Recs
+
+__all__ = ["FitCallback", "Recommender", "load"]
+
+FitCallback = Callable[[int, dict[str, float]], None]
+"""Called after each training epoch with (epoch, metrics such as {"loss": ...})."""
+
+# Dense score blocks are capped at this many float32 cells (~64 MB) per batch of users.
+_BLOCK_CELLS = 16_000_000
+
+
+class Recommender(ABC):
+    """Base class of every likewise model (see the module docstring for the contract)."""
+
+    supports_fold_in: ClassVar[bool] = True
+    supports_similar_items: ClassVar[bool] = False
+    supports_similar_users: ClassVar[bool] = False
+    supports_features: ClassVar[bool] = False
+    predicts_ratings: ClassVar[bool] = False
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+
+    users_: IdMap
+    items_: IdMap
+    seen_: sp.csr_matrix
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not inspect.isabstract(cls):
+            _persistence.register(cls)
+
+    # ----------------------------------------------------------------- parameters
+    @classmethod
+    def _param_names(cls) -> list[str]:
+        signature = inspect.signature(cls.__init__)
+        return [p.name for p in signature.parameters.values()
+                if p.name != "self" and p.kind is p.KEYWORD_ONLY]
+
+    def get_params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in self._param_names()}
+
+    def set_params(self, **params: Any) -> Self:
+        valid = set(self._param_names())
+        for name, value in params.items():
+            if name not in valid:
+                raise InvalidParameterError(
+                    f"{type(self).__name__} has no parameter {name!r}; parameters are {sorted(valid)}")
+            setattr(self, name, value)
+        return self
+
+    def clone(self) -> Self:
+        """An unfitted copy with the same parameters."""
+        return type(self)(**self.get_params())
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{k}={v!r}" for k, v in self.get_params().items())
+        return f"{type(self).__name__}({params})"
+
+    # ----------------------------------------------------------------- fitting
+    def fit(self, interactions: Interactions, *, callback: FitCallback | None = None) -> Self:
+        """Learn from `interactions`; refitting forgets all previous state."""
+        if not isinstance(interactions, Interactions):
+            raise InvalidParameterError(
+                f"fit expects likewise Interactions, got {type(interactions).__name__}; build one with "
+                "likewise.Interactions.from_frame(...) or a reader such as likewise.read_csv(...)")
+        validate_params(self)
+        self._forget()
+        self.users_ = interactions.users
+        self.items_ = interactions.items
+        self.seen_ = interactions.matrix
+        self.kind_ = interactions.kind
+        self.rating_scale_ = interactions.rating_scale
+        self.item_titles_ = interactions.item_titles()
+        self._fit(interactions, callback)
+        return self
+
+    def _forget(self) -> None:
+        for name in [n for n in vars(self) if n.endswith("_") and not n.startswith("__")]:
+            delattr(self, name)
+
+    @property
+    def is_fitted(self) -> bool:
+        return hasattr(self, "items_")
+
+    def check_is_fitted(self) -> None:
+        if not self.is_fitted:
+            raise NotFittedError(f"this {type(self).__name__} is not fitted yet; call fit(...) or likewise.load(...)")
+
+    @property
+    def n_users(self) -> int:
+        self.check_is_fitted()
+        return len(self.users_)
+
+    @property
+    def n_items(self) -> int:
+        self.check_is_fitted()
+        return len(self.items_)
+
+    # ----------------------------------------------------------------- hooks
+    @abstractmethod
+    def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
+        """Learn the model's state from `data`."""
+
+    @abstractmethod
+    def _score_users(self, uidx: np.ndarray) -> np.ndarray:
+        """Scores (len(uidx), n_items) float32 for known users; NaN = not scorable."""
+
+    def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """Scores (n_items,) float32 for an unseen user who interacted with `iidx`."""
+        raise NotSupportedError(f"{type(self).__name__} cannot score a new user without retraining")
+
+    def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
+        out = np.empty(uidx.size, dtype=np.float32)
+        users, inverse = np.unique(uidx, return_inverse=True)
+        for block in self._blocks(users.size):
+            scores = self._score_users(users[block])
+            sel = (inverse >= block.start) & (inverse < block.stop)
+            out[sel] = scores[inverse[sel] - block.start, iidx[sel]]
+        return out
+
+    def _similar_items(self, iidx: np.ndarray) -> np.ndarray:
+        raise NotSupportedError(f"{type(self).__name__} has no notion of item similarity")
+
+    def _similar_users(self, uidx: np.ndarray) -> np.ndarray:
+        raise NotSupportedError(f"{type(self).__name__} has no notion of user similarity")
+
+    @abstractmethod
+    def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
+        """(contributions frame with columns kind, id, weight; one-sentence text)."""
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        """Model-specific (arrays, JSON scalars) to persist."""
+        return {}, {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        """Restore what `_state` returned."""
+
+    # ----------------------------------------------------------------- public API
+    def predict(self, users: Any, items: Any, *, unknown: Literal["nan", "raise"] = "nan") -> np.ndarray:
+        """Pointwise scores for (user, item) pairs (ratings for explicit models), float32.
+
+        Pairs with an unknown user or item score NaN, or raise UnknownIdError with
+        ``unknown="raise"``.
+        """
+        self.check_is_fitted()
+        if unknown not in ("nan", "raise"):
+            raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
+        policy = "raise" if unknown == "raise" else "negative"
+        uidx = self.users_.to_index(users, missing=policy)
+        iidx = self.items_.to_index(items, missing=policy)
+        if uidx.size != iidx.size:
+            if uidx.size == 1:
+                uidx = np.repeat(uidx, iidx.size)
+            elif iidx.size == 1:
+                iidx = np.repeat(iidx, uidx.size)
+            else:
+                raise InvalidParameterError(
+                    f"users and items must have the same length (or one of them one); got {uidx.size} and {iidx.size}")
+        out = np.full(uidx.size, np.nan, dtype=np.float32)
+        known = (uidx >= 0) & (iidx >= 0)
+        if known.any():
+            with self._threads():
+                out[known] = self._predict_pairs(uidx[known], iidx[known])
+        return out
+
+    def recommend(
+        self,
+        users: Any,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        exclude: Any = None,
+        candidates: Any = None,
+    ) -> Recs:
+        """Top-`n` items for each of `users` (a raw id or an array of them).
+
+        ``exclude_seen`` drops items the user interacted with in training; ``exclude`` drops
+        the given items for everybody; ``candidates`` restricts the choice to the given items
+        (ids the model does not know are ignored in both). A scalar user gives a one-row Recs.
+        """
+        self.check_is_fitted()
+        self._check_n(n)
+        raw = np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users
+        uidx = self.users_.to_index(raw)
+        allowed = self._allowed_mask(exclude, candidates)
+        indices = np.empty((uidx.size, n), dtype=np.int32)
+        scores = np.empty((uidx.size, n), dtype=np.float32)
+        with self._threads():
+            for block in self._blocks(uidx.size):
+                rows = uidx[block]
+                block_scores = self._score_users(rows)
+                seen = self.seen_ if exclude_seen else None
+                indices[block], scores[block] = topk_rows(
+                    block_scores, n,
+                    seen_indptr=None if seen is None else seen.indptr,
+                    seen_indices=None if seen is None else seen.indices,
+                    seen_rows=None if seen is None else rows,
+                    allowed=allowed,
+                )
+        return self._recs(indices, scores, self.users_.to_ids(uidx), "user")
+
+    def recommend_from_history(
+        self,
+        items: Any,
+        *,
+        weights: Any = None,
+        n: int = 10,
+        exclude_seen: bool = True,
+        exclude: Any = None,
+        candidates: Any = None,
+    ) -> Recs:
+        """Top-`n` for a user the model has never seen, from the items they interacted with.
+
+        ``weights`` are ratings (explicit models) or interaction strengths, one per item
+        (default 1). No retraining happens; unknown item ids raise UnknownIdError.
+        """
+        self.check_is_fitted()
+        if not self.supports_fold_in:
+            raise NotSupportedError(f"{type(self).__name__} cannot recommend for a new user without retraining")
+        self._check_n(n)
+        iidx = self.items_.to_index(np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items)
+        if weights is None:
+            w = np.ones(iidx.size, dtype=np.float32)
+        else:
+            w = np.asarray(weights, dtype=np.float32).reshape(-1)
+            if w.shape != iidx.shape:
+                raise InvalidParameterError(f"weights must have one value per item ({iidx.size}), got {w.size}")
+            if not np.isfinite(w).all():
+                raise InvalidParameterError("weights must be finite numbers")
+        allowed = self._allowed_mask(exclude, candidates)
+        if exclude_seen:
+            allowed[iidx] = False
+        with self._threads():
+            scores = self._score_history(iidx, w).reshape(1, -1)
+            indices, top = topk_rows(scores, n, allowed=allowed, parallel=False)
+        return self._recs(indices, top, np.array([None], dtype=object), "user")
+
+    def similar_items(self, items: Any, n: int = 10, *, exclude: Any = None, candidates: Any = None) -> Recs:
+        """The `n` items most similar to each of `items` (the item itself excluded)."""
+        self.check_is_fitted()
+        self._check_n(n)
+        iidx = self.items_.to_index(np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items)
+        allowed = self._allowed_mask(exclude, candidates)
+        self_rows = sp.csr_matrix(
+            (np.ones(iidx.size, np.float32), iidx, np.arange(iidx.size + 1)), shape=(iidx.size, self.n_items))
+        indices = np.empty((iidx.size, n), dtype=np.int32)
+        scores = np.empty((iidx.size, n), dtype=np.float32)
+        with self._threads():
+            for block in self._blocks(iidx.size):
+                sims = self._similar_items(iidx[block])
+                indices[block], scores[block] = topk_rows(
+                    sims, n, seen_indptr=self_rows.indptr, seen_indices=self_rows.indices,
+                    seen_rows=np.arange(block.start, block.stop), allowed=allowed)
+        return self._recs(indices, scores, self.items_.to_ids(iidx), "item")
+
+    def similar_users(self, users: Any, n: int = 10) -> Recs:
+        """The `n` users most similar to each of `users`; `Recs.items` then maps users."""
+        self.check_is_fitted()
+        self._check_n(n)
+        uidx = self.users_.to_index(np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users)
+        self_rows = sp.csr_matrix(
+            (np.ones(uidx.size, np.float32), uidx, np.arange(uidx.size + 1)), shape=(uidx.size, self.n_users))
+        indices = np.empty((uidx.size, n), dtype=np.int32)
+        scores = np.empty((uidx.size, n), dtype=np.float32)
+        with self._threads():
+            for block in self._blocks(uidx.size, width=self.n_users):
+                sims = self._similar_users(uidx[block])
+                indices[block], scores[block] = topk_rows(
+                    sims, n, seen_indptr=self_rows.indptr, seen_indices=self_rows.indices,
+                    seen_rows=np.arange(block.start, block.stop))
+        return Recs(indices, scores, self.users_, self.users_.to_ids(uidx), "user")
+
+    def explain(self, user: Any, item: Any) -> Explanation:
+        """Which of the user's items, neighbours or statistics drove the score of `item`."""
+        self.check_is_fitted()
+        uidx = int(self.users_.to_index([user])[0])
+        iidx = int(self.items_.to_index([item])[0])
+        with self._threads():
+            score = float(self._predict_pairs(np.array([uidx], np.int32), np.array([iidx], np.int32))[0])
+        contributions, text = self._explain(uidx, iidx, score)
+        return Explanation(user=_plain(self.users_.ids[uidx]), item=_plain(self.items_.ids[iidx]),
+                           score=score, contributions=contributions, text=text)
+
+    # ----------------------------------------------------------------- persistence
+    def save(self, path: Any) -> None:
+        """Write the fitted model to directory `path` (meta.json + arrays.npz), atomically."""
+        self.check_is_fitted()
+        arrays, state = self._state()
+        common = {
+            "users": self.users_.ids,
+            "items": self.items_.ids,
+            "seen_indptr": self.seen_.indptr,
+            "seen_indices": self.seen_.indices,
+            "seen_data": self.seen_.data,
+        }
+        if self.item_titles_ is not None:
+            common["item_titles"] = np.asarray(self.item_titles_, dtype=str)
+        clash = set(common) & set(arrays)
+        if clash:
+            raise ModelFormatError(f"model arrays clash with reserved names: {sorted(clash)}")
+        meta = {
+            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "likewise_version": __version__,
+            "params": _json_params(self.get_params()),
+            "kind": self.kind_,
+            "rating_scale": list(self.rating_scale_) if self.rating_scale_ else None,
+            "n_users": self.n_users,
+            "n_items": self.n_items,
+            "state": state,
+        }
+        _persistence.write_model_dir(path, meta, {**common, **arrays})
+
+    @classmethod
+    def load(cls, path: Any) -> Recommender:
+        """Read a model directory written by `save` (no pickle; format and checksum verified)."""
+        meta, arrays = _persistence.read_model_dir(path)
+        model_cls = _persistence.registered_class(str(meta.get("class")))
+        if not (isinstance(model_cls, type) and issubclass(model_cls, cls)):
+            raise ModelFormatError(f"{path}: holds a {meta.get('class')}, not a {cls.__name__}")
+        try:
+            model = model_cls(**meta["params"])
+            model.users_ = IdMap.from_sorted_unique(arrays.pop("users"), name="user")
+            model.items_ = IdMap.from_sorted_unique(arrays.pop("items"), name="item")
+            shape = (len(model.users_), len(model.items_))
+            model.seen_ = sp.csr_matrix(
+                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")), shape=shape)
+            model.seen_.check_format(full_check=True)
+            model.kind_ = meta["kind"]
+            scale = meta.get("rating_scale")
+            model.rating_scale_ = tuple(scale) if scale else None
+            titles = arrays.pop("item_titles", None)
+            model.item_titles_ = titles
+            if titles is not None and titles.shape != (shape[1],):
+                raise ValueError("item_titles do not match the items")
+            model._set_state(arrays, meta.get("state", {}))
+        except ModelFormatError:
+            raise
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise ModelFormatError(f"{path}: inconsistent model contents: {exc}") from exc
+        return model
+
+    # ----------------------------------------------------------------- helpers
+    def _threads(self) -> Any:
+        return thread_limits(getattr(self, "n_threads", None))
+
+    def _blocks(self, count: int, *, width: int | None = None) -> Iterator[slice]:
+        width = width or max(self.n_items, 1)
+        size = max(1, min(count, _BLOCK_CELLS // width))
+        for start in range(0, count, size):
+            yield slice(start, min(start + size, count))
+
+    @staticmethod
+    def _check_n(n: Any) -> None:
+        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+            raise InvalidParameterError(f"n must be a positive integer, got {n!r}")
+
+    def _allowed_mask(self, exclude: Any, candidates: Any) -> np.ndarray:
+        if exclude is not None and candidates is not None:
+            raise InvalidParameterError("give either exclude= or candidates=, not both")
+        allowed = np.ones(self.n_items, dtype=bool)
+        if exclude is not None:
+            idx = self.items_.to_index(exclude, missing="negative")
+            allowed[idx[idx >= 0]] = False
+        if candidates is not None:
+            idx = self.items_.to_index(candidates, missing="negative")
+            allowed[:] = False
+            allowed[idx[idx >= 0]] = True
+        return allowed
+
+    def _recs(self, indices: np.ndarray, scores: np.ndarray, queries: np.ndarray, query_name: str) -> Recs:
+        return Recs(indices, scores, self.items_, np.asarray(queries), query_name, titles=self.item_titles_)
+
+    def item_label(self, iidx: int) -> str:
+        """A readable label for an item index: its title when known, else its id."""
+        if self.item_titles_ is not None:
+            return str(self.item_titles_[iidx])
+        return str(self.items_.ids[iidx])
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON values. A Generator random_state is stored as None (fitted state
+    does not depend on it once fitted)."""
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, np.random.Generator):
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
+
+
+def load(path: Any) -> Recommender:
+    """Load any likewise model saved with `save` (see `Recommender.load`)."""
+    return Recommender.load(path)

@@ -1,0 +1,86 @@
+"""Popularity: recommend what most people interacted with (the baseline every model must beat).
+
+Scores, per ``by``:
+- ``"count"``: number of users who interacted with the item, :math:`|U_i|`;
+- ``"weight"``: total interaction weight :math:`\\sum_u r_{ui}` (plays, clicks);
+- ``"rating"``: damped mean rating (a Bayesian average that shrinks items with few ratings
+  towards the global mean :math:`\\mu`): :math:`(\\sum_u r_{ui} + \\beta\\mu) / (|U_i| + \\beta)`
+  with :math:`\\beta` = ``damping``.
+
+Everybody gets the same ranking (minus their seen items), so fold-in is exact: a new user's
+list is the same ranking without the items they gave.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar, Literal
+
+import numpy as np
+import pandas as pd
+
+from likewise.data.interactions import Interactions
+from likewise.models._params import Interval, Options
+from likewise.models.base import FitCallback, Recommender
+
+__all__ = ["Popularity"]
+
+
+class Popularity(Recommender):
+    """Most-popular items, by interaction count, total weight or damped mean rating."""
+
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "by": [Options(("count", "weight", "rating"))],
+        "damping": [Interval(float, 0, None)],
+    }
+
+    def __init__(self, *, by: Literal["count", "weight", "rating"] = "count", damping: float = 5.0) -> None:
+        self.by = by
+        self.damping = damping
+
+    def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
+        counts = data.item_counts().astype(np.float64)
+        sums = np.bincount(data.item_indices, weights=data.values, minlength=data.n_items)
+        if self.by == "count":
+            scores = counts
+        elif self.by == "weight":
+            scores = sums
+        else:
+            mean = float(data.values.mean())
+            scores = (sums + self.damping * mean) / (counts + self.damping)
+        self.item_counts_ = counts.astype(np.int64)
+        self.item_scores_ = scores.astype(np.float32)
+        order = np.lexsort((np.arange(data.n_items), -self.item_scores_))
+        self.item_rank_ = np.empty(data.n_items, dtype=np.int64)
+        self.item_rank_[order] = np.arange(1, data.n_items + 1)
+
+    def _score_users(self, uidx: np.ndarray) -> np.ndarray:
+        return np.broadcast_to(self.item_scores_, (uidx.size, self.item_scores_.size))
+
+    def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return self.item_scores_
+
+    def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
+        return self.item_scores_[iidx]
+
+    def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
+        count = int(self.item_counts_[iidx])
+        rank = int(self.item_rank_[iidx])
+        measure = {"count": "interactions", "weight": "total weight", "rating": "damped mean rating"}[self.by]
+        frame = pd.DataFrame({"kind": ["popularity"], "id": [_plain(self.items_.ids[iidx])], "weight": [score]})
+        text = (f"{self.item_label(iidx)} is #{rank} of {self.n_items} by {measure} "
+                f"({score:.3g}; {count} user{'s' if count != 1 else ''} interacted with it).")
+        return frame, text
+
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        return {"item_scores": self.item_scores_, "item_counts": self.item_counts_, "item_rank": self.item_rank_}, {}
+
+    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        self.item_scores_ = arrays["item_scores"].astype(np.float32)
+        self.item_counts_ = arrays["item_counts"].astype(np.int64)
+        self.item_rank_ = arrays["item_rank"].astype(np.int64)
+        if self.item_scores_.shape != (self.n_items,):
+            raise ValueError("item_scores do not match the items")
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
