@@ -1,5 +1,23 @@
 """Evaluation: train/test splits (metrics and drivers are added alongside)."""
 
+from likewise.evaluation.evaluate import METRICS, EvaluationResult, evaluate
+from likewise.evaluation.metrics import (
+    auc,
+    average_precision_at_k,
+    catalogue_coverage,
+    gini_index,
+    hit_rate_at_k,
+    intra_list_diversity,
+    mae,
+    ndcg_at_k,
+    novelty,
+    personalisation,
+    popularity_bias,
+    precision_at_k,
+    recall_at_k,
+    reciprocal_rank,
+    rmse,
+)
 from likewise.evaluation.split import (
     Split,
     cold_item_split,
@@ -13,13 +31,31 @@ from likewise.evaluation.split import (
 )
 
 __all__ = [
+    "METRICS",
+    "EvaluationResult",
     "Split",
+    "auc",
+    "average_precision_at_k",
+    "catalogue_coverage",
     "cold_item_split",
     "cold_user_split",
+    "evaluate",
+    "gini_index",
+    "hit_rate_at_k",
+    "intra_list_diversity",
     "kfold",
     "last_k_split",
+    "mae",
     "make_split",
+    "ndcg_at_k",
+    "novelty",
+    "personalisation",
+    "popularity_bias",
+    "precision_at_k",
     "random_split",
+    "recall_at_k",
+    "reciprocal_rank",
+    "rmse",
     "temporal_split",
     "user_split",
 ]
