@@ -9,7 +9,8 @@ def topk_rows_reference(scores, k, seen_sets=None, allowed=None):
     out_scores = np.full((n_rows, k), -np.inf, dtype=np.float32)
     for row in range(n_rows):
         eligible = [
-            item for item in range(n_items)
+            item
+            for item in range(n_items)
             if not np.isnan(scores[row, item])
             and (allowed is None or allowed[item])
             and (seen_sets is None or item not in seen_sets[row])

@@ -15,7 +15,7 @@ import pandas as pd
 
 from likewise.data.idmap import IdMap
 from likewise.data.report import LoadReport
-from likewise.exceptions import DataError, InvalidParameterError
+from likewise.exceptions import DataError, InvalidParameterError, UnknownIdError
 
 __all__ = ["Built", "DuplicatePolicy", "OnError", "build_arrays"]
 
@@ -71,8 +71,7 @@ class _Problems:
         for reason, mask, values in self.found:
             positions = np.flatnonzero(mask)[: LoadReport.MAX_EXAMPLES]
             examples = [
-                f"{self.where(int(p))}: {reason}"
-                + (f" (got {_show(values[int(p)])})" if values is not None else "")
+                f"{self.where(int(p))}: {reason}" + (f" (got {_show(values[int(p)])})" if values is not None else "")
                 for p in positions
             ]
             report.add_skipped(reason, int(mask.sum()), examples)
@@ -94,6 +93,8 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
     arr = np.asarray(values)
+    if not isinstance(values, np.ndarray) and arr.dtype.kind in "US":
+        arr = np.asarray(values, dtype=object)  # np.asarray([7, "a"]) would hide the mix
     if arr.ndim != 1:
         raise DataError(f"{problems.source}: {field} must be one-dimensional, got shape {arr.shape}")
     if arr.dtype.kind in "iu":
@@ -112,7 +113,8 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     is_str = np.fromiter((isinstance(v, str) for v in obj), dtype=bool, count=obj.size)
     is_int = np.fromiter(
         (isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in obj),
-        dtype=bool, count=obj.size,
+        dtype=bool,
+        count=obj.size,
     )
     ok = is_str | is_int
     problems.add(~ok, field, "id is not an integer or string", obj)
@@ -120,8 +122,7 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
         # Mixed columns: refuse, naming the first row of the minority type.
         minority = is_int if is_int.sum() < is_str.sum() else is_str
         problems.add(minority, field, "ids mix integers and strings", obj)
-    blank = is_str & np.fromiter((isinstance(v, str) and not v.strip() for v in obj),
-                                 dtype=bool, count=obj.size)
+    blank = is_str & np.fromiter((isinstance(v, str) and not v.strip() for v in obj), dtype=bool, count=obj.size)
     problems.add(blank, field, "id is empty")
     return obj
 
@@ -153,6 +154,8 @@ def _numeric_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
 
 def _timestamp_column(values: Any, problems: _Problems) -> np.ndarray:
     """Timestamps become int64 seconds since the epoch (datetimes are converted, not rounded away)."""
+    if isinstance(getattr(values, "dtype", None), pd.DatetimeTZDtype):
+        values = values.dt.tz_convert("UTC").dt.tz_localize(None)  # tz-aware -> UTC datetime64
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
     arr = np.asarray(values)
@@ -205,9 +208,7 @@ def build_arrays(
     if duplicates is None:
         duplicates = "error" if kind == "explicit" else "sum"
     if duplicates not in DUPLICATE_POLICIES:
-        raise InvalidParameterError(
-            f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}; got {duplicates!r}"
-        )
+        raise InvalidParameterError(f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}; got {duplicates!r}")
     if rating_scale is not None:
         low, high = (float(v) for v in rating_scale)
         if not (np.isfinite(low) and np.isfinite(high) and low < high):
@@ -244,8 +245,10 @@ def build_arrays(
 
     keep = problems.resolve(on_error, report)
     if not keep.any():
-        raise DataError(f"{source}: no interactions" + (
-            f" left after skipping {report.rows_skipped:,} bad rows" if report.rows_skipped else ""))
+        raise DataError(
+            f"{source}: no interactions"
+            + (f" left after skipping {report.rows_skipped:,} bad rows" if report.rows_skipped else "")
+        )
     uraw = _finalise_ids(uobj, keep)
     iraw = _finalise_ids(iobj, keep)
     vals = vals[keep]
@@ -253,9 +256,10 @@ def build_arrays(
         ts = ts[keep]
     labels = row_labels[keep] if row_labels is not None else np.flatnonzero(keep)
 
-    users = _index_within(users, uraw, "user", source, on_error, report, labels, label_kind)
-    items = _index_within(items, iraw, "item", source, on_error, report, labels, label_kind)
-    uidx, iidx = users[1], items[1]
+    user_map, uidx = _index_within(users, uraw, "user", source, on_error, report, labels, label_kind)
+    item_map, iidx = _index_within(
+        items, iraw, "item", source, on_error, report, labels, label_kind, already_dropped=uidx < 0
+    )
     ok = (uidx >= 0) & (iidx >= 0)
     if not ok.all():
         uidx, iidx, vals, labels = uidx[ok], iidx[ok], vals[ok], labels[ok]
@@ -266,37 +270,58 @@ def build_arrays(
     if kind == "explicit" and rating_scale is None:
         rating_scale = (float(vals.min()), float(vals.max()))
     indptr, indices, data, ts_out, merged = _merge_sorted(
-        uidx, iidx, vals, ts, duplicates, len(users[0]), labels, label_kind, source
+        uidx, iidx, vals, ts, duplicates, len(user_map), labels, label_kind, source
     )
     report.duplicates_merged += merged
     report.duplicate_policy = duplicates
-    report.n_users, report.n_items, report.n_interactions = len(users[0]), len(items[0]), data.size
-    return Built(users[0], items[0], indptr, indices, data, ts_out, kind, rating_scale, report)
+    report.n_users, report.n_items, report.n_interactions = len(user_map), len(item_map), data.size
+    return Built(user_map, item_map, indptr, indices, data, ts_out, kind, rating_scale, report)
 
 
 def _index_within(
-    idmap: IdMap | None, raw: np.ndarray, name: str, source: str, on_error: OnError,
-    report: LoadReport, labels: np.ndarray, label_kind: str,
+    idmap: IdMap | None,
+    raw: np.ndarray,
+    name: str,
+    source: str,
+    on_error: OnError,
+    report: LoadReport,
+    labels: np.ndarray,
+    label_kind: str,
+    already_dropped: np.ndarray | None = None,
 ) -> tuple[IdMap, np.ndarray]:
     if idmap is None:
         idmap = IdMap(raw, name=name)
         return idmap, idmap.to_index(raw)
-    idx = idmap.to_index(raw, missing="negative")
+    try:
+        idx = idmap.to_index(raw, missing="negative")
+    except UnknownIdError as exc:  # e.g. string ids against an integer catalogue
+        raise DataError(f"{source}: {name} ids do not match the given {name} list: {exc}") from exc
     unknown = idx < 0
+    if already_dropped is not None:
+        unknown &= ~already_dropped  # a row with an unknown user is counted once, under "user"
     if unknown.any():
         reason = f"{name}: id is not in the given {name} list"
         if on_error == "raise":
             pos = int(np.argmax(unknown))
             raise DataError(f"{source}, {label_kind} {int(labels[pos])}: {reason} (got {_show(raw[pos])})")
-        examples = [f"{source}, {label_kind} {int(labels[p])}: {reason} (got {_show(raw[p])})"
-                    for p in np.flatnonzero(unknown)[: LoadReport.MAX_EXAMPLES]]
+        examples = [
+            f"{source}, {label_kind} {int(labels[p])}: {reason} (got {_show(raw[p])})"
+            for p in np.flatnonzero(unknown)[: LoadReport.MAX_EXAMPLES]
+        ]
         report.add_skipped(reason, int(unknown.sum()), examples)
     return idmap, idx
 
 
 def _merge_sorted(
-    uidx: np.ndarray, iidx: np.ndarray, vals: np.ndarray, ts: np.ndarray | None,
-    policy: DuplicatePolicy, n_users: int, labels: np.ndarray, label_kind: str, source: str,
+    uidx: np.ndarray,
+    iidx: np.ndarray,
+    vals: np.ndarray,
+    ts: np.ndarray | None,
+    policy: DuplicatePolicy,
+    n_users: int,
+    labels: np.ndarray,
+    label_kind: str,
+    source: str,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
     """Sort by (user, item, order) and merge duplicate pairs with the chosen policy.
 

@@ -35,6 +35,9 @@ def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
     if hasattr(values, "to_numpy"):  # pandas / polars Series
         values = values.to_numpy()
     arr = np.asarray(values)
+    if not isinstance(values, np.ndarray) and arr.dtype.kind in "US":
+        # np.asarray([7, "a"]) silently turns 7 into "7": inspect the elements instead.
+        arr = np.asarray(values, dtype=object)
     if arr.ndim == 0:
         arr = arr.reshape(1)
     if arr.ndim != 1:
@@ -81,8 +84,10 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         value = arr[pos]
         reason = "a null" if value is None or value != value else f"{value!r}"
         raise DataError(f"{what} contain {reason} at position {pos}; ids must be integers or strings")
-    raise DataError(f"{what} mix integers and strings (e.g. {arr[np.flatnonzero(is_int)[0]]!r} "
-                    f"and {arr[np.flatnonzero(is_str)[0]]!r}); use one type")
+    raise DataError(
+        f"{what} mix integers and strings (e.g. {arr[np.flatnonzero(is_int)[0]]!r} "
+        f"and {arr[np.flatnonzero(is_str)[0]]!r}); use one type"
+    )
 
 
 class IdMap:
@@ -130,7 +135,10 @@ class IdMap:
         return self.ids.dtype.kind == "U"
 
     def __contains__(self, raw_id: object) -> bool:
-        return bool(self.to_index([raw_id], missing="negative")[0] >= 0)
+        try:
+            return bool(self.to_index([raw_id], missing="negative")[0] >= 0)
+        except UnknownIdError:  # an id of the other type (or not an id at all)
+            return False
 
     def to_index(self, ids: Any, *, missing: MissingPolicy = "raise") -> np.ndarray:
         """Map raw ids to dense int32 indices.
@@ -160,8 +168,7 @@ class IdMap:
         """Map dense indices back to raw ids. Negative indices (padding) are not allowed."""
         idx = np.asarray(indices)
         if idx.size and (idx.min() < 0 or idx.max() >= len(self)):
-            raise IndexError(f"{self.name} index out of range [0, {len(self)}): "
-                             f"min {idx.min()}, max {idx.max()}")
+            raise IndexError(f"{self.name} index out of range [0, {len(self)}): min {idx.min()}, max {idx.max()}")
         return self.ids[idx]
 
     def coerce(self, values: Any) -> np.ndarray:
@@ -201,6 +208,8 @@ class IdMap:
         if self._hash is None:
             h = hashlib.sha256(self.ids.dtype.kind.encode())
             if self.is_str:
+                lengths = np.fromiter(map(len, self.ids.tolist()), dtype="<i8", count=len(self))
+                h.update(lengths.tobytes())
                 h.update("\x00".join(self.ids.tolist()).encode("utf-8"))
             else:
                 h.update(np.ascontiguousarray(self.ids, dtype="<i8").tobytes())

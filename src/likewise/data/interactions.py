@@ -35,14 +35,10 @@ class FeatureMatrix:
 
     def __post_init__(self) -> None:
         if self.matrix.shape[1] != len(self.names):
-            raise DataError(
-                f"feature matrix has {self.matrix.shape[1]} columns but {len(self.names)} names"
-            )
+            raise DataError(f"feature matrix has {self.matrix.shape[1]} columns but {len(self.names)} names")
 
     @classmethod
-    def from_pairs(
-        cls, idmap: IdMap, entity_ids: Any, feature_names: Any, values: Any = None
-    ) -> FeatureMatrix:
+    def from_pairs(cls, idmap: IdMap, entity_ids: Any, feature_names: Any, values: Any = None) -> FeatureMatrix:
         """Build from (entity id, feature name[, value]) pairs; every entity must be in `idmap`."""
         rows = idmap.to_index(entity_ids)
         names_arr = np.asarray(feature_names, dtype=str)
@@ -122,7 +118,10 @@ class Interactions:
         self.item_info = item_info
         self.user_info = user_info
         self.report = report or LoadReport(
-            source="matrix", rows_read=matrix.nnz, n_users=len(users), n_items=len(items),
+            source="matrix",
+            rows_read=matrix.nnz,
+            n_users=len(users),
+            n_items=len(items),
             n_interactions=matrix.nnz,
         )
 
@@ -154,16 +153,30 @@ class Interactions:
         ``users`` / ``items`` fix the id universe (e.g. a catalogue with unrated items).
         """
         built = build_arrays(
-            user_ids, item_ids, values, timestamps, kind=kind, rating_scale=rating_scale,
-            duplicates=duplicates, on_error=on_error, users=users, items=items, source=source,
-            row_labels=row_labels, label_kind=label_kind, report=report,
+            user_ids,
+            item_ids,
+            values,
+            timestamps,
+            kind=kind,
+            rating_scale=rating_scale,
+            duplicates=duplicates,
+            on_error=on_error,
+            users=users,
+            items=items,
+            source=source,
+            row_labels=row_labels,
+            label_kind=label_kind,
+            report=report,
         )
-        matrix = sp.csr_matrix(
-            (built.data, built.indices, built.indptr), shape=(len(built.users), len(built.items))
-        )
+        matrix = sp.csr_matrix((built.data, built.indices, built.indptr), shape=(len(built.users), len(built.items)))
         return cls(
-            built.users, built.items, matrix, timestamps=built.timestamps, kind=built.kind,
-            rating_scale=built.rating_scale, report=built.report,
+            built.users,
+            built.items,
+            matrix,
+            timestamps=built.timestamps,
+            kind=built.kind,
+            rating_scale=built.rating_scale,
+            report=built.report,
         )
 
     @classmethod
@@ -195,8 +208,7 @@ class Interactions:
         if not isinstance(frame, pd.DataFrame):
             raise InvalidParameterError(f"expected a pandas or polars DataFrame, got {type(frame).__name__}")
         wanted = {"user": user, "item": item, "rating": rating, "weight": weight, "timestamp": timestamp}
-        missing = [f"{col!r} ({role})" for role, col in wanted.items()
-                   if col is not None and col not in frame.columns]
+        missing = [f"{col!r} ({role})" for role, col in wanted.items() if col is not None and col not in frame.columns]
         if missing:
             raise DataError(
                 f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
@@ -205,12 +217,19 @@ class Interactions:
         value_col = rating if rating is not None else weight
         labels = np.arange(len(frame))
         return cls.from_arrays(
-            frame[user], frame[item],
+            frame[user],
+            frame[item],
             None if value_col is None else frame[value_col],
             None if timestamp is None else frame[timestamp],
             kind="explicit" if rating is not None else "implicit",
-            rating_scale=rating_scale, duplicates=duplicates, on_error=on_error,
-            users=users, items=items, source=source, row_labels=labels, label_kind="row",
+            rating_scale=rating_scale,
+            duplicates=duplicates,
+            on_error=on_error,
+            users=users,
+            items=items,
+            source=source,
+            row_labels=labels,
+            label_kind="row",
         )
 
     @classmethod
@@ -228,10 +247,16 @@ class Interactions:
         csr.sum_duplicates()
         if not np.isfinite(csr.data).all():
             raise DataError("matrix holds NaN or infinite values")
-        user_map = users if isinstance(users, IdMap) else IdMap(
-            np.arange(csr.shape[0]) if users is None else users, name="user")
-        item_map = items if isinstance(items, IdMap) else IdMap(
-            np.arange(csr.shape[1]) if items is None else items, name="item")
+        user_map = (
+            users
+            if isinstance(users, IdMap)
+            else IdMap(np.arange(csr.shape[0]) if users is None else users, name="user")
+        )
+        item_map = (
+            items
+            if isinstance(items, IdMap)
+            else IdMap(np.arange(csr.shape[1]) if items is None else items, name="item")
+        )
         if kind == "explicit" and rating_scale is None and csr.nnz:
             rating_scale = (float(csr.data.min()), float(csr.data.max()))
         return cls(user_map, item_map, csr, kind=kind, rating_scale=rating_scale)
@@ -309,16 +334,26 @@ class Interactions:
             shape=self.matrix.shape,
         )
         report = LoadReport(
-            source=f"subset of {self.report.source}", rows_read=positions.size,
-            n_users=self.n_users, n_items=self.n_items, n_interactions=positions.size,
+            source=f"subset of {self.report.source}",
+            rows_read=positions.size,
+            n_users=self.n_users,
+            n_items=self.n_items,
+            n_interactions=positions.size,
         )
         return self._replace(matrix, None if self.timestamps is None else self.timestamps[positions], report)
 
     def _replace(self, matrix: sp.csr_matrix, timestamps: np.ndarray | None, report: LoadReport) -> Interactions:
         return Interactions(
-            self.users, self.items, matrix, timestamps=timestamps, kind=self.kind,
-            rating_scale=self.rating_scale, user_features=self.user_features,
-            item_features=self.item_features, item_info=self.item_info, user_info=self.user_info,
+            self.users,
+            self.items,
+            matrix,
+            timestamps=timestamps,
+            kind=self.kind,
+            rating_scale=self.rating_scale,
+            user_features=self.user_features,
+            item_features=self.item_features,
+            item_info=self.item_info,
+            user_info=self.user_info,
             report=report,
         )
 
@@ -332,7 +367,11 @@ class Interactions:
     ) -> Interactions:
         """A copy with side information attached (keeps what is not given)."""
         return Interactions(
-            self.users, self.items, self.matrix, timestamps=self.timestamps, kind=self.kind,
+            self.users,
+            self.items,
+            self.matrix,
+            timestamps=self.timestamps,
+            kind=self.kind,
             rating_scale=self.rating_scale,
             user_features=user_features if user_features is not None else self.user_features,
             item_features=item_features if item_features is not None else self.item_features,
@@ -355,8 +394,10 @@ class Interactions:
 
     def summary(self) -> str:
         scale = f", ratings {self.rating_scale[0]:g}-{self.rating_scale[1]:g}" if self.rating_scale else ""
-        return (f"{self.nnz:,} {self.kind} interactions{scale}: {self.n_users:,} users x "
-                f"{self.n_items:,} items, density {self.density:.4%}")
+        return (
+            f"{self.nnz:,} {self.kind} interactions{scale}: {self.n_users:,} users x "
+            f"{self.n_items:,} items, density {self.density:.4%}"
+        )
 
     def __repr__(self) -> str:
         return f"<Interactions {self.summary()}>"
@@ -364,11 +405,17 @@ class Interactions:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Interactions):
             return NotImplemented
-        same_ts = (self.timestamps is None) == (other.timestamps is None) and (
-            self.timestamps is None or np.array_equal(self.timestamps, other.timestamps))  # type: ignore[arg-type]
-        return (self.users == other.users and self.items == other.items and self.kind == other.kind
-                and (self.matrix != other.matrix).nnz == 0 and same_ts
-                and np.array_equal(self.matrix.indptr, other.matrix.indptr)
-                and np.array_equal(self.matrix.indices, other.matrix.indices))
+        if (self.timestamps is None) != (other.timestamps is None):
+            return False
+        if self.timestamps is not None and not np.array_equal(self.timestamps, other.timestamps):  # type: ignore[arg-type]
+            return False
+        return (
+            self.users == other.users
+            and self.items == other.items
+            and self.kind == other.kind
+            and np.array_equal(self.matrix.data, other.matrix.data)
+            and np.array_equal(self.matrix.indptr, other.matrix.indptr)
+            and np.array_equal(self.matrix.indices, other.matrix.indices)
+        )
 
     __hash__ = None  # type: ignore[assignment]

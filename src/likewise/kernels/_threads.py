@@ -7,6 +7,7 @@ are mostly BLAS (batched scoring) use `blas_threads` instead and leave numba alo
 
 from __future__ import annotations
 
+import numbers
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -25,16 +26,19 @@ def available_threads() -> int:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - macOS / Windows
         cores = os.cpu_count() or 1
-    return max(1, min(cores, numba.config.NUMBA_NUM_THREADS))
+    numba_max = int(numba.config.NUMBA_NUM_THREADS)  # type: ignore[attr-defined]
+    return max(1, min(cores, numba_max))
 
 
 def resolve_threads(n_threads: int | None) -> int:
     """None or 0 -> all available cores; a positive int is capped at what is available."""
+    if n_threads is not None and (isinstance(n_threads, bool) or not isinstance(n_threads, numbers.Integral)):
+        raise InvalidParameterError(f"n_threads must be None or a positive integer, got {n_threads!r}")
     if n_threads is None or n_threads == 0:
         return available_threads()
-    if not isinstance(n_threads, int) or n_threads < 0:
+    if n_threads < 0:
         raise InvalidParameterError(f"n_threads must be None or a positive integer, got {n_threads!r}")
-    return min(n_threads, available_threads())
+    return min(int(n_threads), available_threads())
 
 
 @contextmanager

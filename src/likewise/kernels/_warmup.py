@@ -18,6 +18,7 @@ def warmup() -> float:
     seen_indptr = np.array([0, 1, 1, 2])
     seen_indices = np.array([0, 3], dtype=np.int32)
     for parallel in (False, True):
-        topk_rows(scores, 2, seen_indptr=seen_indptr, seen_indices=seen_indices,
-                  seen_rows=np.arange(3), parallel=parallel)
+        topk_rows(
+            scores, 2, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3), parallel=parallel
+        )
     return time.perf_counter() - start

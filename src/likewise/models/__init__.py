@@ -5,4 +5,10 @@ from likewise.models.popular import Popularity
 from likewise.models.random import Random
 from likewise.models.recs import Explanation, Recs
 
-__all__ = ["Explanation", "Popularity", "Random", "Recommender", "Recs", "load"]
+__all__ = ["ALGORITHMS", "Explanation", "Popularity", "Random", "Recommender", "Recs", "load"]
+
+ALGORITHMS: dict[str, type[Recommender]] = {
+    "popularity": Popularity,
+    "random": Random,
+}
+"""Name used by the CLI (``--algo NAME``) -> model class. Each algorithm family adds itself here."""

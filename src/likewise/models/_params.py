@@ -72,8 +72,10 @@ class _NoneConstraint:
 
 class _RandomStateConstraint:
     def is_satisfied_by(self, value: Any) -> bool:
-        return value is None or isinstance(value, np.random.Generator) or (
-            isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 0
+        return (
+            value is None
+            or isinstance(value, np.random.Generator)
+            or (isinstance(value, numbers.Integral) and not isinstance(value, bool) and int(value) >= 0)
         )
 
     def __str__(self) -> str:
@@ -100,9 +102,7 @@ def validate_params(model: Any) -> None:
         value = getattr(model, name)
         if not any(c.is_satisfied_by(value) for c in allowed):
             expected = " or ".join(str(c) for c in allowed)
-            raise InvalidParameterError(
-                f"{type(model).__name__}: parameter {name!r} must be {expected}; got {value!r}"
-            )
+            raise InvalidParameterError(f"{type(model).__name__}: parameter {name!r} must be {expected}; got {value!r}")
 
 
 def check_random_state(random_state: Any) -> np.random.Generator:

@@ -55,8 +55,7 @@ def registered_class(name: str) -> type:
                 raise ModelFormatError(f"model class {name!r} cannot be imported: {exc}") from exc
     if name not in _REGISTRY:
         raise ModelFormatError(
-            f"model class {name!r} is not a registered likewise model; import the module that "
-            "defines it before loading"
+            f"model class {name!r} is not a registered likewise model; import the module that defines it before loading"
         )
     return _REGISTRY[name]
 
@@ -83,23 +82,28 @@ def write_model_dir(path: str | os.PathLike[str], meta: dict[str, Any], arrays: 
     if target.exists() and not target.is_dir():
         raise ModelFormatError(f"{target} exists and is not a directory")
     if target.is_dir() and any(target.iterdir()) and not (target / META_FILE).exists():
-        raise ModelFormatError(f"{target} is a non-empty directory that does not hold a likewise model; "
-                               "refusing to overwrite it")
+        raise ModelFormatError(
+            f"{target} is a non-empty directory that does not hold a likewise model; refusing to overwrite it"
+        )
     for name, arr in arrays.items():
         if np.asarray(arr).dtype.kind == "O":
             raise ModelFormatError(f"array {name!r} has object dtype and cannot be saved without pickle")
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    old: Path | None = None
     try:
-        np.savez(tmp / ARRAYS_FILE, **{k: np.asarray(v) for k, v in arrays.items()})
+        np.savez(tmp / ARRAYS_FILE, **{k: np.asarray(v) for k, v in arrays.items()})  # type: ignore[arg-type]
         _fsync_file(tmp / ARRAYS_FILE)
-        full_meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **meta,
-                     "arrays_sha256": _sha256(tmp / ARRAYS_FILE)}
+        full_meta = {
+            "format": FORMAT_NAME,
+            "format_version": FORMAT_VERSION,
+            **meta,
+            "arrays_sha256": _sha256(tmp / ARRAYS_FILE),
+        }
         with open(tmp / META_FILE, "w", encoding="utf-8") as fh:
             json.dump(full_meta, fh, indent=2, sort_keys=True, default=_json_default)
             fh.flush()
             os.fsync(fh.fileno())
-        old = None
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
             os.rename(target, old / "model")
@@ -113,6 +117,11 @@ def write_model_dir(path: str | os.PathLike[str], meta: dict[str, Any], arrays: 
             os.close(dir_fd)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
+        if old is not None:
+            # The new model never landed: put the previous one back where it was.
+            if (old / "model").exists() and not target.exists():
+                os.rename(old / "model", target)
+            shutil.rmtree(old, ignore_errors=True)
         raise
     return target
 
@@ -140,7 +149,9 @@ def read_model_dir(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[s
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise ModelFormatError(f"{meta_path}: unreadable metadata: {exc}") from exc
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ModelFormatError(f"{meta_path}: not a likewise model (format is {meta.get('format') if isinstance(meta, dict) else None!r})")
+        raise ModelFormatError(
+            f"{meta_path}: not a likewise model (format is {meta.get('format') if isinstance(meta, dict) else None!r})"
+        )
     version = meta.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelFormatError(
@@ -151,8 +162,9 @@ def read_model_dir(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[s
     expected = meta.get("arrays_sha256")
     actual = _sha256(arrays_path)
     if expected != actual:
-        raise ModelFormatError(f"{arrays_path}: checksum mismatch (expected {expected}, got {actual}); "
-                               "the file is corrupt or was modified")
+        raise ModelFormatError(
+            f"{arrays_path}: checksum mismatch (expected {expected}, got {actual}); the file is corrupt or was modified"
+        )
     try:
         with np.load(arrays_path, allow_pickle=False) as npz:
             arrays = {name: npz[name] for name in npz.files}

@@ -35,7 +35,6 @@ from likewise.exceptions import (
     ModelFormatError,
     NotFittedError,
     NotSupportedError,
-    UnknownIdError,
 )
 from likewise.kernels._threads import thread_limits
 from likewise.kernels.topk import topk_rows
@@ -75,8 +74,7 @@ class Recommender(ABC):
     @classmethod
     def _param_names(cls) -> list[str]:
         signature = inspect.signature(cls.__init__)
-        return [p.name for p in signature.parameters.values()
-                if p.name != "self" and p.kind is p.KEYWORD_ONLY]
+        return [p.name for p in signature.parameters.values() if p.name != "self" and p.kind is p.KEYWORD_ONLY]
 
     def get_params(self) -> dict[str, Any]:
         return {name: getattr(self, name) for name in self._param_names()}
@@ -86,7 +84,8 @@ class Recommender(ABC):
         for name, value in params.items():
             if name not in valid:
                 raise InvalidParameterError(
-                    f"{type(self).__name__} has no parameter {name!r}; parameters are {sorted(valid)}")
+                    f"{type(self).__name__} has no parameter {name!r}; parameters are {sorted(valid)}"
+                )
             setattr(self, name, value)
         return self
 
@@ -104,7 +103,8 @@ class Recommender(ABC):
         if not isinstance(interactions, Interactions):
             raise InvalidParameterError(
                 f"fit expects likewise Interactions, got {type(interactions).__name__}; build one with "
-                "likewise.Interactions.from_frame(...) or a reader such as likewise.read_csv(...)")
+                "likewise.Interactions.from_frame(...) or a reader such as likewise.read_csv(...)"
+            )
         validate_params(self)
         self._forget()
         self.users_ = interactions.users
@@ -174,7 +174,7 @@ class Recommender(ABC):
         """Model-specific (arrays, JSON scalars) to persist."""
         return {}, {}
 
-    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore what `_state` returned."""
 
     # ----------------------------------------------------------------- public API
@@ -187,7 +187,7 @@ class Recommender(ABC):
         self.check_is_fitted()
         if unknown not in ("nan", "raise"):
             raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy = "raise" if unknown == "raise" else "negative"
+        policy: Literal["raise", "negative"] = "raise" if unknown == "raise" else "negative"
         uidx = self.users_.to_index(users, missing=policy)
         iidx = self.items_.to_index(items, missing=policy)
         if uidx.size != iidx.size:
@@ -197,7 +197,8 @@ class Recommender(ABC):
                 iidx = np.repeat(iidx, uidx.size)
             else:
                 raise InvalidParameterError(
-                    f"users and items must have the same length (or one of them one); got {uidx.size} and {iidx.size}")
+                    f"users and items must have the same length (or one of them one); got {uidx.size} and {iidx.size}"
+                )
         out = np.full(uidx.size, np.nan, dtype=np.float32)
         known = (uidx >= 0) & (iidx >= 0)
         if known.any():
@@ -233,7 +234,8 @@ class Recommender(ABC):
                 block_scores = self._score_users(rows)
                 seen = self.seen_ if exclude_seen else None
                 indices[block], scores[block] = topk_rows(
-                    block_scores, n,
+                    block_scores,
+                    n,
                     seen_indptr=None if seen is None else seen.indptr,
                     seen_indices=None if seen is None else seen.indices,
                     seen_rows=None if seen is None else rows,
@@ -284,15 +286,21 @@ class Recommender(ABC):
         iidx = self.items_.to_index(np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items)
         allowed = self._allowed_mask(exclude, candidates)
         self_rows = sp.csr_matrix(
-            (np.ones(iidx.size, np.float32), iidx, np.arange(iidx.size + 1)), shape=(iidx.size, self.n_items))
+            (np.ones(iidx.size, np.float32), iidx, np.arange(iidx.size + 1)), shape=(iidx.size, self.n_items)
+        )
         indices = np.empty((iidx.size, n), dtype=np.int32)
         scores = np.empty((iidx.size, n), dtype=np.float32)
         with self._threads():
             for block in self._blocks(iidx.size):
                 sims = self._similar_items(iidx[block])
                 indices[block], scores[block] = topk_rows(
-                    sims, n, seen_indptr=self_rows.indptr, seen_indices=self_rows.indices,
-                    seen_rows=np.arange(block.start, block.stop), allowed=allowed)
+                    sims,
+                    n,
+                    seen_indptr=self_rows.indptr,
+                    seen_indices=self_rows.indices,
+                    seen_rows=np.arange(block.start, block.stop),
+                    allowed=allowed,
+                )
         return self._recs(indices, scores, self.items_.to_ids(iidx), "item")
 
     def similar_users(self, users: Any, n: int = 10) -> Recs:
@@ -301,15 +309,20 @@ class Recommender(ABC):
         self._check_n(n)
         uidx = self.users_.to_index(np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users)
         self_rows = sp.csr_matrix(
-            (np.ones(uidx.size, np.float32), uidx, np.arange(uidx.size + 1)), shape=(uidx.size, self.n_users))
+            (np.ones(uidx.size, np.float32), uidx, np.arange(uidx.size + 1)), shape=(uidx.size, self.n_users)
+        )
         indices = np.empty((uidx.size, n), dtype=np.int32)
         scores = np.empty((uidx.size, n), dtype=np.float32)
         with self._threads():
             for block in self._blocks(uidx.size, width=self.n_users):
                 sims = self._similar_users(uidx[block])
                 indices[block], scores[block] = topk_rows(
-                    sims, n, seen_indptr=self_rows.indptr, seen_indices=self_rows.indices,
-                    seen_rows=np.arange(block.start, block.stop))
+                    sims,
+                    n,
+                    seen_indptr=self_rows.indptr,
+                    seen_indices=self_rows.indices,
+                    seen_rows=np.arange(block.start, block.stop),
+                )
         return Recs(indices, scores, self.users_, self.users_.to_ids(uidx), "user")
 
     def explain(self, user: Any, item: Any) -> Explanation:
@@ -320,8 +333,13 @@ class Recommender(ABC):
         with self._threads():
             score = float(self._predict_pairs(np.array([uidx], np.int32), np.array([iidx], np.int32))[0])
         contributions, text = self._explain(uidx, iidx, score)
-        return Explanation(user=_plain(self.users_.ids[uidx]), item=_plain(self.items_.ids[iidx]),
-                           score=score, contributions=contributions, text=text)
+        return Explanation(
+            user=_plain(self.users_.ids[uidx]),
+            item=_plain(self.items_.ids[iidx]),
+            score=score,
+            contributions=contributions,
+            text=text,
+        )
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:
@@ -365,7 +383,8 @@ class Recommender(ABC):
             model.items_ = IdMap.from_sorted_unique(arrays.pop("items"), name="item")
             shape = (len(model.users_), len(model.items_))
             model.seen_ = sp.csr_matrix(
-                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")), shape=shape)
+                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")), shape=shape
+            )
             model.seen_.check_format(full_check=True)
             model.kind_ = meta["kind"]
             scale = meta.get("rating_scale")

@@ -38,7 +38,7 @@ class Popularity(Recommender):
         self.damping = damping
 
     def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
-        counts = data.item_counts().astype(np.float64)
+        counts: np.ndarray = data.item_counts().astype(np.float64)
         sums = np.bincount(data.item_indices, weights=data.values, minlength=data.n_items)
         if self.by == "count":
             scores = counts
@@ -67,8 +67,10 @@ class Popularity(Recommender):
         rank = int(self.item_rank_[iidx])
         measure = {"count": "interactions", "weight": "total weight", "rating": "damped mean rating"}[self.by]
         frame = pd.DataFrame({"kind": ["popularity"], "id": [_plain(self.items_.ids[iidx])], "weight": [score]})
-        text = (f"{self.item_label(iidx)} is #{rank} of {self.n_items} by {measure} "
-                f"({score:.3g}; {count} user{'s' if count != 1 else ''} interacted with it).")
+        text = (
+            f"{self.item_label(iidx)} is #{rank} of {self.n_items} by {measure} "
+            f"({score:.3g}; {count} user{'s' if count != 1 else ''} interacted with it)."
+        )
         return frame, text
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -59,12 +59,14 @@ class Recs:
         valid = self.valid
         query_pos, rank = np.nonzero(valid)
         idx = self.indices[valid]
-        frame = pd.DataFrame({
-            self.query_name: self.queries[query_pos],
-            "item": self.items.to_ids(idx),
-            "score": self.scores[valid],
-            "rank": (rank + 1).astype(np.int64),
-        })
+        frame = pd.DataFrame(
+            {
+                self.query_name: self.queries[query_pos],
+                "item": self.items.to_ids(idx),
+                "score": self.scores[valid],
+                "rank": (rank + 1).astype(np.int64),
+            }
+        )
         if self.titles is not None:
             frame["title"] = self.titles[idx]
         return frame

@@ -112,7 +112,7 @@ class RecommenderConformance:
         seen = data.matrix
         for row in range(len(recs)):
             got = set(recs.indices[row][recs.valid[row]].tolist())
-            assert not got & set(seen.indices[seen.indptr[row]:seen.indptr[row + 1]].tolist())
+            assert not got & set(seen.indices[seen.indptr[row] : seen.indptr[row + 1]].tolist())
         unfiltered = model.recommend(data.users.ids[:1], n=data.n_items, exclude_seen=False)
         assert unfiltered.valid.sum() == data.n_items
 
@@ -133,8 +133,8 @@ class RecommenderConformance:
         model, data = self.fitted()
         recs = model.recommend(data.users.ids[:2], n=data.n_items + 5, exclude_seen=False)
         assert recs.indices.shape == (2, data.n_items + 5)
-        assert (recs.indices[:, data.n_items:] == -1).all()
-        assert np.isneginf(recs.scores[:, data.n_items:]).all()
+        assert (recs.indices[:, data.n_items :] == -1).all()
+        assert np.isneginf(recs.scores[:, data.n_items :]).all()
         assert len(recs.to_frame()) == recs.valid.sum()
 
     def test_bad_n(self) -> None:
@@ -171,7 +171,7 @@ class RecommenderConformance:
             np.testing.assert_allclose(folded.scores, stored.scores, rtol=1e-4, atol=1e-5)
 
     def test_fold_in_empty_history(self) -> None:
-        model, data = self.fitted()
+        model, _ = self.fitted()
         if not model.supports_fold_in:
             pytest.skip("no fold-in")
         recs = model.recommend_from_history([], n=2)
@@ -209,8 +209,9 @@ class RecommenderConformance:
         np.testing.assert_array_equal(a.scores, b.scores)
         if model.supports_fold_in:
             history = data.items.ids[:2]
-            np.testing.assert_array_equal(model.recommend_from_history(history).indices,
-                                          loaded.recommend_from_history(history).indices)
+            np.testing.assert_array_equal(
+                model.recommend_from_history(history).indices, loaded.recommend_from_history(history).indices
+            )
         model.save(tmp_path / "model")  # overwriting an existing model works
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
@@ -252,4 +253,3 @@ class RecommenderConformance:
     def test_wrong_input_type(self) -> None:
         with pytest.raises(InvalidParameterError, match="Interactions"):
             self.make_model().fit(np.ones((3, 3)))  # type: ignore[arg-type]
-

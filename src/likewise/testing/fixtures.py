@@ -46,11 +46,13 @@ def tutorial_ratings() -> Interactions:
     Carol     1          5        (?)
     ========  =========  =======  ======
     """
-    frame = pd.DataFrame({
-        "user": ["Alice", "Alice", "Alice", "Bob", "Bob", "Bob", "Carol", "Carol"],
-        "item": ["Inception", "Titanic", "Avatar", "Inception", "Titanic", "Avatar", "Inception", "Titanic"],
-        "rating": [5, 1, 4, 4, 2, 5, 1, 5],
-    })
+    frame = pd.DataFrame(
+        {
+            "user": ["Alice", "Alice", "Alice", "Bob", "Bob", "Bob", "Carol", "Carol"],
+            "item": ["Inception", "Titanic", "Avatar", "Inception", "Titanic", "Avatar", "Inception", "Titanic"],
+            "rating": [5, 1, 4, 4, 2, 5, 1, 5],
+        }
+    )
     return Interactions.from_frame(frame, rating="rating", rating_scale=(1, 5), source="tutorial")
 
 
@@ -77,8 +79,12 @@ def tiny_ratings() -> Interactions:
     users, items = np.nonzero(np.array(table))
     ratings = np.array(table)[users, items]
     return Interactions.from_arrays(
-        np.array([f"u{u}" for u in users]), np.array([f"i{i}" for i in items]), ratings,
-        rating_scale=(1, 5), source="tiny_ratings")
+        np.array([f"u{u}" for u in users]),
+        np.array([f"i{i}" for i in items]),
+        ratings,
+        rating_scale=(1, 5),
+        source="tiny_ratings",
+    )
 
 
 def corner_cases() -> Interactions:
@@ -86,12 +92,19 @@ def corner_cases() -> Interactions:
     a constant-rating user and ties; ids are ints, users 0..5 and items 0..5."""
     from likewise.data.idmap import IdMap
 
-    frame = pd.DataFrame({
-        "user": [0, 0, 0, 1, 1, 2, 3, 3, 3, 4, 4],
-        "item": [0, 1, 2, 0, 2, 3, 0, 1, 3, 1, 2],
-        "rating": [4, 4, 4, 5, 1, 3, 2, 5, 5, 3, 3],
-    })
+    frame = pd.DataFrame(
+        {
+            "user": [0, 0, 0, 1, 1, 2, 3, 3, 3, 4, 4],
+            "item": [0, 1, 2, 0, 2, 3, 0, 1, 3, 1, 2],
+            "rating": [4, 4, 4, 5, 1, 3, 2, 5, 5, 3, 3],
+        }
+    )
     # user 5 has no interactions; item 4 and 5 are in the catalogue but nobody rated them
     return Interactions.from_frame(
-        frame, rating="rating", rating_scale=(1, 5), source="corner_cases",
-        users=IdMap(range(6), name="user"), items=IdMap(range(6), name="item"))
+        frame,
+        rating="rating",
+        rating_scale=(1, 5),
+        source="corner_cases",
+        users=IdMap(range(6), name="user"),
+        items=IdMap(range(6), name="item"),
+    )

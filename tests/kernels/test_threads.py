@@ -1,0 +1,66 @@
+"""thread_limits / resolve_threads: numba and BLAS thread counts are set and always restored."""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+from threadpoolctl import threadpool_info
+
+from likewise.exceptions import InvalidParameterError
+from likewise.kernels import available_threads, resolve_threads, thread_limits
+
+
+def blas_threads() -> list[int]:
+    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+
+
+def test_available_threads_is_bounded():
+    assert 1 <= available_threads() <= numba.config.NUMBA_NUM_THREADS
+
+
+def test_resolve_threads():
+    assert resolve_threads(None) == available_threads() >= 1
+    assert resolve_threads(0) == available_threads()
+    assert resolve_threads(1) == 1
+    assert resolve_threads(10_000) == available_threads()  # capped, not refused
+    assert resolve_threads(np.int64(1)) == 1
+    assert type(resolve_threads(np.int64(1))) is int
+
+
+@pytest.mark.parametrize("value", [-1, 1.5, "2", True, [1]])
+def test_invalid_thread_counts(value):
+    with pytest.raises(InvalidParameterError, match="n_threads must be None or a positive integer, got"):
+        resolve_threads(value)
+    with pytest.raises(InvalidParameterError), thread_limits(value):
+        pass
+
+
+def test_thread_limits_sets_and_restores():
+    before = numba.get_num_threads()
+    blas_before = blas_threads()
+    with thread_limits(1) as used:
+        assert used == 1
+        assert numba.get_num_threads() == 1
+        assert all(n == 1 for n in blas_threads())
+    assert numba.get_num_threads() == before
+    assert blas_threads() == blas_before
+
+
+def test_thread_limits_restores_when_the_body_raises():
+    before = numba.get_num_threads()
+    blas_before = blas_threads()
+    with pytest.raises(RuntimeError, match="boom"), thread_limits(1):
+        raise RuntimeError("boom")
+    assert numba.get_num_threads() == before
+    assert blas_threads() == blas_before
+
+
+def test_thread_limits_none_uses_every_core_and_nests():
+    before = numba.get_num_threads()
+    with thread_limits(None) as outer:
+        assert outer == available_threads() == numba.get_num_threads()
+        with thread_limits(1):
+            assert numba.get_num_threads() == 1
+        assert numba.get_num_threads() == outer
+    assert numba.get_num_threads() == before

@@ -1,0 +1,208 @@
+"""topk_rows against its brute-force twin (tests/reference/topk.py), jitted and as plain Python."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from likewise.kernels.topk import topk_rows
+from tests.reference.topk import topk_rows_reference
+
+HYPO = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+ROOT = Path(__file__).resolve().parents[2]
+
+SPECIAL = [np.nan, -np.inf, np.inf, -1.0, -0.0, 0.0, 0.5, 1.0, 2.0]
+
+
+@pytest.fixture
+def rng() -> np.random.Generator:
+    return np.random.default_rng(20240611)
+
+
+def csr_from_sets(sets: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+    indptr = np.zeros(len(sets) + 1, dtype=np.int64)
+    indptr[1:] = np.cumsum([len(s) for s in sets])
+    indices = np.array([i for s in sets for i in sorted(s)], dtype=np.int32)
+    return indptr, indices
+
+
+# --------------------------------------------------------------------------- known answers
+
+
+def test_order_by_score_then_lower_index():
+    scores = np.array([[1.0, 3.0, 2.0, 3.0, 0.5]], dtype=np.float32)
+    idx, top = topk_rows(scores, 3)
+    assert idx.tolist() == [[1, 3, 2]]
+    assert top.tolist() == [[3.0, 3.0, 2.0]]
+    assert idx.dtype == np.int32 and top.dtype == np.float32
+
+
+def test_nan_is_never_selected_and_rows_are_padded():
+    scores = np.array([[1.0, np.nan, 3.0, -np.inf], [np.nan, np.nan, np.nan, np.nan]], dtype=np.float32)
+    idx, top = topk_rows(scores, 6)
+    assert idx.tolist() == [[2, 0, 3, -1, -1, -1], [-1] * 6]
+    assert top[0, :3].tolist() == [3.0, 1.0, -np.inf]
+    assert np.isneginf(top[0, 3:]).all() and np.isneginf(top[1]).all()
+
+
+def test_seen_rows_and_allowed_mask():
+    scores = np.tile(np.arange(5, dtype=np.float32), (3, 1))  # item 4 best, then 3, ...
+    indptr, indices = csr_from_sets([[4], [1, 3]])
+    seen_rows = np.array([1, -1, 0])  # row 0 uses CSR row 1, row 1 nothing, row 2 CSR row 0
+    allowed = np.array([True, True, False, True, True])
+    idx, _ = topk_rows(scores, 2, seen_indptr=indptr, seen_indices=indices, seen_rows=seen_rows, allowed=allowed)
+    assert idx.tolist() == [[4, 0], [4, 3], [3, 1]]
+
+
+def test_input_is_cast_and_made_contiguous():
+    scores64 = np.asfortranarray(np.array([[0.1, 0.9, 0.5], [0.3, 0.2, 0.1]]))
+    view = scores64[:, ::-1]  # a strided float64 view: [[0.5, 0.9, 0.1], [0.1, 0.2, 0.3]]
+    idx, top = topk_rows(view, 2, parallel=False)
+    assert idx.tolist() == [[1, 0], [2, 1]]
+    assert top.dtype == np.float32
+    np.testing.assert_allclose(top, [[0.9, 0.5], [0.3, 0.2]], rtol=1e-6)
+
+
+def test_k_zero_and_no_rows():
+    idx, top = topk_rows(np.ones((2, 3), np.float32), 0)
+    assert idx.shape == (2, 0) and top.shape == (2, 0)
+    idx, top = topk_rows(np.ones((0, 3), np.float32), 4)
+    assert idx.shape == (0, 4) and top.shape == (0, 4)
+
+
+def test_wrapper_checks_shapes():
+    with pytest.raises(ValueError, match="scores must be 2-D"):
+        topk_rows(np.ones(3, np.float32), 1)
+    with pytest.raises(ValueError, match="seen_rows must have one entry per score row"):
+        topk_rows(np.ones((2, 3), np.float32), 1, seen_indptr=[0, 0], seen_indices=[], seen_rows=[0])
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@pytest.mark.parametrize("k", [1, 10, 300, 1000])
+def test_large_rows_match_a_full_sort(rng, parallel, k):
+    scores = rng.standard_normal((7, 1000)).astype(np.float32)
+    scores[:, ::7] = np.round(scores[:, ::7])  # plenty of ties
+    idx, top = topk_rows(scores, k, parallel=parallel)
+    order = np.lexsort((np.broadcast_to(np.arange(1000), scores.shape), -scores), axis=1)[:, :k]
+    np.testing.assert_array_equal(idx, order)
+    np.testing.assert_array_equal(top, np.take_along_axis(scores, order, axis=1))
+
+
+# --------------------------------------------------------------------------- hypothesis
+
+
+@st.composite
+def topk_cases(draw):
+    n_rows = draw(st.integers(1, 6))
+    n_items = draw(st.integers(1, 12))
+    value = st.one_of(st.sampled_from(SPECIAL), st.floats(-3, 3, width=32))
+    scores = np.array(
+        draw(st.lists(st.lists(value, min_size=n_items, max_size=n_items), min_size=n_rows, max_size=n_rows)),
+        dtype=np.float32,
+    )
+    if draw(st.booleans()):
+        n_csr = draw(st.integers(1, 4))
+        sets = [sorted(draw(st.sets(st.integers(0, n_items - 1)))) for _ in range(n_csr)]
+        seen_rows = draw(st.lists(st.integers(-1, n_csr - 1), min_size=n_rows, max_size=n_rows))
+        seen = (sets, seen_rows)
+    else:
+        seen = None
+    allowed = draw(st.none() | st.lists(st.booleans(), min_size=n_items, max_size=n_items))
+    k = draw(st.integers(1, n_items + 3))
+    return scores, k, seen, allowed
+
+
+def run_both(scores, k, seen, allowed, parallel):
+    kwargs = {}
+    seen_sets = None
+    if seen is not None:
+        sets, seen_rows = seen
+        indptr, indices = csr_from_sets(sets)
+        kwargs = {"seen_indptr": indptr, "seen_indices": indices, "seen_rows": np.array(seen_rows)}
+        seen_sets = [set(sets[r]) if r >= 0 else set() for r in seen_rows]
+    mask = None if allowed is None else np.array(allowed, dtype=bool)
+    got = topk_rows(scores, k, allowed=mask, parallel=parallel, **kwargs)
+    want = topk_rows_reference(scores, k, seen_sets, mask)
+    return got, want
+
+
+@HYPO
+@given(topk_cases(), st.booleans())
+def test_matches_reference(case, parallel):
+    scores, k, seen, allowed = case
+    (idx, top), (ref_idx, ref_top) = run_both(scores, k, seen, allowed, parallel)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(top, ref_top)
+    assert idx.shape == top.shape == (scores.shape[0], k)
+    # invariants: distinct real items, scores non-increasing, padding only at the end
+    for row in range(scores.shape[0]):
+        real = idx[row][idx[row] >= 0]
+        assert len(set(real.tolist())) == real.size
+        assert (idx[row][: real.size] >= 0).all() and (idx[row][real.size :] == -1).all()
+        kept = top[row][: real.size]
+        assert (kept[1:] <= kept[:-1]).all()
+        assert not np.isnan(top[row]).any()
+
+
+@HYPO
+@given(topk_cases())
+def test_serial_and_parallel_agree(case):
+    scores, k, seen, allowed = case
+    (serial, _), _ = run_both(scores, k, seen, allowed, parallel=False)
+    (parallel, _), _ = run_both(scores, k, seen, allowed, parallel=True)
+    np.testing.assert_array_equal(serial, parallel)
+
+
+# --------------------------------------------------------------------------- kernel body as Python
+
+_PURE_PYTHON_SCRIPT = textwrap.dedent(
+    """
+    import numba
+    import numpy as np
+
+    from likewise.kernels import topk
+    from tests.reference.topk import topk_rows_reference
+
+    assert numba.config.DISABLE_JIT, "NUMBA_DISABLE_JIT was not honoured"
+    assert not hasattr(topk._topk_serial, "signatures"), "kernel is still jitted"
+    rng = np.random.default_rng(7)
+    cases = 0
+    for n_rows, n_items in [(1, 1), (3, 5), (5, 12), (4, 30)]:
+        for k in (1, 2, n_items, n_items + 3):
+            scores = rng.integers(-3, 4, size=(n_rows, n_items)).astype(np.float32)
+            scores[rng.random(scores.shape) < 0.15] = np.nan
+            sets = [sorted(rng.choice(n_items, size=rng.integers(0, n_items + 1), replace=False).tolist())
+                    for _ in range(3)]
+            seen_rows = rng.integers(-1, 3, size=n_rows)
+            indptr = np.concatenate([[0], np.cumsum([len(s) for s in sets])])
+            indices = np.array([i for s in sets for i in s], dtype=np.int32)
+            allowed = rng.random(n_items) < 0.8
+            for parallel in (False, True):
+                idx, top = topk.topk_rows(scores, k, seen_indptr=indptr, seen_indices=indices,
+                                          seen_rows=seen_rows, allowed=allowed, parallel=parallel)
+                seen_sets = [set(sets[r]) if r >= 0 else set() for r in seen_rows]
+                ref_idx, ref_top = topk_rows_reference(scores, k, seen_sets, allowed)
+                np.testing.assert_array_equal(idx, ref_idx)
+                np.testing.assert_array_equal(top, ref_top)
+                cases += 1
+    print(f"ok {cases}")
+    """
+)
+
+
+def test_kernel_body_as_plain_python():
+    env = {**os.environ, "NUMBA_DISABLE_JIT": "1"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src"), str(ROOT), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", _PURE_PYTHON_SCRIPT], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "ok 32"
