@@ -2,6 +2,7 @@
 
 from likewise.data.idmap import IdMap
 from likewise.data.interactions import FeatureMatrix, Interactions
+from likewise.data.readers import read_csv, read_parquet
 from likewise.data.report import LoadReport
 
-__all__ = ["FeatureMatrix", "IdMap", "Interactions", "LoadReport"]
+__all__ = ["FeatureMatrix", "IdMap", "Interactions", "LoadReport", "read_csv", "read_parquet"]
