@@ -779,6 +779,8 @@ def _titles(rng: np.random.Generator, n_items: int, t1: int) -> tuple[list[str],
             text = _TEMPLATES[tpl[pos]][0].format(
                 a=_ADJ[adj[pos]], n=_NOUN[noun[pos]], m=_NOUN[other[pos]], p=_PLACE[place[pos]]
             )
+            if text.startswith("A ") and text[2] in "AEIOU":
+                text = "An " + text[2:]
             if attempt >= 40:  # an enormous catalogue: number the remakes
                 text = f"{text} {attempt - 38}"
             full = f"{text} ({year[pos]})"

@@ -68,7 +68,7 @@ class Popularity(Recommender):
         measure = {"count": "interactions", "weight": "total weight", "rating": "damped mean rating"}[self.by]
         frame = pd.DataFrame({"kind": ["popularity"], "id": [_plain(self.items_.ids[iidx])], "weight": [score]})
         text = (
-            f"{self.item_label(iidx)} is #{rank} of {self.n_items} by {measure} "
+            f"Popular: #{rank} of {self.n_items} items by {measure} "
             f"({score:.3g}; {count} user{'s' if count != 1 else ''} interacted with it)."
         )
         return frame, text
