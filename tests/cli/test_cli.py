@@ -10,8 +10,9 @@ from typer.testing import CliRunner
 
 from likewise import load
 from likewise.cli._app import app
+from tests._paths import SHARED_DATA
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"
+SHARED = SHARED_DATA
 runner = CliRunner()
 
 
@@ -81,8 +82,18 @@ def test_recommend_from_history(tmp_path: Path, ratings_csv: Path):
 def test_algorithm_parameters(tmp_path: Path, ratings_csv: Path):
     model_dir = tmp_path / "model"
     result = invoke(
-        "train", ratings_csv, "--rating", "rating", "--algo", "popularity", "-p", "by=rating", "-p", "damping=0",
-        "-o", model_dir,
+        "train",
+        ratings_csv,
+        "--rating",
+        "rating",
+        "--algo",
+        "popularity",
+        "-p",
+        "by=rating",
+        "-p",
+        "damping=0",
+        "-o",
+        model_dir,
     )
     assert result.exit_code == 0, result.output
     meta = json.loads((model_dir / "meta.json").read_text())

@@ -1,7 +1,7 @@
 """Tests for the data set registry, the download cache and `load`.
 
 Downloads are served by a local HTTP server on 127.0.0.1 started inside the tests; the
-real data sets are read from /work/shared/data when present (never copied).
+real data sets are read from the shared data folder when present (never copied).
 """
 
 from __future__ import annotations
@@ -26,8 +26,9 @@ from likewise.data import datasets
 from likewise.data.datasets import DatasetInfo
 from likewise.data.interactions import Interactions
 from likewise.exceptions import DataError, DataWarning, InvalidParameterError
+from tests._paths import SHARED_DATA
 
-SHARED = Path("/work/shared/data")
+SHARED = SHARED_DATA
 RATINGS = "user,item,rating,timestamp\n1,10,4,100\n1,20,5,200\n2,10,3,300\n3,30,1,400\n"
 
 

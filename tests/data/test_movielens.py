@@ -22,8 +22,9 @@ from likewise.data.movielens import (
     read_movielens,
 )
 from likewise.exceptions import DataError, InvalidParameterError
+from tests._paths import SHARED_DATA
 
-DATA = Path("/work/shared/data")
+DATA = SHARED_DATA
 
 
 def write(folder: Path, name: str, content: str | bytes, encoding: str = "utf-8") -> Path:

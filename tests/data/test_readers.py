@@ -15,12 +15,13 @@ from hypothesis import strategies as st
 
 from likewise.data import Interactions, read_csv, read_parquet
 from likewise.exceptions import DataError, InvalidParameterError
+from tests._paths import SHARED_DATA
 
 HYPO = settings(
     max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
 )
-ML100K = Path("/work/shared/data/ml-100k")
-ML_LATEST = Path("/work/shared/data/ml-latest-small")
+ML100K = SHARED_DATA / "ml-100k"
+ML_LATEST = SHARED_DATA / "ml-latest-small"
 
 
 def write(folder: Path, name: str, content: str | bytes) -> Path:
@@ -395,8 +396,6 @@ def test_report_is_logged(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> N
 
 # --------------------------------------------------------------------------- speed
 def test_100k_lines_read_quickly(tmp_path: Path) -> None:
-    import time
-
     rng = np.random.default_rng(0)
     pairs = rng.choice(2000 * 5000, size=100_000, replace=False)
     ratings = rng.integers(1, 6, size=pairs.size)
@@ -404,11 +403,8 @@ def test_100k_lines_read_quickly(tmp_path: Path) -> None:
         f"{p // 5000},{p % 5000},{r},{1000 + k}" for k, (p, r) in enumerate(zip(pairs, ratings, strict=True))
     )
     path = write(tmp_path, "big.csv", "user,item,rating,ts\n" + body + "\n")
-    start = time.perf_counter()
     data = read_csv(path, rating="rating", timestamp="ts")
-    elapsed = time.perf_counter() - start
-    assert data.nnz == 100_000
-    assert elapsed < 2.0  # typically ~0.15 s; generous for a shared machine
+    assert data.nnz == 100_000  # speed is measured in benchmarks/, not asserted here
 
 
 # --------------------------------------------------------------------------- hypothesis

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import importlib
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -26,10 +25,11 @@ from likewise.evaluation import (
     user_split,
 )
 from likewise.exceptions import DataError, InvalidParameterError
+from tests._paths import SHARED_DATA
 
 # The package re-exports the function `split`, which shadows the submodule attribute.
 split_module = importlib.import_module("likewise.evaluation.split")
-ML100K = Path("/work/shared/data/ml-100k/u.data")
+ML100K = SHARED_DATA / "ml-100k" / "u.data"
 HYPO = settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 

@@ -21,7 +21,14 @@ from likewise.models.base import Recommender
 
 K = 10
 # metric name -> column header (kept short so the table fits an 80-column terminal)
-LEADERBOARD_METRICS = {"ndcg": "NDCG", "precision": "P", "recall": "R", "map": "MAP", "hit_rate": "HR", "coverage": "Cov"}
+LEADERBOARD_METRICS = {
+    "ndcg": "NDCG",
+    "precision": "P",
+    "recall": "R",
+    "map": "MAP",
+    "hit_rate": "HR",
+    "coverage": "Cov",
+}
 
 
 def demo_models(seed: int) -> dict[str, Recommender]:
