@@ -8,6 +8,7 @@ from typing import Any
 
 from rich.table import Table
 
+from likewise.data._build import OnError
 from likewise.data.interactions import Interactions
 from likewise.exceptions import DataError, InvalidParameterError
 from likewise.models import ALGORITHMS
@@ -30,7 +31,7 @@ def load_data(
     timestamp: str | None = None,
     delimiter: str | None = None,
     header: bool = True,
-    on_error: str = "raise",
+    on_error: OnError = "raise",
 ) -> Interactions:
     """Interactions from a file, a MovieLens-style folder, or a registered data set name.
 
