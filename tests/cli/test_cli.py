@@ -170,3 +170,15 @@ def test_demo_runs(tmp_path: Path):
     assert "Leaderboard" in result.output
     assert "Popularity" in result.output and "Random" in result.output
     assert "top 10 for user" in result.output
+
+
+@pytest.mark.skipif(not (SHARED / "ml-100k").is_dir(), reason="shared ml-100k not available")
+def test_datasets_fetch_from_local_folder(tmp_path: Path):
+    result = invoke("datasets", "fetch", "ml-100k", "--from", SHARED / "ml-100k", "--data-dir", tmp_path / "cache")
+    assert result.exit_code == 0, result.output
+    assert "ml-100k ready in" in result.output
+
+
+def test_datasets_fetch_unknown_name():
+    result = invoke("datasets", "fetch", "no-such-set")
+    assert result.exit_code == 1 and "no-such-set" in result.output

@@ -67,10 +67,9 @@ class Popularity(Recommender):
         rank = int(self.item_rank_[iidx])
         measure = {"count": "interactions", "weight": "total weight", "rating": "damped mean rating"}[self.by]
         frame = pd.DataFrame({"kind": ["popularity"], "id": [_plain(self.items_.ids[iidx])], "weight": [score]})
-        text = (
-            f"Popular: #{rank} of {self.n_items} items by {measure} "
-            f"({score:.3g}; {count} user{'s' if count != 1 else ''} interacted with it)."
-        )
+        users = f"{count} user{'s' if count != 1 else ''} interacted with it"
+        detail = users if self.by == "count" else f"{score:.3g}; {users}"
+        text = f"Popular: #{rank} of {self.n_items} items by {measure} ({detail})."
         return frame, text
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
