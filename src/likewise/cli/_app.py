@@ -61,7 +61,7 @@ def handle_errors(func: F) -> F:
 
 def register_commands() -> None:
     """Import the command modules so they attach themselves to `app`."""
-    from likewise.cli import data_cmds, demo, model_cmds  # noqa: F401
+    from likewise.cli import data_cmds, demo, evaluate_cmds, model_cmds  # noqa: F401
 
 
 register_commands()

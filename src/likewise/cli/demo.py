@@ -35,10 +35,11 @@ def demo_models(seed: int) -> dict[str, Recommender]:
     """Every algorithm the demo trains, with sensible settings for the sample data."""
     from likewise.models import Popularity, Random
 
-    return {
+    models: dict[str, Recommender] = {
         "Popularity": Popularity(),
         "Random": Random(random_state=seed),
     }
+    return models
 
 
 def _leaderboard(results: dict[str, Any], fit_seconds: dict[str, float]) -> Table:
@@ -128,6 +129,11 @@ def demo(
             results[name] = evaluate(model, train, test, k=K, relevance_threshold=4.0, random_state=seed)
             progress.advance(task)
     console.print(_leaderboard(results, fit_seconds))
+    from likewise.cli.evaluate_cmds import significance_note
+
+    note = significance_note(results, "ndcg", K)
+    if note:
+        console.print(f"[dim]{note} (`likewise compare` tests every pair and writes a report.)[/]")
 
     best_name = max(results, key=lambda name: _mean(results[name], "ndcg"))
     best = models[best_name]

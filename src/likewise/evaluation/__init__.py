@@ -1,5 +1,7 @@
-"""Evaluation: train/test splits (metrics and drivers are added alongside)."""
+"""Evaluation: splits, metrics, `evaluate`, `compare` with significance tests, cross-validation,
+hyper-parameter search and report folders (see docs/evaluation.md)."""
 
+from likewise.evaluation.compare import LOWER_IS_BETTER, Comparison, compare, holm, paired_tests
 from likewise.evaluation.evaluate import METRICS, EvaluationResult, evaluate
 from likewise.evaluation.metrics import (
     auc,
@@ -18,6 +20,7 @@ from likewise.evaluation.metrics import (
     reciprocal_rank,
     rmse,
 )
+from likewise.evaluation.report import write_cv_report, write_report
 from likewise.evaluation.split import (
     Split,
     cold_item_split,
@@ -29,19 +32,35 @@ from likewise.evaluation.split import (
     temporal_split,
     user_split,
 )
+from likewise.evaluation.tuning import (
+    CrossValidationResult,
+    SearchResult,
+    cross_validate,
+    grid_search,
+    optuna_search,
+    random_search,
+)
 
 __all__ = [
+    "LOWER_IS_BETTER",
     "METRICS",
+    "Comparison",
+    "CrossValidationResult",
     "EvaluationResult",
+    "SearchResult",
     "Split",
     "auc",
     "average_precision_at_k",
     "catalogue_coverage",
     "cold_item_split",
     "cold_user_split",
+    "compare",
+    "cross_validate",
     "evaluate",
     "gini_index",
+    "grid_search",
     "hit_rate_at_k",
+    "holm",
     "intra_list_diversity",
     "kfold",
     "last_k_split",
@@ -49,13 +68,18 @@ __all__ = [
     "make_split",
     "ndcg_at_k",
     "novelty",
+    "optuna_search",
+    "paired_tests",
     "personalisation",
     "popularity_bias",
     "precision_at_k",
+    "random_search",
     "random_split",
     "recall_at_k",
     "reciprocal_rank",
     "rmse",
     "temporal_split",
     "user_split",
+    "write_cv_report",
+    "write_report",
 ]

@@ -12,8 +12,16 @@ What is evaluated
   ``>= relevance_threshold`` (a rating threshold for explicit data, a weight threshold for
   implicit data). Test items the model does not know stay relevant (the model cannot
   recommend them, which is its loss) and are counted in ``info["n_test_items_unknown"]``.
+  With ``relevance="graded"`` NDCG uses the relevant test values as gains (which must be
+  positive); the other ranking metrics stay binary.
+- **Candidates.** By default every item the model knows (minus the user's training items
+  with ``exclude_seen``). With ``n_negatives=N``, each user's candidates are their relevant
+  test items plus N items sampled uniformly (seeded by ``random_state``) from the items
+  they have no training or test interaction with; lists and AUC rank only those, and
+  ``info["candidates"]`` says so (such numbers are not comparable with full-catalogue ones).
 - **Lists.** One call of ``model.recommend(users, n=k, exclude_seen=...)`` for all users
-  (the model batches internally). With ``exclude_seen=True`` a relevant test item the user
+  (the model batches internally; with sampled negatives, blocks of dense scores masked to
+  each user's candidates). With ``exclude_seen=True`` a relevant test item the user
   also had in training can never be recommended: ``info["n_relevant_in_train"]``
   counts them (0 after a split without leakage).
 - **Ratings.** ``rmse`` / ``mae`` compare ``model.predict`` with every test rating of the
@@ -41,7 +49,7 @@ import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
@@ -51,6 +59,7 @@ from likewise.data.idmap import IdMap
 from likewise.data.interactions import Interactions
 from likewise.evaluation import metrics as _m
 from likewise.exceptions import DataWarning, InvalidParameterError
+from likewise.kernels.topk import topk_rows
 from likewise.models.base import Recommender
 
 __all__ = ["METRICS", "EvaluationResult", "evaluate"]
@@ -140,6 +149,8 @@ def evaluate(
     k: int = 10,
     metrics: Sequence[str] | str | None = None,
     relevance_threshold: float | None = None,
+    relevance: Literal["binary", "graded"] = "binary",
+    n_negatives: int | None = None,
     exclude_seen: bool = True,
     users: Any = None,
     n_bootstrap: int = 1000,
@@ -164,6 +175,16 @@ def evaluate(
         coverage, plus rmse and mae when the model predicts ratings and ``test`` is explicit.
     relevance_threshold : float, optional
         Test interactions with a value ``>=`` this are relevant; default: all of them.
+    relevance : {"binary", "graded"}
+        ``"graded"``: NDCG uses each relevant test value (rating, count) as its gain, with
+        the ideal DCG over the user's relevant items sorted by gain; the other ranking
+        metrics stay binary. Gains must be positive.
+    n_negatives : int, optional
+        Candidate set. None (default): every item the model knows, minus the user's
+        training items when ``exclude_seen``. An integer: each user's relevant test items
+        plus this many items sampled uniformly (seeded by ``random_state``) from the items
+        the user has no training or test interaction with; lists and AUC rank only those
+        candidates. ``info["candidates"]`` records which.
     exclude_seen : bool
         Do not recommend (nor rank, for ``auc``) items the user had in training.
     users : array-like, optional
@@ -173,17 +194,74 @@ def evaluate(
     confidence : float
         Interval coverage, strictly between 0 and 1.
     random_state : int, numpy Generator or None
-        Seed of the bootstrap.
+        Seed of the bootstrap (and of the sampled negatives).
 
     Returns
     -------
     EvaluationResult
     """
+    return _evaluate(
+        model,
+        train,
+        test,
+        k=k,
+        metrics=metrics,
+        relevance_threshold=relevance_threshold,
+        relevance=relevance,
+        n_negatives=n_negatives,
+        exclude_seen=exclude_seen,
+        users=users,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        random_state=random_state,
+    )[0]
+
+
+@dataclass(frozen=True, eq=False)
+class _Lists:
+    """What `_evaluate` ranked, for curves and plots (`compare`, reports).
+
+    ``recs``: model item indices (n_evaluated, width >= k), ``-1`` padding, for the users
+    evaluated by the ranking metrics; ``relevant`` / ``gains`` their relevance (binary /
+    graded; columns past ``n_items`` are test items the model does not know);
+    ``popularity``: training users per model item.
+    """
+
+    recs: np.ndarray
+    relevant: sp.csr_matrix
+    gains: sp.csr_matrix
+    popularity: np.ndarray
+    n_items: int
+
+
+def _evaluate(
+    model: Recommender,
+    train: Interactions,
+    test: Interactions,
+    *,
+    k: int = 10,
+    metrics: Sequence[str] | str | None = None,
+    relevance_threshold: float | None = None,
+    relevance: str = "binary",
+    n_negatives: int | None = None,
+    exclude_seen: bool = True,
+    users: Any = None,
+    n_bootstrap: int = 1000,
+    confidence: float = 0.95,
+    random_state: int | np.random.Generator | None = 0,
+    list_length: int | None = None,
+) -> tuple[EvaluationResult, _Lists | None]:
+    """`evaluate`, also returning the lists (``list_length`` >= k of them) for curves."""
     _check_inputs(model, train, test)
     k = _check_int(k, "k", 1)
+    width = k if list_length is None else max(k, _check_int(list_length, "list_length", 1))
     n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 0)
     confidence = _check_confidence(confidence)
     threshold = _check_threshold(relevance_threshold)
+    if relevance not in ("binary", "graded"):
+        raise InvalidParameterError(f"relevance must be 'binary' or 'graded', got {relevance!r}")
+    if n_negatives is not None:
+        n_negatives = _check_int(n_negatives, "n_negatives", 1)
     rng = _rng(random_state)
     names = _resolve_metrics(metrics, model, train, test)
 
@@ -193,7 +271,9 @@ def evaluate(
     n_eval = rows.size
     sub = sp.csr_matrix(test.matrix[rows]) if n_eval else sp.csr_matrix((0, test.n_items), dtype=np.float32)
     entry_rows = np.repeat(np.arange(n_eval, dtype=np.int64), np.diff(sub.indptr))
-    relevant, n_unknown_items = _relevance_matrix(model, test, sub, entry_rows, threshold)
+    gains, n_unknown_items = _relevance_matrix(model, test, sub, entry_rows, threshold, graded=relevance == "graded")
+    relevant = gains.copy()
+    relevant.data[:] = 1.0
     n_relevant = np.diff(relevant.indptr).astype(np.int64)
     has_relevant = n_relevant > 0
 
@@ -206,33 +286,46 @@ def evaluate(
     ratio: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
     info_extra: dict[str, Any] = {}
 
-    # ---- lists
-    needs_lists = any(name != "auc" and name not in _RATING for name in names)
+    # ---- lists (and AUC, which ranks the same candidates)
+    needs_lists = any(name != "auc" and name not in _RATING for name in names) or list_length is not None
+    recs = np.empty((0, width), dtype=np.int32)
+    if n_negatives is not None:
+        if needs_lists or "auc" in names:
+            neg_rng = np.random.default_rng(rng.integers(0, 2**63))
+            every_test_item = _relevance_matrix(model, test, sub, entry_rows, None)[0][:, : model.n_items]
+            recs, auc_values = _sampled_lists(
+                model, muidx, every_test_item, relevant, width, n_negatives, exclude_seen, "auc" in names, neg_rng
+            )
+            if "auc" in names:
+                per_user["auc"] = auc_values
+        candidates_info = f"each user's relevant test items + {n_negatives} sampled negatives"
+    else:
+        if needs_lists and n_eval:
+            recs = model.recommend(model.users_.ids[muidx], n=width, exclude_seen=exclude_seen).indices
+        if "auc" in names:
+            per_user["auc"] = _auc(model, muidx, relevant[:, : model.n_items], exclude_seen)
+        candidates_info = "all items" + (" not seen in training" if exclude_seen else "")
+    pop, n_train_users = _train_popularity(train, model)
     if needs_lists:
-        if n_eval:
-            recs = model.recommend(model.users_.ids[muidx], n=k, exclude_seen=exclude_seen).indices
-        else:
-            recs = np.empty((0, k), dtype=np.int32)
-        n_lists = int(np.count_nonzero((recs >= 0).any(axis=1)))
-        pop, n_train_users = _train_popularity(train, model)
+        lists = recs[:, :k]
+        n_lists = int(np.count_nonzero((lists >= 0).any(axis=1)))
         for name in names:
-            if name in _RANK_FUNCS:
-                per_user[name] = _RANK_FUNCS[name](recs, relevant, k)
+            if name == "ndcg":
+                per_user[name] = _m.ndcg_at_k(lists, gains, k)
+            elif name in _RANK_FUNCS:
+                per_user[name] = _RANK_FUNCS[name](lists, relevant, k)
             elif name == "novelty":
-                per_user[name] = _m.novelty(recs, pop, max(n_train_users, int(pop.max(initial=0)), 1))
+                per_user[name] = _m.novelty(lists, pop, max(n_train_users, int(pop.max(initial=0)), 1))
             elif name == "popularity_bias":
-                per_user[name] = _m.popularity_bias(recs, pop)
+                per_user[name] = _m.popularity_bias(lists, pop)
             elif name == "diversity":
-                per_user[name] = _m.intra_list_diversity(recs, _train_item_features(train, model))
+                per_user[name] = _m.intra_list_diversity(lists, _train_item_features(train, model))
             elif name == "coverage":
-                batch[name] = (_m.catalogue_coverage(recs, model.n_items), n_lists)
+                batch[name] = (_m.catalogue_coverage(lists, model.n_items), n_lists)
             elif name == "gini":
-                batch[name] = (_m.gini_index(recs, model.n_items), n_lists)
+                batch[name] = (_m.gini_index(lists, model.n_items), n_lists)
             elif name == "personalisation":
-                batch[name] = (_m.personalisation(recs, model.n_items), n_lists)
-
-    if "auc" in names:
-        per_user["auc"] = _auc(model, muidx, relevant[:, : model.n_items], exclude_seen)
+                batch[name] = (_m.personalisation(lists, model.n_items), n_lists)
 
     if ranking_wanted:
         info_extra["n_relevant_in_train"] = _count_relevant_in_train(model, muidx, relevant)
@@ -280,13 +373,16 @@ def evaluate(
         warnings.warn(
             f"evaluate: no user could be evaluated (skipped: {_describe(skipped)})",
             DataWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
     info: dict[str, Any] = {
         "model": type(model).__name__,
         "k": k,
         "metrics": list(names),
         "relevance_threshold": threshold,
+        "relevance": relevance,
+        "candidates": candidates_info,
+        "n_negatives": n_negatives,
         "exclude_seen": bool(exclude_seen),
         "n_users_evaluated": n_evaluated,
         "n_users_skipped": {reason: n for reason, n in skipped.items() if n},
@@ -298,7 +394,18 @@ def evaluate(
         "confidence": confidence,
         "random_state": random_state if isinstance(random_state, numbers.Integral) else None,
     }
-    return EvaluationResult(per_user=frame, summary=summary, info=info)
+    result = EvaluationResult(per_user=frame, summary=summary, info=info)
+    lists_out = None
+    if needs_lists:
+        keep = has_relevant
+        lists_out = _Lists(
+            recs=recs[keep],
+            relevant=sp.csr_matrix(relevant[keep]),
+            gains=sp.csr_matrix(gains[keep]),
+            popularity=pop,
+            n_items=model.n_items,
+        )
+    return result, lists_out
 
 
 # --------------------------------------------------------------------------- validation
@@ -397,21 +504,100 @@ def _relevance_matrix(
     sub: sp.csr_matrix,
     entry_rows: np.ndarray,
     threshold: float | None,
+    *,
+    graded: bool = False,
 ) -> tuple[sp.csr_matrix, int]:
-    """Binary relevance (evaluated users x model items, plus one extra column per test item
-    the model does not know) and the number of test interactions with such an item."""
+    """Relevance (evaluated users x model items, plus one extra column per test item the
+    model does not know) and the number of test interactions with such an item.
+
+    Entries are 1 (binary) or the test values (``graded``, which must then be positive)."""
     item_map = _map_ids(test.items, model.items_, test.items.ids).astype(np.int64)
     unknown = item_map < 0
     n_unknown = int(unknown.sum())
     item_map[unknown] = model.n_items + np.arange(n_unknown)
     keep = np.ones(sub.nnz, dtype=bool) if threshold is None else sub.data >= threshold
+    if graded:
+        values = sub.data[keep].astype(np.float64)
+        if values.size and not (np.isfinite(values).all() and values.min() > 0):
+            raise InvalidParameterError(
+                f"relevance='graded' uses test values as gains, which must be positive; got {values.min():g} "
+                "(set relevance_threshold to keep only positive values relevant)"
+            )
+    else:
+        values = np.ones(int(keep.sum()))
     relevant = sp.csr_matrix(
-        (np.ones(int(keep.sum())), (entry_rows[keep], item_map[sub.indices][keep])),
+        (values, (entry_rows[keep], item_map[sub.indices][keep])),
         shape=(sub.shape[0], model.n_items + n_unknown),
     )
     relevant.sum_duplicates()
-    relevant.data[:] = 1.0
+    relevant.sort_indices()
+    if not graded:
+        relevant.data[:] = 1.0
     return relevant, int(np.count_nonzero(unknown[sub.indices]))
+
+
+def _sampled_lists(
+    model: Recommender,
+    muidx: np.ndarray,
+    test_items: sp.csr_matrix,
+    relevant: sp.csr_matrix,
+    width: int,
+    n_negatives: int,
+    exclude_seen: bool,
+    want_auc: bool,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`width` lists and AUC over each user's candidates: their relevant known test
+    items (minus training items when `exclude_seen`) plus `n_negatives` items drawn
+    uniformly from those the user has no training or test interaction with.
+
+    `test_items` marks every test interaction of the evaluated users over model items.
+    Works on dense blocks of users (the blocks the scores come in anyway): a random key per
+    (user, item), forbidden items set to infinity, the `n_negatives` smallest keys kept.
+    """
+    n_eval, n_items = muidx.size, model.n_items
+    recs = np.full((n_eval, width), -1, dtype=np.int32)
+    auc_values = np.full(n_eval, np.nan)
+    if n_eval == 0 or n_items == 0:
+        return recs, auc_values
+    rel_known = sp.csr_matrix(relevant[:, :n_items])
+    take = min(n_negatives, n_items)
+    step = max(1, _SCORE_CELLS // n_items)
+    with model._threads():
+        for start in range(0, n_eval, step):
+            block = slice(start, min(start + step, n_eval))
+            b = block.stop - block.start
+            seen = _dense_rows(model.seen_[muidx[block]], n_items)
+            forbidden = seen | _dense_rows(test_items[block], n_items)
+            keys = rng.random((b, n_items))
+            keys[forbidden] = np.inf
+            chosen = np.argpartition(keys, take - 1, axis=1)[:, :take] if take < n_items else None
+            if chosen is None:
+                candidate = ~forbidden
+            else:
+                candidate = np.zeros((b, n_items), dtype=bool)
+                rows = np.repeat(np.arange(b), take)
+                picked = chosen.reshape(-1)
+                ok = np.isfinite(keys[rows, picked])
+                candidate[rows[ok], picked[ok]] = True
+            positive = _dense_rows(rel_known[block], n_items)
+            if exclude_seen:
+                positive &= ~seen
+            candidate |= positive
+            scores = np.array(model._score_users(muidx[block].astype(np.int32)), dtype=np.float32)
+            scores[~candidate] = np.nan
+            recs[block], _ = topk_rows(scores, width)
+            if want_auc:
+                auc_values[block] = _m.auc(scores, positive, exclude=~candidate)
+    return recs, auc_values
+
+
+def _dense_rows(matrix: sp.csr_matrix, n_cols: int) -> np.ndarray:
+    """Boolean dense rows marking the stored entries of a CSR block."""
+    n_rows = matrix.shape[0]
+    out = np.zeros((n_rows, n_cols), dtype=bool)
+    out[np.repeat(np.arange(n_rows), np.diff(matrix.indptr)), matrix.indices] = True
+    return out
 
 
 def _candidate_rows(test: Interactions, users: Any, skipped: dict[str, int]) -> np.ndarray:

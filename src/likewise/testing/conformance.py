@@ -93,7 +93,8 @@ class RecommenderConformance:
             single = model.recommend(user, n=3)
             assert len(single) == 1
             np.testing.assert_array_equal(single.indices[0], batch.indices[pos])
-            np.testing.assert_allclose(single.scores[0], batch.scores[pos], rtol=1e-5)
+            # BLAS may sum in another order for another batch size: allow float32 noise near zero
+            np.testing.assert_allclose(single.scores[0], batch.scores[pos], rtol=1e-5, atol=1e-6)
 
     def test_scores_sorted_and_match_predict(self) -> None:
         model, data = self.fitted()

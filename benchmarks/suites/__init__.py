@@ -1,0 +1,1 @@
+"""One module per suite; each defines ``SUITE``, ``DESCRIPTION`` and ``run(ctx) -> list[Row]``."""

@@ -1,0 +1,482 @@
+"""`likewise evaluate` and `likewise compare`: models on one split, a leaderboard with
+confidence intervals, paired significance tests, and a report folder with plots."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Literal
+
+import typer
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from likewise.cli._app import app, console, handle_errors
+from likewise.cli._io import build_model, load_data, parse_params
+from likewise.data.interactions import Interactions
+from likewise.exceptions import InvalidParameterError
+from likewise.models import ALGORITHMS
+from likewise.models.base import Recommender
+
+__all__ = [
+    "compare_cmd",
+    "evaluate_cmd",
+    "leaderboard_table",
+    "models_from_options",
+    "significance_note",
+    "tests_table",
+]
+
+_SPLITS = ("user", "random", "last-k", "temporal", "cold-user", "cold-item")
+_PER_K = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
+
+
+def models_from_options(algos: list[str], params: list[str]) -> dict[str, Recommender]:
+    """Build the models named by ``--algo`` with their ``--param`` values.
+
+    ``--algo NAME`` or ``--algo LABEL=NAME`` (to run one algorithm twice with different
+    parameters); ``--param LABEL.key=value`` sets a parameter of one model, and
+    ``--param key=value`` (no prefix) is allowed when there is only one model.
+
+    Parameters
+    ----------
+    algos : list of str
+    params : list of str
+
+    Returns
+    -------
+    dict of str -> Recommender
+        Label -> unfitted model, in the order given.
+    """
+    if not algos:
+        raise InvalidParameterError(f"give at least one --algo ({', '.join(sorted(ALGORITHMS))})")
+    specs: dict[str, str] = {}
+    for spec in algos:
+        label, sep, name = spec.partition("=")
+        if not sep:
+            label, name = spec, spec
+        label, name = label.strip(), name.strip()
+        if not label or not name:
+            raise InvalidParameterError(f"--algo expects NAME or LABEL=NAME, got {spec!r}")
+        if label in specs:
+            raise InvalidParameterError(f"--algo {label!r} is given twice; name them apart with LABEL=NAME")
+        specs[label] = name
+    per_model: dict[str, list[str]] = {label: [] for label in specs}
+    for pair in params:
+        key, sep, value = pair.partition("=")
+        prefix, dot, pname = key.rpartition(".")
+        if not sep:
+            raise InvalidParameterError(f"--param expects [ALGO.]NAME=VALUE, got {pair!r}")
+        if dot:
+            if prefix not in per_model:
+                raise InvalidParameterError(
+                    f"--param {pair!r} names {prefix!r}, which is not one of the --algo labels ({', '.join(specs)})"
+                )
+            per_model[prefix].append(f"{pname}={value}")
+        elif len(specs) == 1:
+            per_model[next(iter(specs))].append(pair)
+        else:
+            raise InvalidParameterError(
+                f"--param {pair!r}: with several --algo, prefix the parameter with the algorithm, e.g. "
+                f"{next(iter(specs))}.{pair}"
+            )
+    return {label: build_model(name, parse_params(per_model[label])) for label, name in specs.items()}
+
+
+def _split(data: Interactions, method: str, test_fraction: float, last_k: int, seed: int) -> tuple[Any, Any, str]:
+    from likewise.evaluation import make_split
+
+    key = method.lower().replace("_", "-")
+    if key not in _SPLITS:
+        raise InvalidParameterError(f"--split must be one of {', '.join(_SPLITS)}, got {method!r}")
+    if key == "last-k":
+        split = make_split(data, "last_k", k=last_k)
+        text = f"each user's last {last_k} interaction(s) held out"
+    elif key == "temporal":
+        split = make_split(data, "temporal", test_fraction=test_fraction)
+        text = f"the latest {test_fraction:.0%} of interactions held out (global time cut-off)"
+    else:
+        split = make_split(data, key, test_fraction=test_fraction, random_state=seed)
+        text = {
+            "user": f"{test_fraction:.0%} of each user's interactions held out at random",
+            "random": f"{test_fraction:.0%} of all interactions held out at random",
+            "cold-user": f"{test_fraction:.0%} of users held out entirely",
+            "cold-item": f"{test_fraction:.0%} of items held out entirely",
+        }[key]
+    return split.train, split.test, f"{text} (seed {seed})" if key not in ("last-k", "temporal") else text
+
+
+def _metric_label(metric: str, k: int) -> str:
+    return f"{metric}@{k}" if metric in _PER_K else metric
+
+
+def leaderboard_table(comparison: Any, title: str) -> Table:
+    """A rich table: one row per model, each metric as mean ± half the interval width."""
+    k = comparison.info["k"]
+    metrics = list(comparison.info["metrics"])
+    table = Table(title=title, title_justify="left")
+    table.add_column("model")
+    for metric in metrics:
+        style = "bold" if metric == comparison.primary else None
+        table.add_column(_metric_label(metric, k), justify="right", style=style)
+    has_fit = comparison.leaderboard["fit_s"].notna().any()
+    if has_fit:
+        table.add_column("fit s", justify="right")
+    for row in comparison.leaderboard.to_dict("records"):
+        cells = [str(row["model"])]
+        for metric in metrics:
+            mean, low, high = row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
+            if not math.isfinite(mean):
+                cells.append("n/a")
+            elif math.isfinite(low) and math.isfinite(high) and high > low:
+                cells.append(f"{mean:.4f} [dim]±{(high - low) / 2:.4f}[/]")
+            else:
+                cells.append(f"{mean:.4f}")
+        if has_fit:
+            cells.append(f"{row['fit_s']:.2f}" if math.isfinite(row["fit_s"]) else "")
+        table.add_row(*cells)
+    return table
+
+
+def _p(value: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    return f"{value:.1e}" if value < 1e-4 else f"{value:.4f}"
+
+
+def tests_table(comparison: Any) -> Table:
+    """A rich table of the paired tests on the primary metric."""
+    k = comparison.info["k"]
+    tests = comparison.tests[comparison.tests["metric"] == comparison.primary]
+    table = Table(
+        title=f"Paired tests on {_metric_label(comparison.primary, k)} across users (Holm-adjusted p-values, "
+        f"alpha {comparison.info['alpha']})",
+        title_justify="left",
+    )
+    for name, justify in (
+        ("model A", "left"),
+        ("model B", "left"),
+        ("users", "right"),
+        ("A − B", "right"),
+        ("t-test p", "right"),
+        ("Wilcoxon p", "right"),
+        ("verdict", "left"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for row in tests.to_dict("records"):
+        if row["significant"]:
+            verdict = f"[green]{row['better']} is better[/]"
+        elif row["better"] is None:
+            verdict = "identical"
+        else:
+            verdict = "[yellow]no significant difference[/]"
+        table.add_row(
+            str(row["model_a"]),
+            str(row["model_b"]),
+            str(row["n_users"]),
+            f"{row['mean_diff']:+.4f}",
+            _p(row["p_ttest_holm"]),
+            _p(row["p_wilcoxon_holm"]),
+            verdict,
+        )
+    return table
+
+
+def _cv_table(results: dict[str, Any]) -> Table:
+    first = next(iter(results.values()))
+    k = first.info["k"]
+    metrics = list(first.summary["metric"])
+    table = Table(
+        title=f"{first.info['n_folds']}-fold cross-validation: mean over folds ± half the "
+        f"{int(100 * first.info['confidence'])}% t-interval",
+        title_justify="left",
+    )
+    table.add_column("model")
+    for metric in metrics:
+        table.add_column(_metric_label(metric, k), justify="right")
+    table.add_column("fit s / fold", justify="right")
+    for name, result in results.items():
+        summary = result.summary.set_index("metric")
+        cells = [name]
+        for metric in metrics:
+            mean, low, high = (float(summary.loc[metric, c]) for c in ("mean", "ci_low", "ci_high"))
+            cells.append(f"{mean:.4f} [dim]±{(high - low) / 2:.4f}[/]" if math.isfinite(low) else f"{mean:.4f}")
+        cells.append(f"{result.per_fold['fit_s'].mean():.2f}")
+        table.add_row(*cells)
+    return table
+
+
+def _advance(bar: Progress, task: Any) -> Callable[[int, int], None]:
+    def update(done: int, total: int) -> None:
+        bar.update(task, completed=done, total=total)
+
+    return update
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("{task.completed}/{task.total}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _run(
+    *,
+    data: str,
+    algos: list[str],
+    params: list[str],
+    split: str,
+    test_fraction: float,
+    last_k: int,
+    k: int,
+    metrics: list[str],
+    threshold: float | None,
+    graded: bool,
+    negatives: int | None,
+    folds: int | None,
+    jobs: int,
+    bootstrap: int,
+    alpha: float,
+    primary: str | None,
+    seed: int,
+    report: Path | None,
+    fmt: str | None,
+    user: str,
+    item: str,
+    rating: str | None,
+    weight: str | None,
+    timestamp: str | None,
+    delimiter: str | None,
+    header: bool,
+    show_tests: bool,
+) -> None:
+    from likewise.evaluation import compare, cross_validate, write_cv_report, write_report
+
+    models = models_from_options(algos, params)
+    with console.status(f"reading {data}"):
+        interactions = load_data(
+            data,
+            fmt=fmt,
+            user=user,
+            item=item,
+            rating=rating,
+            weight=weight,
+            timestamp=timestamp,
+            delimiter=delimiter,
+            header=header,
+        )
+    console.print(f"[bold]Data[/]: {interactions.summary()}")
+    chosen_metrics = metrics or None
+    relevance: Literal["binary", "graded"] = "graded" if graded else "binary"
+    relevance_text = (
+        "every held-out interaction is relevant" if threshold is None else f"values >= {threshold:g} are relevant"
+    )
+    started = time.perf_counter()
+
+    if folds is not None:
+        cv_results = {}
+        with _progress() as bar:
+            for label, model in models.items():
+                task = bar.add_task(f"cross-validating {label}", total=folds)
+                cv_results[label] = cross_validate(
+                    model,
+                    interactions,
+                    folds=folds,
+                    k=k,
+                    metrics=chosen_metrics,
+                    relevance_threshold=threshold,
+                    relevance=relevance,
+                    n_negatives=negatives,
+                    n_jobs=jobs,
+                    random_state=seed,
+                    progress=_advance(bar, task),
+                )
+        console.print(_cv_table(cv_results))
+        description = f"{interactions.summary()}. {folds}-fold cross-validation (seed {seed}); {relevance_text}."
+        if report is not None:
+            files = write_cv_report(cv_results, report, description=description)
+            console.print(f"[green]report[/] -> {report} ({', '.join(sorted(p.name for p in files.values()))})")
+        console.print(f"[dim]{time.perf_counter() - started:.1f} s[/]")
+        return
+
+    train, test, split_text = _split(interactions, split, test_fraction, last_k, seed)
+    console.print(f"Split: {train.nnz:,} training / {test.nnz:,} test interactions; {split_text}; {relevance_text}")
+    with _progress() as bar:
+        task = bar.add_task("evaluating", total=2 * len(models))
+
+        def progress(name: str, stage: str) -> None:
+            if stage in ("fit", "evaluate"):
+                bar.update(task, description=f"{'training' if stage == 'fit' else 'evaluating'} {name}")
+            if stage == "evaluate" or stage == "done":
+                bar.advance(task)
+
+        comparison = compare(
+            models,
+            train,
+            test,
+            k=k,
+            metrics=chosen_metrics,
+            relevance_threshold=threshold,
+            relevance=relevance,
+            n_negatives=negatives,
+            n_bootstrap=bootstrap,
+            alpha=alpha,
+            primary=primary,
+            random_state=seed,
+            progress=progress,
+        )
+    candidates = comparison.info["candidates"]
+    title = (
+        f"Leaderboard, top-{k} over {candidates} "
+        f"({int(100 * comparison.info['confidence'])}% bootstrap intervals over users)"
+    )
+    console.print(leaderboard_table(comparison, title))
+    if negatives:
+        console.print(
+            f"[yellow]Ranked among {negatives} sampled negatives per user: "
+            "not comparable with full-catalogue numbers.[/]"
+        )
+    if show_tests and len(models) > 1:
+        console.print(tests_table(comparison))
+    if report is not None:
+        description = f"{interactions.summary()}. Split: {split_text}; {relevance_text}."
+        files = write_report(comparison, report, description=description)
+        console.print(f"[green]report[/] -> {report} ({', '.join(sorted(p.name for p in files.values()))})")
+    console.print(f"[dim]{time.perf_counter() - started:.1f} s[/]")
+
+
+_ALGO_HELP = f"Algorithm NAME or LABEL=NAME (repeatable): {', '.join(sorted(ALGORITHMS))}."
+
+
+@app.command("evaluate")
+@handle_errors
+def evaluate_cmd(
+    data: str = typer.Argument(..., help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
+    algo: list[str] = typer.Option(..., "--algo", "-a", help=_ALGO_HELP),
+    param: list[str] = typer.Option([], "--param", "-p", help="Parameter [ALGO.]NAME=VALUE (repeatable)."),
+    split: str = typer.Option("user", help=f"Split: {', '.join(_SPLITS)}."),
+    test_fraction: float = typer.Option(0.2, help="Held-out share (user, random, temporal, cold-* splits)."),
+    last_k: int = typer.Option(1, help="Interactions held out per user with --split last-k."),
+    k: int = typer.Option(10, "-k", help="Length of the recommendation lists."),
+    metric: list[str] = typer.Option(
+        [], "--metric", "-m", help="Metric to compute (repeatable; default: a standard set)."
+    ),
+    threshold: float | None = typer.Option(None, help="Held-out values >= this are relevant (e.g. 4 for 1-5 ratings)."),
+    graded: bool = typer.Option(False, "--graded", help="Graded NDCG: held-out values are the gains."),
+    negatives: int | None = typer.Option(None, help="Rank each user's relevant items among N sampled negatives."),
+    folds: int | None = typer.Option(None, help="Cross-validate over this many folds instead of one split."),
+    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for --folds (-1: one per core)."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the intervals (0: none)."),
+    alpha: float = typer.Option(0.05, help="Significance level of the paired tests."),
+    primary: str | None = typer.Option(None, help="Metric to sort by and test (default: ndcg when computed)."),
+    seed: int = typer.Option(0, help="Seed of the split, bootstrap and sampled negatives."),
+    report: Path | None = typer.Option(
+        None, "--report", "-r", help="Write a report folder here (JSON, Markdown, PNG)."
+    ),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="csv, tsv, parquet, ml-100k, ml-1m, ml-latest, ..."),
+    user: str = typer.Option("user", help="User id column."),
+    item: str = typer.Option("item", help="Item id column."),
+    rating: str | None = typer.Option(None, help="Rating column (explicit feedback)."),
+    weight: str | None = typer.Option(None, help="Weight column (implicit feedback)."),
+    timestamp: str | None = typer.Option(None, help="Timestamp column."),
+    delimiter: str | None = typer.Option(None, help="Field delimiter (default from the file suffix)."),
+    header: bool = typer.Option(True, "--header/--no-header", help="Whether the file has a header line."),
+) -> None:
+    """Evaluate one or more algorithms on a split of DATA: a leaderboard with confidence intervals."""
+    _run(**_collect(locals()), show_tests=False)
+
+
+@app.command("compare")
+@handle_errors
+def compare_cmd(
+    data: str = typer.Argument(..., help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
+    algo: list[str] = typer.Option(..., "--algo", "-a", help=_ALGO_HELP),
+    param: list[str] = typer.Option([], "--param", "-p", help="Parameter [ALGO.]NAME=VALUE (repeatable)."),
+    split: str = typer.Option("user", help=f"Split: {', '.join(_SPLITS)}."),
+    test_fraction: float = typer.Option(0.2, help="Held-out share (user, random, temporal, cold-* splits)."),
+    last_k: int = typer.Option(1, help="Interactions held out per user with --split last-k."),
+    k: int = typer.Option(10, "-k", help="Length of the recommendation lists."),
+    metric: list[str] = typer.Option(
+        [], "--metric", "-m", help="Metric to compute (repeatable; default: a standard set)."
+    ),
+    threshold: float | None = typer.Option(None, help="Held-out values >= this are relevant (e.g. 4 for 1-5 ratings)."),
+    graded: bool = typer.Option(False, "--graded", help="Graded NDCG: held-out values are the gains."),
+    negatives: int | None = typer.Option(None, help="Rank each user's relevant items among N sampled negatives."),
+    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the intervals (0: none)."),
+    alpha: float = typer.Option(0.05, help="Significance level of the paired tests (Holm-adjusted)."),
+    primary: str | None = typer.Option(None, help="Metric to sort by and test (default: ndcg when computed)."),
+    seed: int = typer.Option(0, help="Seed of the split, bootstrap and sampled negatives."),
+    report: Path | None = typer.Option(
+        None, "--report", "-r", help="Write a report folder here (JSON, Markdown, PNG)."
+    ),
+    fmt: str | None = typer.Option(None, "--format", "-f", help="csv, tsv, parquet, ml-100k, ml-1m, ml-latest, ..."),
+    user: str = typer.Option("user", help="User id column."),
+    item: str = typer.Option("item", help="Item id column."),
+    rating: str | None = typer.Option(None, help="Rating column (explicit feedback)."),
+    weight: str | None = typer.Option(None, help="Weight column (implicit feedback)."),
+    timestamp: str | None = typer.Option(None, help="Timestamp column."),
+    delimiter: str | None = typer.Option(None, help="Field delimiter (default from the file suffix)."),
+    header: bool = typer.Option(True, "--header/--no-header", help="Whether the file has a header line."),
+) -> None:
+    """Compare two or more algorithms on the same split: leaderboard, paired tests with p-values, report."""
+    if len(algo) < 2:
+        raise InvalidParameterError("compare needs at least two --algo (use `likewise evaluate` for one)")
+    _run(**_collect(locals()), folds=None, jobs=1, show_tests=True)
+
+
+def _collect(options: dict[str, Any]) -> dict[str, Any]:
+    renamed = {"algo": "algos", "param": "params", "metric": "metrics"}
+    out = {renamed.get(name, name): value for name, value in options.items()}
+    if out["k"] < 1:
+        raise InvalidParameterError(f"-k must be a positive integer, got {out['k']}")
+    return out
+
+
+def significance_note(results: dict[str, Any], metric: str = "ndcg", k: int = 10) -> str | None:
+    """One sentence on whether the best model really beats the runner-up on `metric`.
+
+    A paired t-test and a Wilcoxon signed-rank test over the users both were evaluated on
+    (`likewise.evaluation.paired_tests`); None with fewer than two models.
+
+    Parameters
+    ----------
+    results : dict of str -> EvaluationResult
+        Evaluations of several models on the same test users.
+    metric : str
+        A per-user metric all results hold.
+    k : int
+        The cut-off, for the label.
+
+    Returns
+    -------
+    str or None
+    """
+    from likewise.evaluation import paired_tests
+
+    if len(results) < 2:
+        return None
+    order = sorted(results, key=lambda name: -_summary_mean(results[name], metric))
+    best, second = order[0], order[1]
+    row = paired_tests({best: results[best], second: results[second]}, [metric]).iloc[0]
+    label = _metric_label(metric, k)
+    if row["better"] is None:
+        return f"{best} and {second} have identical {label} for every user."
+    evidence = (
+        f"{row['mean_diff']:+.3f} {label} per user over {row['n_users']} users; "
+        f"paired t-test p = {_p(row['p_ttest'])}, Wilcoxon p = {_p(row['p_wilcoxon'])}"
+    )
+    if row["p_ttest"] < 0.05:
+        return f"{best} beats {second}: {evidence}."
+    return f"{best} is ahead of {second} but not significantly: {evidence}."
+
+
+def _summary_mean(result: Any, metric: str) -> float:
+    rows = result.summary.loc[result.summary["metric"] == metric, "mean"]
+    value = float(rows.iloc[0]) if len(rows) else math.nan
+    return value if math.isfinite(value) else -math.inf

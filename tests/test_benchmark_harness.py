@@ -1,0 +1,140 @@
+"""The benchmark harness's bookkeeping: rows, JSON, Markdown rendering (fast; no benchmark runs)."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+import pytest
+from benchmarks import report
+from benchmarks.harness import (
+    BenchContext,
+    BenchmarkError,
+    Row,
+    dumps,
+    machine_info,
+    ranking_metrics,
+    run_isolated,
+    scale_name,
+    scale_shape,
+    timed,
+)
+from benchmarks.run import discover, main
+
+from likewise import Interactions
+
+
+def _rows() -> list[Row]:
+    return [
+        Row("als", "top-10", "ml-100k", "likewise", "ALS", {"n_factors": 64}, {"ndcg@10": 0.4}, fit_s=1.0,
+            predict_s=0.5, peak_mb=300.0, threads=2),
+        Row("als", "top-10", "ml-100k", "implicit", "AlternatingLeastSquares", {"factors": 64}, {"ndcg@10": 0.45},
+            fit_s=2.0, predict_s=0.25, peak_mb=600.0, threads=2, pair="als"),
+        Row("als", "top-10", "ml-100k", "likewise", "Popularity", {}, {"ndcg@10": 0.2, "coverage": math.nan},
+            fit_s=0.01, threads=2),
+    ]  # fmt: skip
+
+
+def test_row_round_trips_through_json_with_nan_as_null() -> None:
+    row = _rows()[2]
+    data = json.loads(dumps({"rows": [row.to_dict()]}))["rows"][0]
+    assert data["metrics"]["coverage"] is None
+    assert data["predict_s"] is None
+    back = Row.from_dict({**data, "unknown_future_field": 1})
+    assert back.algorithm == "Popularity" and back.metrics == {"ndcg@10": 0.2, "coverage": None}
+
+
+def test_compare_key_uses_pair_or_normalised_algorithm() -> None:
+    rows = _rows()
+    assert rows[0].compare_key == "als"
+    assert rows[1].compare_key == "als"
+    assert Row("s", "t", "d", "x", "Item-KNN", {}, {}, None).compare_key == "itemknn"
+
+
+def test_render_table_keeps_filled_columns_only() -> None:
+    lines = report.render_table(_rows())
+    header = lines[0]
+    assert header.startswith("| library | algorithm | params | ndcg@10 | coverage | fit s |")
+    assert "cold fit s" not in header and "notes" not in header
+    assert "| likewise | ALS | n_factors=64 | 0.4000 |" in lines[2]
+    assert "n/a" in lines[4]  # NaN coverage
+    assert len(lines) == 2 + 3
+
+
+def test_ratio_table_compares_paired_rows_of_the_same_run() -> None:
+    lines = report._ratio_table(_rows())
+    assert len(lines) == 3  # header, rule, one pair (Popularity has no peer)
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cells[:5] == ["ALS", "implicit AlternatingLeastSquares", "0.50×", "2.00×", "0.50×"]
+    assert cells[5] == "ndcg@10 0.4000 vs 0.4500"
+
+
+def test_render_markdown_has_a_section_per_suite_with_machine_and_skips() -> None:
+    payload = {
+        "suite": "als",
+        "description": "ALS against implicit.",
+        "generated": "2026-01-01 00:00 UTC",
+        "command": "python -m benchmarks.run als --threads 2",
+        "quick": True,
+        "threads": 2,
+        "duration_s": 12.5,
+        "machine": {"cpu": "Test CPU", "cores": 2, "ram_gb": 8.0, "python": "3.11", "versions": {"likewise": "0.1"}},
+        "skipped": {"lightfm": "not importable (ModuleNotFoundError: No module named 'lightfm')"},
+        "notes": ["a note"],
+        "rows": [r.to_dict() for r in _rows()],
+    }
+    page = report.render_markdown([payload, {**payload, "suite": "baselines", "rows": []}])
+    assert page.index("## baselines") < page.index("## als")  # ORDER puts baselines first
+    assert "### top-10 — ml-100k" in page
+    assert "Test CPU" in page and "2 thread(s)" in page and "quick run" in page
+    assert "**lightfm skipped**" in page and "a note" in page
+    assert "python -m benchmarks.run als --threads 2" in page
+    assert "pip install -e '.[bench]' && python -m benchmarks.run" in page
+    assert "likewise against its peers" in page
+    assert report.render_markdown([]).count("No results yet") == 1
+
+
+def test_load_results_reads_every_suite_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "zeta.json").write_text(dumps({"suite": "zeta", "rows": []}))
+    (tmp_path / "scale.json").write_text(dumps({"suite": "scale", "rows": []}))
+    (tmp_path / "broken.json").write_text("{")
+    assert [p["suite"] for p in report.load_results(tmp_path)] == ["scale", "zeta"]
+
+
+def test_ranking_metrics_on_a_hand_checked_case() -> None:
+    data = Interactions.from_arrays([1, 1, 2, 2], [10, 20, 10, 30], [1.0, 1.0, 1.0, 1.0], kind="implicit")
+    test = data.subset(np.array([1, 3]))  # user 1 -> item 20, user 2 -> item 30
+    recs = np.array([[1, 0], [0, 1]])  # user 1: item 20 first (hit); user 2: no hit
+    out = ranking_metrics(recs, test, k=2)
+    assert out["ndcg@2"] == pytest.approx(0.5)
+    assert out["precision@2"] == pytest.approx(0.25)
+    assert out["hit_rate@2"] == pytest.approx(0.5)
+    assert out["coverage"] == pytest.approx(2 / 3)
+
+
+def test_timed_scale_helpers_and_context() -> None:
+    value, seconds = timed(sum, [1, 2, 3])
+    assert value == 6 and seconds >= 0
+    assert scale_shape(25_000_000) == (160_000, 60_000)
+    assert scale_name(5_000_000) == "synthetic-5M implicit"
+    ctx = BenchContext(quick=True, threads=1)
+    assert ctx.peer("no_such_peer_module_xyz") is None
+    assert "no_such_peer_module_xyz" in ctx.skipped
+
+
+def test_run_isolated_returns_result_and_child_peak_memory() -> None:
+    result, peak = run_isolated(math.factorial, 5)
+    assert result == 120 and peak > 1.0
+    with pytest.raises(BenchmarkError, match="ValueError"):
+        run_isolated(math.factorial, -1)
+
+
+def test_machine_info_and_suite_discovery(capsys) -> None:  # type: ignore[no-untyped-def]
+    info = machine_info()
+    assert info["cores"] >= 1 and info["python"]
+    suites = discover()
+    assert {"baselines", "scale"} <= set(suites)
+    assert main(["--list"]) == 0
+    assert "baselines" in capsys.readouterr().out
+    assert main(["no-such-suite", "--no-docs"]) == 2
