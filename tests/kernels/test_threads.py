@@ -5,6 +5,7 @@ from __future__ import annotations
 import numba
 import numpy as np
 import pytest
+import scipy.linalg  # noqa: F401  (load scipy's BLAS first, as thread_limits does, so the lists compare)
 from threadpoolctl import threadpool_info
 
 from likewise.exceptions import InvalidParameterError

@@ -7,17 +7,18 @@ are mostly BLAS (batched scoring) use `blas_threads` instead and leave numba alo
 
 from __future__ import annotations
 
+import functools
 import numbers
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import numba
-from threadpoolctl import threadpool_limits
+from threadpoolctl import ThreadpoolController
 
 from likewise.exceptions import InvalidParameterError
 
-__all__ = ["available_threads", "resolve_threads", "thread_limits"]
+__all__ = ["available_threads", "blas_threads", "resolve_threads", "thread_limits"]
 
 
 def available_threads() -> int:
@@ -41,6 +42,16 @@ def resolve_threads(n_threads: int | None) -> int:
     return min(int(n_threads), available_threads())
 
 
+@functools.cache
+def _blas_controller() -> ThreadpoolController:
+    """One threadpoolctl controller per process: scanning the loaded BLAS libraries costs
+    milliseconds, and every fit / recommend call enters these contexts. Imported here are
+    numpy's and scipy's BLAS (scipy.sparse pulls in scipy's), which is what likewise calls."""
+    import scipy.linalg  # noqa: F401  (make sure scipy's BLAS is loaded before the scan)
+
+    return ThreadpoolController()
+
+
 @contextmanager
 def thread_limits(n_threads: int | None) -> Iterator[int]:
     """Run numba kernels on `n_threads` threads with BLAS on one thread; restore both after."""
@@ -48,7 +59,19 @@ def thread_limits(n_threads: int | None) -> Iterator[int]:
     previous = numba.get_num_threads()
     numba.set_num_threads(wanted)
     try:
-        with threadpool_limits(limits=1, user_api="blas"):
+        with _blas_controller().limit(limits=1, user_api="blas"):
             yield wanted
     finally:
         numba.set_num_threads(previous)
+
+
+@contextmanager
+def blas_threads(n_threads: int | None) -> Iterator[int]:
+    """Let BLAS use `n_threads` threads for a BLAS-bound section (batched scoring), then restore.
+
+    Meant to be entered inside `thread_limits` (which pins BLAS to one thread around numba
+    kernels) for the dense products only; no numba-parallel kernel may run inside it.
+    """
+    wanted = resolve_threads(n_threads)
+    with _blas_controller().limit(limits=wanted, user_api="blas"):
+        yield wanted
