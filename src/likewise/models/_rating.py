@@ -1,0 +1,316 @@
+"""What every explicit-rating model shares: clipping, fallbacks, fold-in ratings, epochs.
+
+- ``predict`` returns ratings clipped to ``rating_scale_`` (as Surprise does). ``recommend``
+  ranks by the *unclipped* estimate - clipping would tie every item predicted above the top
+  of the scale - and reports the clipped rating, so scores still equal ``predict``.
+- Users or items without a single training rating (present in the id maps because a split
+  shares them) get the estimate Surprise gives an unknown user or item: the model's formula
+  with their learned terms at zero, or the global mean for models that cannot do better.
+- ``recommend_from_history(items, weights=ratings)``: ``weights`` are ratings; without them
+  every item counts as rated at the top of the scale ("liked").
+- Iterative models (`EpochModel`) report ``{"loss": mean squared training error of the epoch,
+  "rmse": its root[, "val_rmse"]}`` to the fit callback after each epoch; a callback that
+  returns ``True`` stops training. ``fit(..., validation=Interactions)`` scores held-out
+  ratings after each epoch and, with ``early_stopping_rounds``, stops when the validation
+  RMSE has not improved for that many epochs and restores the best epoch's parameters.
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any, ClassVar, Self
+
+import numpy as np
+import pandas as pd
+
+from likewise.data.interactions import Interactions
+from likewise.exceptions import DataWarning, FitError, InvalidParameterError
+from likewise.kernels._threads import resolve_threads
+from likewise.models.base import FitCallback, Recommender
+from likewise.models.recs import Recs
+
+__all__ = ["EpochModel", "RatingModel"]
+
+
+class RatingModel(Recommender):
+    """Base of the explicit-rating models (see the module docstring)."""
+
+    predicts_ratings: ClassVar[bool] = True
+
+    global_mean_: float
+    user_known_: np.ndarray
+    item_known_: np.ndarray
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _raw_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
+        """Unclipped estimates for index pairs (default: gathered from `_score_users`)."""
+        return super()._predict_pairs(uidx, iidx)
+
+    # ------------------------------------------------------------------ shared machinery
+    def _start_fit(self, data: Interactions) -> None:
+        """Common state: global mean and which users/items have training ratings."""
+        if data.kind != "explicit":
+            warnings.warn(
+                f"{type(self).__name__} predicts ratings; fitting it on {data.kind} data treats the "
+                "interaction weights as ratings",
+                DataWarning,
+                stacklevel=4,
+            )
+        values = data.values
+        self.global_mean_ = float(values.mean()) if values.size else 0.0
+        self._set_known()
+
+    def _set_known(self) -> None:
+        seen = self.seen_
+        self.user_known_ = np.diff(seen.indptr) > 0
+        self.item_known_ = np.bincount(seen.indices, minlength=seen.shape[1]) > 0
+
+    def _clip(self, scores: np.ndarray) -> np.ndarray:
+        scale = getattr(self, "rating_scale_", None)
+        if scale:
+            np.clip(scores, scale[0], scale[1], out=scores)
+        return scores
+
+    def _mean_fallback(self, scores: np.ndarray, uidx: np.ndarray | None) -> np.ndarray:
+        """Global mean for users (rows, when `uidx` given) and items without training ratings."""
+        if uidx is not None:
+            scores[~self.user_known_[uidx]] = self.global_mean_
+        scores[:, ~self.item_known_] = self.global_mean_
+        return scores
+
+    def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
+        out = np.asarray(self._raw_pairs(uidx, iidx), dtype=np.float32)
+        return self._clip(out.copy() if not out.flags.writeable else out)
+
+    def _clipped(self, recs: Recs) -> Recs:
+        scores = recs.scores.copy()
+        valid = recs.valid
+        scores[valid] = self._clip(scores[valid])
+        return Recs(recs.indices, scores, recs.items, recs.queries, recs.query_name, titles=recs.titles)
+
+    def _liked_rating(self) -> float:
+        scale = getattr(self, "rating_scale_", None)
+        return float(scale[1]) if scale else 1.0
+
+    # ------------------------------------------------------------------ public API
+    def recommend(
+        self,
+        users: Any,
+        n: int = 10,
+        *,
+        exclude_seen: bool = True,
+        exclude: Any = None,
+        candidates: Any = None,
+    ) -> Recs:
+        """Top-`n` unseen items by predicted rating (ranked unclipped, reported clipped).
+
+        See `Recommender.recommend` for the arguments.
+        """
+        recs = super().recommend(users, n, exclude_seen=exclude_seen, exclude=exclude, candidates=candidates)
+        return self._clipped(recs)
+
+    def recommend_from_history(
+        self,
+        items: Any,
+        *,
+        weights: Any = None,
+        n: int = 10,
+        exclude_seen: bool = True,
+        exclude: Any = None,
+        candidates: Any = None,
+    ) -> Recs:
+        """Top-`n` for a new user from the items they rated; ``weights`` are their ratings.
+
+        Without ``weights`` every item counts as rated at the top of the rating scale. The
+        model's item parameters stay fixed: the new user's own parameters are solved for
+        (no retraining). See `Recommender.recommend_from_history` for the other arguments.
+        """
+        if weights is None:
+            weights = np.full(int(np.size(items)), self._liked_rating() if self.is_fitted else 1.0, dtype=np.float32)
+        recs = super().recommend_from_history(
+            items, weights=weights, n=n, exclude_seen=exclude_seen, exclude=exclude, candidates=candidates
+        )
+        return self._clipped(recs)
+
+    # ------------------------------------------------------------------ explanations
+    def _terms_frame(self, rows: list[tuple[str, Any, float]]) -> pd.DataFrame:
+        return pd.DataFrame(
+            {"kind": [r[0] for r in rows], "id": [r[1] for r in rows], "weight": [float(r[2]) for r in rows]}
+        )
+
+    def _clip_note(self, raw: float, score: float) -> str:
+        if abs(raw - score) > 1e-6:
+            return f" (the raw estimate {raw:.2f} is clipped to the rating scale)"
+        return ""
+
+    def _rated_items(self, uidx: int) -> tuple[np.ndarray, np.ndarray]:
+        start, end = self.seen_.indptr[uidx], self.seen_.indptr[uidx + 1]
+        return self.seen_.indices[start:end], self.seen_.data[start:end]
+
+    def _base_state(self) -> dict[str, Any]:
+        return {"global_mean": self.global_mean_}
+
+    def _restore_base(self, state: dict[str, Any]) -> None:
+        self.global_mean_ = float(state["global_mean"])
+        self._set_known()
+
+
+class EpochModel(RatingModel):
+    """A rating model trained in epochs: callback, validation and early stopping.
+
+    Subclasses define ``n_epochs``, ``early_stopping_rounds`` and ``random_state`` parameters
+    and call `_run_epochs` from `_fit`.
+    """
+
+    n_epochs: int
+    early_stopping_rounds: int | None
+    loss_history_: np.ndarray
+    n_iter_: int
+
+    def fit(
+        self,
+        interactions: Interactions,
+        *,
+        callback: FitCallback | None = None,
+        validation: Interactions | None = None,
+    ) -> Self:
+        """Learn from `interactions`.
+
+        Parameters
+        ----------
+        interactions : Interactions
+            Training ratings.
+        callback : callable, optional
+            ``callback(epoch, metrics)`` after every epoch with ``metrics`` holding ``"loss"``
+            (mean squared training error seen during the epoch), ``"rmse"`` and, with
+            `validation`, ``"val_rmse"``. Returning ``True`` stops training after that epoch.
+        validation : Interactions, optional
+            Held-out ratings scored after every epoch (pairs whose user or item the training
+            data does not know are ignored); needed by ``early_stopping_rounds``.
+
+        Returns
+        -------
+        self
+        """
+        if validation is not None and not isinstance(validation, Interactions):
+            raise InvalidParameterError(
+                f"validation must be likewise Interactions or None, got {type(validation).__name__}"
+            )
+        if getattr(self, "early_stopping_rounds", None) is not None and validation is None:
+            raise InvalidParameterError(
+                f"{type(self).__name__}: early_stopping_rounds={self.early_stopping_rounds} needs "
+                "fit(..., validation=held_out_interactions)"
+            )
+        self._validation_data = validation
+        try:
+            return super().fit(interactions, callback=callback)
+        finally:
+            self.__dict__.pop("_validation_data", None)
+
+    def _n_groups(self) -> int:
+        """Number of SGD blocks per side: 1 when deterministic, else the thread count."""
+        if getattr(self, "deterministic", False):
+            return 1
+        return resolve_threads(getattr(self, "n_threads", None))
+
+    def _validation_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        validation: Interactions | None = getattr(self, "_validation_data", None)
+        if validation is None:
+            return None
+        if validation.users == self.users_:
+            umap = np.arange(len(self.users_))
+        else:
+            umap = self.users_.to_index(validation.users.ids, missing="negative")
+        if validation.items == self.items_:
+            imap = np.arange(len(self.items_))
+        else:
+            imap = self.items_.to_index(validation.items.ids, missing="negative")
+        vu = umap[validation.user_indices]
+        vi = imap[validation.item_indices]
+        keep = (vu >= 0) & (vi >= 0)
+        return vu[keep].astype(np.int32), vi[keep].astype(np.int32), validation.values[keep].astype(np.float64)
+
+    def _run_epochs(
+        self,
+        n_ratings: int,
+        epoch: Callable[[], float],
+        callback: FitCallback | None,
+        snapshot: Callable[[], Any],
+        restore: Callable[[Any], None],
+        before_predict: Callable[[], None] | None = None,
+        n_epochs: int | None = None,
+    ) -> None:
+        """Run up to `n_epochs` (default ``self.n_epochs``) epochs; `epoch()` returns the epoch's
+        sum of squared errors; `snapshot`/`restore` save and bring back the best epoch's state;
+        `before_predict` refreshes derived state before validation predictions."""
+        validation = self._validation_pairs()
+        patience = self.early_stopping_rounds
+        losses: list[float] = []
+        val_history: list[float] = []
+        best, best_epoch, best_state = math.inf, -1, None
+        done = 0
+        for number in range(self.n_epochs if n_epochs is None else n_epochs):
+            sse = epoch()
+            loss = sse / max(n_ratings, 1)
+            if not math.isfinite(loss):
+                raise FitError(
+                    f"{type(self).__name__}: training diverged at epoch {number} (loss {loss}); "
+                    "lower the learning rate or raise the regularisation"
+                )
+            losses.append(loss)
+            metrics = {"loss": loss, "rmse": math.sqrt(loss)}
+            if validation is not None and validation[0].size:
+                if before_predict is not None:
+                    before_predict()
+                pred = self._predict_pairs(validation[0], validation[1]).astype(np.float64)
+                val_rmse = float(np.sqrt(np.mean((pred - validation[2]) ** 2)))
+                metrics["val_rmse"] = val_rmse
+                val_history.append(val_rmse)
+                if patience is not None and val_rmse < best:
+                    best, best_epoch = val_rmse, number
+                    best_state = snapshot()
+            done = number + 1
+            stop = callback is not None and callback(number, metrics) is True
+            if patience is not None and best_epoch >= 0 and number - best_epoch >= patience:
+                stop = True
+            if stop:
+                break
+        if best_state is not None and best_epoch != done - 1:
+            restore(best_state)
+        self.n_iter_ = done
+        self.best_epoch_ = best_epoch if best_epoch >= 0 else done - 1
+        self.loss_history_ = np.asarray(losses, dtype=np.float64)
+        if val_history:
+            self.validation_history_ = np.asarray(val_history, dtype=np.float64)
+
+    def _history_state(self) -> dict[str, np.ndarray]:
+        arrays = {"loss_history": self.loss_history_}
+        if hasattr(self, "validation_history_"):
+            arrays["validation_history"] = self.validation_history_
+        return arrays
+
+    def _restore_history(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        self.loss_history_ = arrays.get("loss_history", np.zeros(0))
+        if "validation_history" in arrays:
+            self.validation_history_ = arrays["validation_history"]
+        self.n_iter_ = int(state.get("n_iter", self.loss_history_.size))
+        self.best_epoch_ = int(state.get("best_epoch", self.n_iter_ - 1))
+
+
+def sgd_schedule(
+    data: Interactions, n_groups: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The SGD processing order of `data` for ``n_groups`` blocks per side (seeded).
+
+    Users and items are dealt into groups balanced by rating count, and users are visited in
+    a random order within each block (each user's ratings in a row, as Surprise does).
+    """
+    from likewise.kernels.sgd import build_schedule, group_assignment
+
+    matrix = data.matrix
+    user_group = group_assignment(np.diff(matrix.indptr), n_groups, rng)
+    item_group = group_assignment(np.bincount(matrix.indices, minlength=data.n_items), n_groups, rng)
+    order = rng.permutation(data.n_users)
+    return build_schedule(matrix.indptr, matrix.indices, matrix.data, order, user_group, item_group, n_groups)
