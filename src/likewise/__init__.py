@@ -23,7 +23,19 @@ _EXPORTS = {
     "Explanation": "likewise.models",
     "Popularity": "likewise.models",
     "Random": "likewise.models",
+    "ALS": "likewise.models",
+    "BPR": "likewise.models",
+    "EASE": "likewise.models",
     "load": "likewise.models",
+    "NormalPredictor": "likewise.models",
+    "Baseline": "likewise.models",
+    "SVD": "likewise.models",
+    "SVDpp": "likewise.models",
+    "NMF": "likewise.models",
+    "SlopeOne": "likewise.models",
+    "CoClustering": "likewise.models",
+    "ItemKNN": "likewise.models",
+    "UserKNN": "likewise.models",
 }
 _SUBMODULES = {"data", "datasets", "evaluation", "exceptions", "kernels", "models", "testing"}
 

@@ -39,6 +39,19 @@ def demo_models(seed: int) -> dict[str, Recommender]:
         "Popularity": Popularity(),
         "Random": Random(random_state=seed),
     }
+    from likewise.models import SVD, SVDpp
+
+    models["SVD"] = SVD(random_state=seed)
+    models["SVD++"] = SVDpp(random_state=seed)
+    from likewise.models import ALS, BPR, EASE
+
+    models["ALS"] = ALS(reg=20.0, alpha=0.5, random_state=seed)
+    models["BPR"] = BPR(random_state=seed)
+    models["EASE"] = EASE(reg=500.0)
+    from likewise.models import ItemKNN, UserKNN
+
+    models["ItemKNN"] = ItemKNN(prediction="sum", similarity="dot", weighting="bm25")
+    models["UserKNN"] = UserKNN(prediction="sum", k=50)
     return models
 
 

@@ -14,9 +14,10 @@ from likewise.models import ALGORITHMS
 from likewise.models.base import load
 
 
-@app.command()
+@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @handle_errors
 def train(
+    ctx: typer.Context,
     data: str = typer.Argument(..., help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
     algo: str = typer.Option(..., "--algo", "-a", help=f"Algorithm: {', '.join(sorted(ALGORITHMS))}."),
     output: Path = typer.Option(..., "--output", "-o", help="Directory to write the model into."),
@@ -35,8 +36,12 @@ def train(
         False, "--skip-bad-rows", help="Skip and count malformed rows instead of failing."
     ),
 ) -> None:
-    """Train a model on DATA and save it to a directory."""
-    model = build_model(algo, parse_params(param))
+    """Train a model on DATA and save it to a directory.
+
+    Algorithm parameters go in ``--param NAME=VALUE`` or directly as ``--name VALUE``
+    (e.g. ``--algo itemknn --similarity pearson_baseline --k 40``).
+    """
+    model = build_model(algo, {**parse_params(param), **_extra_params(ctx.args)})
     with console.status(f"reading {data}"):
         interactions = load_data(
             data,
@@ -57,6 +62,29 @@ def train(
     elapsed = time.perf_counter() - start
     model.save(output)
     console.print(f"[green]trained[/] {model!r} in {elapsed:.2f} s -> {output}")
+
+
+def _extra_params(args: list[str]) -> dict[str, object]:
+    """["--similarity", "pearson", "--k", "40", "--no-clip"] -> {"similarity": "pearson", "k": 40, "clip": False}."""
+    pairs: list[str] = []
+    pos = 0
+    while pos < len(args):
+        token = args[pos]
+        if not token.startswith("--") or len(token) < 3:
+            raise InvalidParameterError(f"unexpected argument {token!r}; algorithm parameters look like --name VALUE")
+        name, sep, value = token[2:].partition("=")
+        name = name.replace("-", "_")
+        if not sep:
+            if pos + 1 < len(args) and not args[pos + 1].startswith("--"):
+                value = args[pos + 1]
+                pos += 1
+            elif name.startswith("no_"):
+                name, value = name[3:], "false"
+            else:
+                value = "true"
+        pairs.append(f"{name}={value}")
+        pos += 1
+    return parse_params(pairs)
 
 
 @app.command()

@@ -21,4 +21,16 @@ def warmup() -> float:
         topk_rows(
             scores, 2, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3), parallel=parallel
         )
+    from likewise.kernels import als, bpr
+
+    als._warm()
+    bpr._warm()
+    from likewise.kernels import coclustering, nmf, sgd, slopeone
+
+    for module in (sgd, nmf, slopeone, coclustering):
+        module._warm()
+    from likewise.kernels import knn, similarity
+
+    similarity._warm()
+    knn._warm()
     return time.perf_counter() - start
