@@ -182,3 +182,14 @@ def test_datasets_fetch_from_local_folder(tmp_path: Path):
 def test_datasets_fetch_unknown_name():
     result = invoke("datasets", "fetch", "no-such-set")
     assert result.exit_code == 1 and "no-such-set" in result.output
+
+
+def test_train_epoch_model_shows_progress_and_recommends(tmp_path: Path):
+    model_dir = tmp_path / "svd"
+    result = invoke("train", "sample", "--algo", "svd", "-p", "n_epochs=3", "--n-factors", "8", "-o", model_dir)
+    assert result.exit_code == 0, result.output
+    assert "training SVD" in result.output and "3/3" in result.output
+    assert load(model_dir).get_params()["n_factors"] == 8
+    result = invoke("recommend", model_dir, "--user", "u0001", "-n", "3", "--explain")
+    assert result.exit_code == 0, result.output
+    assert "user bias" in result.output

@@ -6,12 +6,14 @@ import time
 from pathlib import Path
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from likewise.cli._app import app, console, handle_errors
 from likewise.cli._io import build_model, load_data, parse_params, recs_table
+from likewise.data.interactions import Interactions
 from likewise.exceptions import InvalidParameterError
 from likewise.models import ALGORITHMS
-from likewise.models.base import load
+from likewise.models.base import Recommender, load
 
 
 @app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
@@ -57,11 +59,29 @@ def train(
         )
     console.print(str(interactions.report), soft_wrap=True)
     start = time.perf_counter()
-    with console.status(f"training {model!r}"):
-        model.fit(interactions)
+    _fit_with_progress(model, interactions)
     elapsed = time.perf_counter() - start
     model.save(output)
-    console.print(f"[green]trained[/] {model!r} in {elapsed:.2f} s -> {output}")
+    console.print(f"[green]trained[/] {type(model).__name__} in {elapsed:.2f} s -> {output}")
+
+
+def _fit_with_progress(model: Recommender, interactions: Interactions) -> None:
+    """Fit, showing a bar with the latest loss for epoch-based models and a spinner otherwise."""
+    epochs = getattr(model, "n_epochs", None)
+    if not isinstance(epochs, int) or epochs <= 1:
+        with console.status(f"training {model!r}"):
+            model.fit(interactions)
+        return
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console) as progress:
+        task = progress.add_task(f"training {type(model).__name__}", total=epochs)
+
+        def on_epoch(epoch: int, metrics: dict[str, float]) -> None:
+            shown = ", ".join(f"{name} {value:.4g}" for name, value in metrics.items())
+            progress.update(task, advance=1, description=f"training {type(model).__name__} ({shown})")
+
+        model.fit(interactions, callback=on_epoch)
+        progress.update(task, completed=epochs)  # early stopping ends the bar too
 
 
 def _extra_params(args: list[str]) -> dict[str, object]:
