@@ -151,15 +151,13 @@ class _Task:
 
 def _init_worker(n_threads: int) -> None:
     """Limit every thread pool of a worker process to `n_threads`."""
+    import numba
     from threadpoolctl import threadpool_limits
 
-    threadpool_limits(n_threads)
-    try:
-        import numba
+    from likewise.kernels._threads import resolve_threads
 
-        numba.set_num_threads(max(1, min(n_threads, int(numba.config.NUMBA_NUM_THREADS))))  # type: ignore[attr-defined]
-    except (ImportError, ValueError):  # pragma: no cover - numba is a dependency
-        pass
+    threadpool_limits(n_threads)
+    numba.set_num_threads(resolve_threads(n_threads))
 
 
 def _run_task(task: _Task) -> dict[str, Any]:
