@@ -13,6 +13,8 @@ import numba
 import numpy as np
 from numba import prange
 
+from likewise.kernels._jit import serial_and_parallel
+
 __all__ = ["topk_rows"]
 
 
@@ -97,8 +99,8 @@ def _topk_rows_impl(scores, k, seen_indptr, seen_indices, seen_rows, allowed, ou
             _sift_down(heap_s, heap_i, size, 0)
 
 
-_topk_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_topk_rows_impl)
-_topk_serial = numba.njit(cache=True, nogil=True)(_topk_rows_impl)
+# separate cache files for the two builds (see likewise.kernels._jit)
+_topk_parallel, _topk_serial = serial_and_parallel(_topk_rows_impl)
 
 
 def topk_rows(

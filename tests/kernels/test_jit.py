@@ -1,0 +1,60 @@
+"""likewise.kernels._jit: the serial and parallel builds of a kernel never load each other's cache."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+_MODULE = textwrap.dedent(
+    """
+    import numpy as np
+    from numba import prange
+
+    from likewise.kernels._jit import serial_and_parallel
+
+
+    def impl(out):
+        for t in prange(out.shape[0]):
+            out[t] = t
+
+
+    par, ser = serial_and_parallel(impl)
+    """
+)
+
+_RUN = textwrap.dedent(
+    """
+    import sys
+    import numpy as np
+    import kernel_under_test as m
+
+    fn = m.par if sys.argv[1] == "par" else m.ser
+    out = np.zeros(4)
+    fn(out)
+    assert out.tolist() == [0.0, 1.0, 2.0, 3.0]
+    print(sum(fn.stats.cache_hits.values()), fn.py_func.__qualname__)
+    """
+)
+
+
+def run(variant: str, folder: Path) -> str:
+    env = {**os.environ, "NUMBA_CACHE_DIR": str(folder / "cache")}
+    env["PYTHONPATH"] = os.pathsep.join([str(folder), str(ROOT / "src"), env.get("PYTHONPATH", "")])
+    result = subprocess.run(
+        [sys.executable, "-c", _RUN, variant], cwd=folder, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def test_serial_build_does_not_serve_the_parallel_one(tmp_path):
+    (tmp_path / "kernel_under_test.py").write_text(_MODULE)
+    assert run("ser", tmp_path) == "0 impl_serial"  # compiled and cached
+    assert run("par", tmp_path) == "0 impl"  # a miss: not the serial build from the cache
+    assert run("par", tmp_path) == "1 impl"  # its own cache entry next time
+    assert run("ser", tmp_path) == "1 impl_serial"
