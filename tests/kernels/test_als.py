@@ -15,8 +15,9 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from likewise.kernels.als import als_loss, solve_rows
+from likewise.kernels.als import als_loss, factor_topk, solve_rows
 from tests.reference.als import dense_confidence, loss_reference, signed_confidence, solve_rows_reference
+from tests.reference.topk import topk_rows_reference
 
 HYPO = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 ROOT = Path(__file__).resolve().parents[2]
@@ -156,6 +157,50 @@ def test_loss_matches_dense_objective(problem):
     np.testing.assert_allclose(total, C.sum(), rtol=1e-6)
 
 
+# --------------------------------------------------------------------------- fused recommend
+
+
+@HYPO
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 40),
+    st.integers(1, 30),
+    st.integers(1, 12),
+    st.booleans(),
+    st.booleans(),
+    st.booleans(),
+)
+def test_factor_topk_matches_scores_then_full_sort(seed, n_users, n_items, k, with_bias, with_seen, parallel):
+    rng = np.random.default_rng(seed)
+    U = rng.integers(-2, 3, (n_users, 3)).astype(np.float32)  # small integers: exact scores, many ties
+    V = rng.integers(-2, 3, (n_items, 3)).astype(np.float32)
+    bias = rng.integers(-1, 2, n_items).astype(np.float32) if with_bias else None
+    seen = sp.csr_matrix((rng.random((n_users, n_items)) < 0.3).astype(np.float32))
+    allowed = rng.random(n_items) < 0.9
+    rows = rng.integers(0, n_users, rng.integers(1, 2 * n_users + 1))
+    idx, top = factor_topk(
+        U, V, rows, k, bias=bias, seen_indptr=seen.indptr if with_seen else None,
+        seen_indices=seen.indices if with_seen else None, allowed=allowed, parallel=parallel,
+    )  # fmt: skip
+    scores = U[rows] @ V.T + (0 if bias is None else bias)
+    sets = [set(seen.indices[seen.indptr[r] : seen.indptr[r + 1]].tolist()) for r in rows] if with_seen else None
+    ref_idx, ref_top = topk_rows_reference(scores, k, sets, allowed)
+    np.testing.assert_array_equal(idx, ref_idx)
+    np.testing.assert_array_equal(top, ref_top)
+
+
+def test_factor_topk_many_groups_in_parallel(rng):
+    U = rng.standard_normal((3000, 8)).astype(np.float32)
+    V = rng.standard_normal((50, 8)).astype(np.float32)
+    rows = np.arange(3000)
+    idx, top = factor_topk(U, V, rows, 5)
+    serial_idx, serial_top = factor_topk(U, V, rows, 5, parallel=False)
+    np.testing.assert_array_equal(idx, serial_idx)
+    np.testing.assert_allclose(top, serial_top, rtol=1e-5)  # other group sizes: other BLAS sums
+    expected = np.argsort(-(U @ V.T), axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(idx, expected)
+
+
 # --------------------------------------------------------------------------- plain Python bodies
 
 _PURE_PYTHON_SCRIPT = textwrap.dedent(
@@ -184,6 +229,12 @@ _PURE_PYTHON_SCRIPT = textwrap.dedent(
             np.testing.assert_allclose(X, expected, rtol=1e-3, atol=1e-4)
     loss, total = als.als_loss(csr.indptr, csr.indices, csr.data, X, Y, 0.2)
     assert np.isfinite(loss) and np.isclose(total, C.sum())
+    for parallel in (False, True):
+        idx, _ = als.factor_topk(X, Y, np.arange(9), 2, seen_indptr=csr.indptr, seen_indices=csr.indices,
+                                 parallel=parallel)
+        scores = X @ Y.T
+        scores[csr.toarray() != 0] = -np.inf
+        assert (idx[:, 0] == np.argmax(scores, axis=1)).all()
     print("ok")
     """
 )

@@ -30,12 +30,16 @@ import math
 
 import numba
 import numpy as np
-from numba import prange
+from numba import prange, types
 
-__all__ = ["als_loss", "solve_rows"]
+from likewise.kernels._jit import serial_and_parallel
+from likewise.kernels.topk import _topk_serial
+
+__all__ = ["als_loss", "factor_topk", "solve_rows"]
 
 _DOT_FLAGS = {"reassoc", "contract"}
 _CHUNK = 64  # rows per unit of parallel work
+_GATHER = 512  # interactions per BLAS block in the Cholesky build
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_DOT_FLAGS)
@@ -125,85 +129,76 @@ def _cg_row(start, end, indices, values, x, Y, A0, cg_steps, conf, r, p, ap):
         rs_old = rs_new
 
 
-@numba.njit(cache=True, nogil=True)
-def _cholesky_row(start, end, indices, values, x, Y, A0, conf, a, a64, b):
-    """Exact solve of row u's system: build A and b, Cholesky-factorise in float64, solve.
+if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover - NUMBA_DISABLE_JIT runs
 
-    Only the upper triangle is built and factorised (A = U^T U, U stored row-major), so every
-    inner loop runs along a contiguous row without a reduction: it vectorises without
-    fastmath, and the whole solve stays deterministic.
+    def _potrf_upper(a):
+        """Plain-Python twin of the LAPACK call below (NUMBA_DISABLE_JIT runs)."""
+        try:
+            upper = np.linalg.cholesky(a).T
+        except np.linalg.LinAlgError:
+            return 1
+        rows, cols = np.triu_indices(a.shape[0])
+        a[rows, cols] = upper[rows, cols]
+        return 0
+
+else:
+    # numba's own binding of LAPACK's ?potrf (scipy's cython_lapack, resolved at run time), so
+    # the kernels stay cacheable; a ctypes pointer would not be.
+    _xxpotrf = types.ExternalFunction(
+        "numba_xxpotrf", types.intc(types.char, types.char, types.intp, types.CPointer(types.float64), types.intp)
+    )
+
+    @numba.njit(cache=True, nogil=True)
+    def _potrf_upper(a):
+        """Cholesky of the symmetric C-ordered float64 `a` in place: U (A = U^T U) in its upper
+        triangle (LAPACK sees the Fortran transpose, so 'L' there is our upper). Returns info."""
+        return _xxpotrf(ord("d"), ord("L"), a.shape[0], a.ctypes, a.shape[0])
+
+
+@numba.njit(cache=True, nogil=True)
+def _cholesky_row(start, end, indices, values, x, Y, A0, conf, Yw, a64, b):
+    """Exact solve of row u's system with BLAS and LAPACK doing the dense work.
+
+    The row's factors are gathered, scaled by sqrt(c - 1), into ``Yw`` (blocks of up to
+    ``len(Yw)`` interactions) and ``Yw^T Yw`` (one sgemm per block) is added to A0 in float64;
+    LAPACK's dpotrf factorises A = U^T U and two triangular solves give x. Everything is
+    done in a fixed order, so results do not depend on threads.
     """
-    # (Inner loops run over slices from 0: numba's range(j, f) loops do not vectorise.)
     f = x.shape[0]
     alpha = conf[0]
     inv_eps = conf[1]
     use_log = conf[2] > 0
+    one = np.float32(1.0)
     for j in range(f):
         b[j] = 0.0
         for k in range(f):
-            a[j, k] = A0[j, k]
-    one = np.float32(1.0)
+            a64[j, k] = A0[j, k]
+    cap = Yw.shape[0]
     nz = start
-    while nz + 4 <= end:  # four rank-1 updates per sweep over A: a quarter of the loads and stores
-        y0 = Y[indices[nz]]
-        y1 = Y[indices[nz + 1]]
-        y2 = Y[indices[nz + 2]]
-        y3 = Y[indices[nz + 3]]
-        w0 = _extra(values[nz], alpha, inv_eps, use_log)
-        w1 = _extra(values[nz + 1], alpha, inv_eps, use_log)
-        w2 = _extra(values[nz + 2], alpha, inv_eps, use_log)
-        w3 = _extra(values[nz + 3], alpha, inv_eps, use_log)
-        for j in range(f):
-            s0 = w0 * y0[j]
-            s1 = w1 * y1[j]
-            s2 = w2 * y2[j]
-            s3 = w3 * y3[j]
-            row = a[j, j:]  # upper triangle only
-            t0 = y0[j:]
-            t1 = y1[j:]
-            t2 = y2[j:]
-            t3 = y3[j:]
-            for k in range(f - j):
-                row[k] += s0 * t0[k] + s1 * t1[k] + s2 * t2[k] + s3 * t3[k]
-        nz += 4
     while nz < end:
-        y = Y[indices[nz]]
-        w = _extra(values[nz], alpha, inv_eps, use_log)
-        for j in range(f):
-            wyj = w * y[j]
-            row = a[j, j:]
-            tail = y[j:]
-            for k in range(f - j):
-                row[k] += wyj * tail[k]
-        nz += 1
-    for nz in range(start, end):
-        v = values[nz]
-        if v > 0:
-            c = one + _extra(v, alpha, inv_eps, use_log)
-            y = Y[indices[nz]]
-            for j in range(f):
-                b[j] += c * y[j]
-    for j in range(f):
-        for k in range(f):
-            a64[j, k] = a[j, k]
-    # right-looking Cholesky on the upper triangle: row j of U, then update the trailing rows
-    for j in range(f):
-        d = a64[j, j]
-        if not d > 0:  # not positive definite (only with reg = 0 and degenerate data)
+        m = min(cap, end - nz)
+        for t in range(m):
+            v = values[nz + t]
+            y = Y[indices[nz + t]]
+            e = _extra(v, alpha, inv_eps, use_log)
+            w = np.float32(np.sqrt(e))
+            row = Yw[t]
             for k in range(f):
-                x[k] = np.nan
-            return
-        d = np.sqrt(d)
-        inv = 1.0 / d
-        a64[j, j] = d
-        for k in range(j + 1, f):
-            a64[j, k] *= inv
-        for i in range(j + 1, f):
-            uji = a64[j, i]
-            row_i = a64[i, i:]
-            row_j = a64[j, i:]
-            for k in range(f - i):
-                row_i[k] -= uji * row_j[k]
+                row[k] = w * y[k]
+            if v > 0:
+                c = one + e
+                for k in range(f):
+                    b[k] += c * y[k]
+        block = Yw[:m]
+        G = np.dot(block.T, block)  # BLAS sgemm, f x f
+        for j in range(f):
+            for k in range(f):
+                a64[j, k] += G[j, k]
+        nz += m
+    if _potrf_upper(a64) != 0:  # not positive definite (only with reg = 0 and degenerate data)
+        for k in range(f):
+            x[k] = np.nan
+        return
     # U^T z = b (forward, column-oriented so the updates run along rows of U)
     for i in range(f):
         zi = b[i] / a64[i, i]
@@ -241,18 +236,16 @@ def _cholesky_rows_impl(indptr, indices, values, X, Y, A0, conf, stride):
     n_chunks = (n_rows + _CHUNK - 1) // _CHUNK
     for it in prange(n_chunks):
         chunk = (it * stride) % n_chunks
-        a = np.empty((f, f), dtype=np.float32)
-        a64 = np.zeros((f, f), dtype=np.float64)
+        Yw = np.empty((_GATHER, f), dtype=np.float32)
+        a64 = np.empty((f, f), dtype=np.float64)
         b = np.empty(f, dtype=np.float64)
         for u in range(chunk * _CHUNK, min(chunk * _CHUNK + _CHUNK, n_rows)):
-            _cholesky_row(indptr[u], indptr[u + 1], indices, values, X[u], Y, A0, conf, a, a64, b)
+            _cholesky_row(indptr[u], indptr[u + 1], indices, values, X[u], Y, A0, conf, Yw, a64, b)
 
 
 # Each solver and mode is its own compiled function, so a fit compiles only what it runs.
-_cg_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_cg_rows_impl)
-_cg_serial = numba.njit(cache=True, nogil=True)(_cg_rows_impl)
-_cholesky_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_cholesky_rows_impl)
-_cholesky_serial = numba.njit(cache=True, nogil=True)(_cholesky_rows_impl)
+_cg_parallel, _cg_serial = serial_and_parallel(_cg_rows_impl)
+_cholesky_parallel, _cholesky_serial = serial_and_parallel(_cholesky_rows_impl)
 
 
 def _loss_rows_impl(indptr, indices, values, X, Y, conf, out, extra_sum):
@@ -278,8 +271,94 @@ def _loss_rows_impl(indptr, indices, values, X, Y, conf, out, extra_sum):
         extra_sum[u] = extra
 
 
-_loss_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_loss_rows_impl)
-_loss_serial = numba.njit(cache=True, nogil=True)(_loss_rows_impl)
+_loss_parallel, _loss_serial = serial_and_parallel(_loss_rows_impl)
+
+
+def _factor_topk_impl(U, V, bias, rows, k, seen_indptr, seen_indices, seen_rows, allowed, group, out_idx, out_scores):
+    n = rows.shape[0]
+    f = U.shape[1]
+    VT = V.T
+    n_groups = (n + group - 1) // group
+    for g in prange(n_groups):
+        lo = g * group
+        hi = min(lo + group, n)
+        Ug = np.empty((hi - lo, f), dtype=np.float32)
+        for r in range(hi - lo):
+            Ug[r] = U[rows[lo + r]]
+        S = np.dot(Ug, VT)  # BLAS sgemm on this thread (BLAS itself single-threaded here)
+        if bias.shape[0] > 0:
+            for r in range(hi - lo):
+                row = S[r]
+                for i in range(row.shape[0]):
+                    row[i] += bias[i]
+        _topk_serial(S, k, seen_indptr, seen_indices, seen_rows[lo:hi], allowed, out_idx[lo:hi], out_scores[lo:hi])
+
+
+_factor_topk_parallel, _factor_topk_serial = serial_and_parallel(_factor_topk_impl)
+
+_GROUP_CELLS = 8_000_000  # score cells per group of users (32 MB per thread)
+
+
+def factor_topk(
+    U: np.ndarray,
+    V: np.ndarray,
+    rows: np.ndarray,
+    k: int,
+    *,
+    bias: np.ndarray | None = None,
+    seen_indptr: np.ndarray | None = None,
+    seen_indices: np.ndarray | None = None,
+    allowed: np.ndarray | None = None,
+    parallel: bool = True,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`k` items of ``U[rows] @ V.T (+ bias)``, scoring and selecting group by group.
+
+    Each thread scores a group of users with one single-threaded sgemm into its own buffer and
+    selects from it at once (`likewise.kernels.topk`'s kernel, same order and ties), so no
+    users x items block is written to memory and BLAS threads never compete with numba's.
+
+    Parameters
+    ----------
+    U, V : float32 arrays (n_users, f), (n_items, f)
+    rows : int array
+        User rows to recommend for.
+    k : int
+    bias : float32 array (n_items,), optional
+        Added to every score (BPR's item bias).
+    seen_indptr, seen_indices : CSR of the items each user must not get (sorted within rows)
+    allowed : bool array (n_items,), optional
+    parallel : bool
+        Parallel over groups of users (a single user is always served serially).
+
+    Returns
+    -------
+    (int32 array, float32 array), each (len(rows), k), padded with -1 / -inf.
+    """
+    U = np.ascontiguousarray(U, dtype=np.float32)
+    V = np.ascontiguousarray(V, dtype=np.float32)
+    rows = np.ascontiguousarray(rows, dtype=np.int64)
+    n, n_items = rows.size, V.shape[0]
+    bias = np.zeros(0, np.float32) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
+    if seen_indptr is None or seen_indices is None:
+        seen_indptr = np.zeros(1, dtype=np.int64)
+        seen_indices = np.zeros(0, dtype=np.int32)
+        seen_rows = np.full(n, -1, dtype=np.int64)
+    else:
+        seen_rows = rows
+    seen_indptr = np.ascontiguousarray(seen_indptr, dtype=np.int64)
+    seen_indices = np.ascontiguousarray(seen_indices, dtype=np.int32)
+    allowed = np.ones(n_items, np.bool_) if allowed is None else np.ascontiguousarray(allowed, dtype=np.bool_)
+    out_idx = np.empty((n, k), dtype=np.int32)
+    out_scores = np.empty((n, k), dtype=np.float32)
+    if n == 0 or k == 0:
+        return out_idx, out_scores
+    threads = numba.get_num_threads() if parallel else 1
+    group = max(16, min(1024, _GROUP_CELLS // max(n_items, 1)))
+    group = max(1, min(group, -(-n // (4 * threads))))  # at least ~4 groups per thread
+    kernel = _factor_topk_parallel if parallel and n > group else _factor_topk_serial
+    kernel(U, V, bias, rows, int(k), seen_indptr, seen_indices, seen_rows, allowed, group, out_idx, out_scores)
+    return out_idx, out_scores
+
 
 SOLVERS = ("cg", "cholesky")
 
@@ -417,3 +496,4 @@ def _warm() -> None:
             X = np.zeros((2, 2), dtype=np.float32)
             solve_rows(indptr, indices, values, X, Y, 0.1, solver=solver, parallel=parallel)
         als_loss(indptr, indices, values, X, Y, 0.1, parallel=parallel)
+        factor_topk(X, Y, np.arange(2), 1, seen_indptr=indptr, seen_indices=indices, bias=values, parallel=parallel)

@@ -33,7 +33,7 @@ from likewise.data.idmap import IdMap
 from likewise.data.interactions import Interactions
 from likewise.exceptions import FitError, InvalidParameterError
 from likewise.kernels._threads import blas_threads, thread_limits
-from likewise.kernels.als import als_loss, solve_rows
+from likewise.kernels.als import als_loss, factor_topk, solve_rows
 from likewise.models._params import BOOL, NONE, Interval, Options, RandomState, check_random_state
 from likewise.models.base import FitCallback, Recommender
 
@@ -324,6 +324,11 @@ class ALS(Recommender):
         with blas_threads(getattr(self, "n_threads", None)):
             return self.user_factors_[uidx] @ self.item_factors_.T
 
+    def _top_n_users(
+        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return _factor_top_n(self.user_factors_, self.item_factors_, None, uidx, n, seen, allowed)
+
     def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
         x = self.solve_user(iidx, weights)
         return self.item_factors_ @ x
@@ -409,6 +414,22 @@ class ALS(Recommender):
 
 
 # --------------------------------------------------------------------- shared helpers
+def _factor_top_n(
+    U: np.ndarray,
+    V: np.ndarray,
+    bias: np.ndarray | None,
+    uidx: np.ndarray,
+    n: int,
+    seen: sp.csr_matrix | None,
+    allowed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batch recommend for factor models: fused scoring + selection (`factor_topk`)."""
+    return factor_topk(
+        U, V, uidx, n, bias=bias, seen_indptr=None if seen is None else seen.indptr,
+        seen_indices=None if seen is None else seen.indices, allowed=allowed, parallel=uidx.size > 1,
+    )  # fmt: skip
+
+
 def _row_dots(A: np.ndarray, rows: np.ndarray, B: np.ndarray, cols: np.ndarray) -> np.ndarray:
     out = np.empty(rows.size, dtype=np.float32)
     step = 1 << 16

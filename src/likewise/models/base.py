@@ -7,6 +7,7 @@ constraints in ``_parameter_constraints`` and implements a few index-level hooks
 - ``_score_users(uidx) -> (b, n_items)``   dense scores for a block of known users
 - ``_score_history(iidx, weights) -> (n_items,)``   fold-in for an unseen user
 - ``_predict_pairs(uidx, iidx)``           pointwise scores (default: gathered from _score_users)
+- ``_top_n_users(uidx, n, seen, allowed)`` batch top-n (default: _score_users blocks + top-k kernel)
 - ``_similar_items(iidx) -> (b, n_items)`` item-item similarities, when meaningful
 - ``_explain(uidx, iidx) -> (DataFrame, text)``
 - ``_state() / _set_state()``              arrays and JSON scalars to persist
@@ -226,22 +227,31 @@ class Recommender(ABC):
         raw = np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users
         uidx = self.users_.to_index(raw)
         allowed = self._allowed_mask(exclude, candidates)
+        with self._threads():
+            indices, scores = self._top_n_users(uidx, n, self.seen_ if exclude_seen else None, allowed)
+        return self._recs(indices, scores, self.users_.to_ids(uidx), "user")
+
+    def _top_n_users(
+        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(indices, scores) of the top `n` for known users: dense score blocks + the top-k kernel.
+
+        Models that can score and select in one pass (factor models) override this.
+        """
         indices = np.empty((uidx.size, n), dtype=np.int32)
         scores = np.empty((uidx.size, n), dtype=np.float32)
-        with self._threads():
-            for block in self._blocks(uidx.size):
-                rows = uidx[block]
-                block_scores = self._score_users(rows)
-                seen = self.seen_ if exclude_seen else None
-                indices[block], scores[block] = topk_rows(
-                    block_scores,
-                    n,
-                    seen_indptr=None if seen is None else seen.indptr,
-                    seen_indices=None if seen is None else seen.indices,
-                    seen_rows=None if seen is None else rows,
-                    allowed=allowed,
-                )
-        return self._recs(indices, scores, self.users_.to_ids(uidx), "user")
+        for block in self._blocks(uidx.size):
+            rows = uidx[block]
+            block_scores = self._score_users(rows)
+            indices[block], scores[block] = topk_rows(
+                block_scores,
+                n,
+                seen_indptr=None if seen is None else seen.indptr,
+                seen_indices=None if seen is None else seen.indices,
+                seen_rows=None if seen is None else rows,
+                allowed=allowed,
+            )
+        return indices, scores
 
     def recommend_from_history(
         self,
