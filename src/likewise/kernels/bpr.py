@@ -25,6 +25,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._rng import rand_below, stream_states
 
 __all__ = ["bpr_epoch", "bpr_fold_in"]
@@ -33,10 +34,20 @@ _DOT_FLAGS = {"reassoc", "contract"}
 
 
 @numba.njit(cache=True, nogil=True, fastmath=_DOT_FLAGS)
-def _diff_dot(x, a, b):
+def _diff_dot(U, V, u, i, j):
+    """U[u] . (V[i] - V[j]), indexing the 2-D arrays directly: row views would cost reference
+    count updates (atomics on the arrays shared by every Hogwild thread) per triple."""
+    acc = np.float32(0.0)
+    for k in range(U.shape[1]):
+        acc += U[u, k] * (V[i, k] - V[j, k])
+    return acc
+
+
+@numba.njit(cache=True, nogil=True, fastmath=_DOT_FLAGS)
+def _vec_diff_dot(x, V, i, j):
     acc = np.float32(0.0)
     for k in range(x.shape[0]):
-        acc += x[k] * (a[k] - b[k])
+        acc += x[k] * (V[i, k] - V[j, k])
     return acc
 
 
@@ -65,19 +76,19 @@ def _neg_log_sigmoid(x):
 
 
 @numba.njit(cache=True, nogil=True)
-def _step(x, yi, yj, bias, i, j, use_bias, lr, reg_user, reg_pos, reg_neg, reg_bias):
-    """One SGD step on a triple; returns x_uij before the step."""
-    score = _diff_dot(x, yi, yj)
+def _step(U, V, bias, u, i, j, use_bias, lr, reg_user, reg_pos, reg_neg, reg_bias):
+    """One SGD step on the triple (u, i, j); returns x_uij before the step."""
+    score = _diff_dot(U, V, u, i, j)
     if use_bias:
         score += bias[i] - bias[j]
     z = np.float32(1.0) / (np.float32(1.0) + np.exp(score))
-    for k in range(x.shape[0]):
-        xk = x[k]
-        ik = yi[k]
-        jk = yj[k]
-        x[k] = xk + lr * (z * (ik - jk) - reg_user * xk)
-        yi[k] = ik + lr * (z * xk - reg_pos * ik)
-        yj[k] = jk + lr * (-z * xk - reg_neg * jk)
+    for k in range(U.shape[1]):
+        xk = U[u, k]
+        ik = V[i, k]
+        jk = V[j, k]
+        U[u, k] = xk + lr * (z * (ik - jk) - reg_user * xk)
+        V[i, k] = ik + lr * (z * xk - reg_pos * ik)
+        V[j, k] = jk + lr * (-z * xk - reg_neg * jk)
     if use_bias:
         bi = bias[i]
         bj = bias[j]
@@ -88,7 +99,7 @@ def _step(x, yi, yj, bias, i, j, use_bias, lr, reg_user, reg_pos, reg_neg, reg_b
 
 def _epoch_impl(
     indptr, indices, user_of, U, V, bias, use_bias, lr, reg_user, reg_pos, reg_neg, reg_bias,
-    verify, max_tries, states, stats, record,
+    verify, max_tries, track_loss, states, stats, record,
 ):  # fmt: skip
     n_streams = states.shape[0]
     nnz = indices.shape[0]
@@ -124,8 +135,9 @@ def _epoch_impl(
             if j < 0:
                 skipped += 1
                 continue
-            score = _step(U[u], V[i], V[j], bias, i, j, use_bias, lr, reg_user, reg_pos, reg_neg, reg_bias)
-            loss += _neg_log_sigmoid(score)
+            score = _step(U, V, bias, u, i, j, use_bias, lr, reg_user, reg_pos, reg_neg, reg_bias)
+            if track_loss:  # a log and an exp per triple: only when asked for
+                loss += _neg_log_sigmoid(score)
             if score > 0:
                 correct += 1
         states[t] = state
@@ -134,8 +146,7 @@ def _epoch_impl(
         stats[t, 2] = skipped
 
 
-_epoch_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_epoch_impl)
-_epoch_serial = numba.njit(cache=True, nogil=True)(_epoch_impl)
+_epoch_parallel, _epoch_serial = serial_and_parallel(_epoch_impl)
 
 
 def bpr_epoch(
@@ -157,6 +168,7 @@ def bpr_epoch(
     n_streams: int,
     verify: bool = True,
     max_tries: int = 32,
+    track_loss: bool = True,
     record: np.ndarray | None = None,
 ) -> dict[str, float]:
     """One BPR epoch (nnz sampled triples) updating U, V and bias in place.
@@ -180,13 +192,16 @@ def bpr_epoch(
         Redraw negatives that are positives of the user.
     max_tries : int
         Draws per negative before the triple is skipped (a user who has nearly every item).
+    track_loss : bool
+        Accumulate the loss (costs a log and an exp per triple); NaN otherwise.
     record : int64 array (nnz, 3), optional
         Receives every (u, i, j) drawn, j = -1 for a skipped triple (tests replay them).
 
     Returns
     -------
     dict
-        ``loss`` (mean -log sigmoid(x_uij) over used triples, before each step),
+        ``loss`` (mean -log sigmoid(x_uij) over used triples, before each step; NaN unless
+        `track_loss`),
         ``accuracy`` (share with x_uij > 0) and ``skipped`` (count).
     """
     for name, arr in (("U", U), ("V", V), ("bias", bias)):
@@ -208,11 +223,11 @@ def bpr_epoch(
     kernel = _epoch_parallel if n_streams > 1 else _epoch_serial
     kernel(
         indptr, indices, user_of, U, V, bias, bool(use_bias), learning_rate, reg_user, reg_pos, reg_neg, reg_bias,
-        bool(verify), int(max_tries), states, stats, rec,
+        bool(verify), int(max_tries), bool(track_loss), states, stats, rec,
     )  # fmt: skip
     used = indices.size - stats[:, 2].sum()
     return {
-        "loss": float(stats[:, 0].sum() / used) if used else float("nan"),
+        "loss": float(stats[:, 0].sum() / used) if used and track_loss else float("nan"),
         "accuracy": float(stats[:, 1].sum() / used) if used else float("nan"),
         "skipped": float(stats[:, 2].sum()),
     }
@@ -234,7 +249,7 @@ def _fold_in_impl(items, V, bias, use_bias, lr, reg_user, n_steps, state, x):
                 break
         if j < 0:
             continue
-        score = _diff_dot(x, V[i], V[j])
+        score = _vec_diff_dot(x, V, i, j)
         if use_bias:
             score += bias[i] - bias[j]
         z = np.float32(1.0) / (np.float32(1.0) + np.exp(score))
