@@ -30,8 +30,9 @@ import math
 
 import numba
 import numpy as np
-from numba import prange, types
+from numba import prange
 
+from likewise.kernels._blas import potrf_upper, syrk_upper
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels.topk import _topk_serial
 
@@ -129,40 +130,15 @@ def _cg_row(start, end, indices, values, x, Y, A0, cg_steps, conf, r, p, ap):
         rs_old = rs_new
 
 
-if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover - NUMBA_DISABLE_JIT runs
-
-    def _potrf_upper(a):
-        """Plain-Python twin of the LAPACK call below (NUMBA_DISABLE_JIT runs)."""
-        try:
-            upper = np.linalg.cholesky(a).T
-        except np.linalg.LinAlgError:
-            return 1
-        rows, cols = np.triu_indices(a.shape[0])
-        a[rows, cols] = upper[rows, cols]
-        return 0
-
-else:
-    # numba's own binding of LAPACK's ?potrf (scipy's cython_lapack, resolved at run time), so
-    # the kernels stay cacheable; a ctypes pointer would not be.
-    _xxpotrf = types.ExternalFunction(
-        "numba_xxpotrf", types.intc(types.char, types.char, types.intp, types.CPointer(types.float64), types.intp)
-    )
-
-    @numba.njit(cache=True, nogil=True)
-    def _potrf_upper(a):
-        """Cholesky of the symmetric C-ordered float64 `a` in place: U (A = U^T U) in its upper
-        triangle (LAPACK sees the Fortran transpose, so 'L' there is our upper). Returns info."""
-        return _xxpotrf(ord("d"), ord("L"), a.shape[0], a.ctypes, a.shape[0])
-
-
 @numba.njit(cache=True, nogil=True)
-def _cholesky_row(start, end, indices, values, x, Y, A0, conf, Yw, a64, b):
+def _cholesky_row(start, end, indices, values, x, Y, A0, conf, Yw, G, a64, b):
     """Exact solve of row u's system with BLAS and LAPACK doing the dense work.
 
     The row's factors are gathered, scaled by sqrt(c - 1), into ``Yw`` (blocks of up to
-    ``len(Yw)`` interactions) and ``Yw^T Yw`` (one sgemm per block) is added to A0 in float64;
-    LAPACK's dpotrf factorises A = U^T U and two triangular solves give x. Everything is
-    done in a fixed order, so results do not depend on threads.
+    ``len(Yw)`` interactions) and ``Yw^T Yw`` is accumulated in ``G`` by ssyrk (upper
+    triangle); A = A0 + G goes to float64, LAPACK's dpotrf factorises A = U^T U and two
+    triangular solves give x. Everything is done in a fixed order, so results do not depend
+    on threads.
     """
     f = x.shape[0]
     alpha = conf[0]
@@ -171,8 +147,6 @@ def _cholesky_row(start, end, indices, values, x, Y, A0, conf, Yw, a64, b):
     one = np.float32(1.0)
     for j in range(f):
         b[j] = 0.0
-        for k in range(f):
-            a64[j, k] = A0[j, k]
     cap = Yw.shape[0]
     nz = start
     while nz < end:
@@ -189,29 +163,38 @@ def _cholesky_row(start, end, indices, values, x, Y, A0, conf, Yw, a64, b):
                 c = one + e
                 for k in range(f):
                     b[k] += c * y[k]
-        block = Yw[:m]
-        G = np.dot(block.T, block)  # BLAS sgemm, f x f
-        for j in range(f):
-            for k in range(f):
-                a64[j, k] += G[j, k]
+        syrk_upper(Yw[:m], G, nz > start)
         nz += m
-    if _potrf_upper(a64) != 0:  # not positive definite (only with reg = 0 and degenerate data)
+    for j in range(f):  # upper triangle only: all that dpotrf reads
+        a_row = a64[j, j:]
+        base = A0[j, j:]
+        if end > start:
+            g_row = G[j, j:]
+            for k in range(f - j):
+                a_row[k] = base[k] + g_row[k]
+        else:
+            for k in range(f - j):
+                a_row[k] = base[k]
+    if potrf_upper(a64) != 0:  # not positive definite (only with reg = 0 and degenerate data)
         for k in range(f):
             x[k] = np.nan
         return
-    # U^T z = b (forward, column-oriented so the updates run along rows of U)
+    # U^T z = b (forward, column-oriented so the updates run along rows of U; the inner loops
+    # run over slices from 0 because numba's range(i + 1, f) loops do not vectorise)
     for i in range(f):
         zi = b[i] / a64[i, i]
         b[i] = zi
-        row = a64[i]
-        for k in range(i + 1, f):
-            b[k] -= row[k] * zi
+        row = a64[i, i + 1 :]
+        rest = b[i + 1 :]
+        for k in range(f - i - 1):
+            rest[k] -= row[k] * zi
     # U x = z (backward)
     for i in range(f - 1, -1, -1):
         s = b[i]
-        row = a64[i]
-        for k in range(i + 1, f):
-            s -= row[k] * b[k]
+        row = a64[i, i + 1 :]
+        rest = b[i + 1 :]
+        for k in range(f - i - 1):
+            s -= row[k] * rest[k]
         b[i] = s / a64[i, i]
     for k in range(f):
         x[k] = b[k]
@@ -237,10 +220,11 @@ def _cholesky_rows_impl(indptr, indices, values, X, Y, A0, conf, stride):
     for it in prange(n_chunks):
         chunk = (it * stride) % n_chunks
         Yw = np.empty((_GATHER, f), dtype=np.float32)
-        a64 = np.empty((f, f), dtype=np.float64)
+        G = np.empty((f, f), dtype=np.float32)
+        a64 = np.zeros((f, f), dtype=np.float64)  # the lower triangle is never written or read
         b = np.empty(f, dtype=np.float64)
         for u in range(chunk * _CHUNK, min(chunk * _CHUNK + _CHUNK, n_rows)):
-            _cholesky_row(indptr[u], indptr[u + 1], indices, values, X[u], Y, A0, conf, Yw, a64, b)
+            _cholesky_row(indptr[u], indptr[u + 1], indices, values, X[u], Y, A0, conf, Yw, G, a64, b)
 
 
 # Each solver and mode is its own compiled function, so a fit compiles only what it runs.
@@ -274,24 +258,34 @@ def _loss_rows_impl(indptr, indices, values, X, Y, conf, out, extra_sum):
 _loss_parallel, _loss_serial = serial_and_parallel(_loss_rows_impl)
 
 
-def _factor_topk_impl(U, V, bias, rows, k, seen_indptr, seen_indices, seen_rows, allowed, group, out_idx, out_scores):
+def _factor_topk_impl(
+    U, V, bias, rows, k, seen_indptr, seen_indices, seen_rows, allowed, group, n_workers, out_idx, out_scores
+):
     n = rows.shape[0]
     f = U.shape[1]
     VT = V.T
     n_groups = (n + group - 1) // group
-    for g in prange(n_groups):
-        lo = g * group
-        hi = min(lo + group, n)
-        Ug = np.empty((hi - lo, f), dtype=np.float32)
-        for r in range(hi - lo):
-            Ug[r] = U[rows[lo + r]]
-        S = np.dot(Ug, VT)  # BLAS sgemm on this thread (BLAS itself single-threaded here)
-        if bias.shape[0] > 0:
-            for r in range(hi - lo):
-                row = S[r]
-                for i in range(row.shape[0]):
-                    row[i] += bias[i]
-        _topk_serial(S, k, seen_indptr, seen_indices, seen_rows[lo:hi], allowed, out_idx[lo:hi], out_scores[lo:hi])
+    for w in prange(n_workers):
+        # one gather and one score buffer per worker, reused for all its groups: a fresh 10-30 MB
+        # array per group would be mmapped and page-faulted in every time
+        Ug = np.empty((group, f), dtype=np.float32)
+        S = np.empty((group, V.shape[0]), dtype=np.float32)
+        for g in range(w, n_groups, n_workers):
+            lo = g * group
+            m = min(group, n - lo)
+            for r in range(m):
+                Ug[r] = U[rows[lo + r]]
+            block = S[:m]
+            np.dot(Ug[:m], VT, block)  # BLAS sgemm on this thread (BLAS itself single-threaded here)
+            if bias.shape[0] > 0:
+                for r in range(m):
+                    row = block[r]
+                    for i in range(row.shape[0]):
+                        row[i] += bias[i]
+            hi = lo + m
+            _topk_serial(
+                block, k, seen_indptr, seen_indices, seen_rows[lo:hi], allowed, out_idx[lo:hi], out_scores[lo:hi]
+            )
 
 
 _factor_topk_parallel, _factor_topk_serial = serial_and_parallel(_factor_topk_impl)
@@ -355,8 +349,10 @@ def factor_topk(
     threads = numba.get_num_threads() if parallel else 1
     group = max(16, min(1024, _GROUP_CELLS // max(n_items, 1)))
     group = max(1, min(group, -(-n // (4 * threads))))  # at least ~4 groups per thread
-    kernel = _factor_topk_parallel if parallel and n > group else _factor_topk_serial
-    kernel(U, V, bias, rows, int(k), seen_indptr, seen_indices, seen_rows, allowed, group, out_idx, out_scores)
+    n_groups = -(-n // group)
+    workers = min(threads, n_groups)
+    kernel = _factor_topk_parallel if workers > 1 else _factor_topk_serial
+    kernel(U, V, bias, rows, int(k), seen_indptr, seen_indices, seen_rows, allowed, group, workers, out_idx, out_scores)
     return out_idx, out_scores
 
 

@@ -1,0 +1,103 @@
+"""The two BLAS/LAPACK routines the exact ALS solve needs that numba's np.* do not expose.
+
+- `syrk_upper(block, G, accumulate)`: G (+)= block^T block, upper triangle only (BLAS ssyrk,
+  half the flops of the sgemm ``np.dot(block.T, block)``).
+- `potrf_upper(a)`: in-place Cholesky of a symmetric float64 matrix, U (A = U^T U) in the
+  upper triangle (LAPACK dpotrf), returning LAPACK's info (0, or > 0 when not positive definite).
+
+Both call the BLAS/LAPACK scipy ships (its ``cython_blas`` / ``cython_lapack`` function
+pointers, the same ones numba's own linear algebra uses). They are bound by symbol name
+(``llvmlite.binding.add_symbol`` / numba's helper library) rather than as ctypes pointers, so
+the kernels that call them stay cacheable. Matrices are C-ordered; BLAS sees their Fortran
+transposes, which is why "upper" here is "L" there.
+
+Under ``NUMBA_DISABLE_JIT`` plain numpy twins of the same contracts are used.
+"""
+
+from __future__ import annotations
+
+import ctypes
+
+import numba
+import numpy as np
+
+__all__ = ["potrf_upper", "syrk_upper"]
+
+if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover - NUMBA_DISABLE_JIT runs
+
+    def syrk_upper(block, G, accumulate):
+        """Plain-numpy twin of the BLAS call below."""
+        product = block.T.astype(np.float64) @ block.astype(np.float64)
+        rows, cols = np.triu_indices(G.shape[0])
+        G[rows, cols] = (G[rows, cols] if accumulate else 0) + product[rows, cols]
+
+    def potrf_upper(a):
+        """Plain-numpy twin of the LAPACK call below (reads only the upper triangle, as it does)."""
+        try:
+            upper = np.linalg.cholesky(np.triu(a) + np.triu(a, 1).T).T
+        except np.linalg.LinAlgError:
+            return 1
+        rows, cols = np.triu_indices(a.shape[0])
+        a[rows, cols] = upper[rows, cols]
+        return 0
+
+else:
+    import llvmlite.binding
+    import scipy.linalg.cython_blas
+    from numba import types
+
+    def _capsule_address(module: object, name: str) -> int:
+        capsule = module.__pyx_capi__[name]  # type: ignore[attr-defined]
+        get_name = ctypes.pythonapi.PyCapsule_GetName
+        get_name.restype = ctypes.c_char_p
+        get_name.argtypes = [ctypes.py_object]
+        get_pointer = ctypes.pythonapi.PyCapsule_GetPointer
+        get_pointer.restype = ctypes.c_void_p
+        get_pointer.argtypes = [ctypes.py_object, ctypes.c_char_p]
+        address = get_pointer(capsule, get_name(capsule))
+        if not address:  # pragma: no cover - a scipy without the routine
+            raise ImportError(f"scipy.linalg.cython_blas has no usable {name}")
+        return int(address)
+
+    llvmlite.binding.add_symbol("likewise_ssyrk", _capsule_address(scipy.linalg.cython_blas, "ssyrk"))
+    _i32p = types.CPointer(types.int32)
+    _f32p = types.CPointer(types.float32)
+    _u8p = types.CPointer(types.uint8)
+    # void ssyrk(char *uplo, char *trans, int *n, int *k, float *alpha, float *a, int *lda,
+    #            float *beta, float *c, int *ldc)  (Fortran calling convention: all by pointer)
+    _ssyrk = types.ExternalFunction(
+        "likewise_ssyrk", types.void(_u8p, _u8p, _i32p, _i32p, _f32p, _f32p, _i32p, _f32p, _f32p, _i32p)
+    )
+    # numba's own binding of LAPACK's ?potrf (scipy's cython_lapack, resolved at run time)
+    _xxpotrf = types.ExternalFunction(
+        "numba_xxpotrf", types.intc(types.char, types.char, types.intp, types.CPointer(types.float64), types.intp)
+    )
+
+    @numba.njit(cache=True, nogil=True)
+    def syrk_upper(block, G, accumulate):
+        """G (+)= block^T block on G's upper triangle; block (m, f) and G (f, f) C-ordered float32.
+
+        In Fortran terms block is an f x m matrix B (leading dimension f) and this is
+        ssyrk('L', 'N'): C = B B^T (+ C) on C's lower triangle, which is G's upper one.
+        """
+        m, f = block.shape
+        chars = np.empty(2, dtype=np.uint8)
+        chars[0] = ord("L")
+        chars[1] = ord("N")
+        dims = np.empty(2, dtype=np.int32)  # n (= lda = ldc), k
+        dims[0] = f
+        dims[1] = m
+        scalars = np.empty(2, dtype=np.float32)  # alpha, beta
+        scalars[0] = 1.0
+        scalars[1] = 1.0 if accumulate else 0.0
+        n_ptr = dims.ctypes
+        _ssyrk(
+            chars.ctypes, chars[1:].ctypes, n_ptr, dims[1:].ctypes, scalars.ctypes, block.ctypes, n_ptr,
+            scalars[1:].ctypes, G.ctypes, n_ptr,
+        )  # fmt: skip
+
+    @numba.njit(cache=True, nogil=True)
+    def potrf_upper(a):
+        """Cholesky of the symmetric C-ordered float64 `a` in place: U (A = U^T U) in its upper
+        triangle (LAPACK sees the Fortran transpose, so 'L' there is our upper). Returns info."""
+        return _xxpotrf(ord("d"), ord("L"), a.shape[0], a.ctypes, a.shape[0])
