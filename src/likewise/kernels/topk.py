@@ -1,7 +1,9 @@
 """Top-k selection over dense score rows, with per-row "seen" filters and a global item mask.
 
 Selection uses a bounded min-heap per row: O(n_items log k) time, O(k) extra memory, and
-rows are independent so the outer loop runs in parallel. Order is by score descending, ties
+rows are independent so the outer loop runs in parallel. Once a row's heap is full, blocks of
+64 scores none of which beats the worst kept one are skipped after one vectorised pass, so
+most of a long row costs a comparison per item rather than the item-by-item walk. Order is by score descending, ties
 broken by the lower item index, so results are deterministic and match a full stable sort
 (see tests/reference/topk.py). NaN scores and masked items are never selected; rows with
 fewer than k eligible items are padded with index -1 and score -inf.
@@ -55,27 +57,52 @@ def _sift_up(heap_s, heap_i, pos):
             return
 
 
+_BLOCK = 64  # items per block in the skip test
+
+
+@numba.njit(inline="always")
+def _any_above(row, start, threshold):
+    """True when some score in row[start:start + _BLOCK] is > threshold (NaN never is).
+
+    Counting instead of branching lets LLVM vectorise the loop without fastmath."""
+    hits = 0
+    for t in range(_BLOCK):
+        hits += row[start + t] > threshold
+    return hits > 0
+
+
 def _topk_rows_impl(scores, k, seen_indptr, seen_indices, seen_rows, allowed, out_idx, out_scores):
     n_rows, n_items = scores.shape
-    for row in prange(n_rows):
+    for r in prange(n_rows):
+        row = scores[r]
         heap_s = np.empty(k, dtype=np.float32)
         heap_i = np.empty(k, dtype=np.int32)
         # Seen items of this row are sorted (CSR with sorted indices), so one pointer walks
         # them in step with the item scan: O(n_items + n_seen) per row, no mask copy.
-        src = seen_rows[row]
+        src = seen_rows[r]
         next_seen = 0
         end_seen = 0
         if src >= 0:
             next_seen = seen_indptr[src]
             end_seen = seen_indptr[src + 1]
         size = 0
-        for item in range(n_items):
+        item = 0
+        while item < n_items:
+            # Once the heap is full, a block whose scores are all <= the worst kept one cannot
+            # change it (a later item never wins a tie), so it is skipped after one vectorised
+            # comparison pass: most of a long row is never looked at item by item.
+            if size == k and item % _BLOCK == 0 and item + _BLOCK <= n_items:
+                if not _any_above(row, item, heap_s[0]):
+                    item += _BLOCK
+                    continue
             while next_seen < end_seen and seen_indices[next_seen] < item:
                 next_seen += 1
             if next_seen < end_seen and seen_indices[next_seen] == item:
+                item += 1
                 continue
-            s = scores[row, item]
+            s = row[item]
             if s != s or not allowed[item]:  # NaN or masked
+                item += 1
                 continue
             if size < k:
                 heap_s[size] = s
@@ -86,14 +113,15 @@ def _topk_rows_impl(scores, k, seen_indptr, seen_indices, seen_rows, allowed, ou
                 heap_s[0] = s
                 heap_i[0] = item
                 _sift_down(heap_s, heap_i, size, 0)
+            item += 1
         for j in range(k):
-            out_idx[row, j] = -1
-            out_scores[row, j] = -np.inf
+            out_idx[r, j] = -1
+            out_scores[r, j] = -np.inf
         # Pop the heap (worst first) into the output row from the back.
         while size > 0:
             size -= 1
-            out_idx[row, size] = heap_i[0]
-            out_scores[row, size] = heap_s[0]
+            out_idx[r, size] = heap_i[0]
+            out_scores[r, size] = heap_s[0]
             heap_s[0] = heap_s[size]
             heap_i[0] = heap_i[size]
             _sift_down(heap_s, heap_i, size, 0)
