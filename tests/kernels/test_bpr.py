@@ -15,8 +15,9 @@ import scipy.sparse as sp
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from likewise.kernels import bpr as bpr_kernels
 from likewise.kernels._rng import stream_states
-from likewise.kernels.bpr import bpr_epoch, bpr_fold_in
+from likewise.kernels.bpr import bpr_epoch, bpr_fold_in, positives_bitset
 from tests.reference.bpr import bpr_epoch_reference, bpr_step_reference
 
 HYPO = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -40,10 +41,10 @@ def problem(rng: np.random.Generator, n_users: int, n_items: int, f: int, densit
     return csr, user_of, U, V, bias
 
 
-def run(csr, user_of, U, V, bias, *, streams=1, record=None, use_bias=True, verify=True, seed=7, epoch=0):
+def run(csr, user_of, U, V, bias, *, streams=1, record=None, use_bias=True, verify=True, seed=7, epoch=0, bits=None):
     return bpr_epoch(
         csr.indptr, csr.indices, user_of, U, V, bias, learning_rate=0.1, use_bias=use_bias, seed=seed, epoch=epoch,
-        n_streams=streams, verify=verify, record=record, **REGS,
+        n_streams=streams, verify=verify, record=record, positive_bits=bits, **REGS,
     )  # fmt: skip
 
 
@@ -108,6 +109,36 @@ def test_serial_epoch_matches_plain_python_replay(case, use_bias, verify):
     np.testing.assert_allclose(U, Ur, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(V, Vr, rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(bias, br if use_bias else b0, rtol=1e-4, atol=1e-5)
+
+
+@HYPO
+@given(st.integers(0, 2**32 - 1), st.integers(1, 30), st.integers(2, 200), st.sampled_from([0.05, 0.5, 0.95]))
+def test_bitset_verification_draws_exactly_what_the_search_draws(seed, n_users, n_items, density):
+    csr, user_of, U, V, bias = problem(np.random.default_rng(seed), n_users, n_items, 3, density)
+    bits = positives_bitset(csr.indptr, csr.indices, n_items)
+    assert bits is not None and bits.shape == (n_users, (n_items + 63) // 64)
+    dense = np.unpackbits(bits.view(np.uint8), axis=1, bitorder="little")[:, :n_items]
+    np.testing.assert_array_equal(dense, csr.toarray() != 0)
+    runs = []
+    for use_bits in (None, bits):
+        record = np.zeros((csr.nnz, 3), dtype=np.int64)
+        params = [U.copy(), V.copy(), bias.copy()]
+        run(csr, user_of, *params, record=record, bits=use_bits)
+        runs.append((record, params))
+    np.testing.assert_array_equal(runs[0][0], runs[1][0])
+    for a, b in zip(runs[0][1], runs[1][1], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_bitset_is_skipped_above_its_memory_budget(monkeypatch):
+    csr = sp.csr_matrix(np.eye(4, 130, dtype=np.float32))
+    monkeypatch.setattr(bpr_kernels, "_BITSET_BYTES", 4 * 3 * 8 - 1)  # 4 users x 3 words, one byte short
+    assert positives_bitset(csr.indptr, csr.indices, 130) is None
+    monkeypatch.setattr(bpr_kernels, "_BITSET_BYTES", 4 * 3 * 8)
+    assert positives_bitset(csr.indptr, csr.indices, 130) is not None
+    with pytest.raises(ValueError, match="positive_bits"):
+        run(csr, np.arange(4, dtype=np.int32), *problem(np.random.default_rng(0), 4, 130, 2, 0.1)[2:],
+            bits=np.zeros((4, 2), np.uint64))  # fmt: skip
 
 
 def test_serial_epoch_is_bit_reproducible(rng):

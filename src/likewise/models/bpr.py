@@ -29,7 +29,7 @@ import scipy.sparse as sp
 from likewise.data.interactions import Interactions
 from likewise.exceptions import FitError
 from likewise.kernels._threads import blas_threads, thread_limits
-from likewise.kernels.bpr import bpr_epoch, bpr_fold_in
+from likewise.kernels.bpr import bpr_epoch, bpr_fold_in, positives_bitset
 from likewise.models._params import BOOL, NONE, Interval, RandomState, check_random_state
 from likewise.models.als import _check_factor_shapes, _cosine, _factor_top_n, _join, _row_dots
 from likewise.models.base import FitCallback, Recommender
@@ -156,6 +156,7 @@ class BPR(Recommender):
         user_of = data.user_indices
         regs = self._regs()
         with_loss = bool(self.calculate_loss) or callback is not None
+        bits = positives_bitset(csr.indptr, csr.indices, data.n_items) if self.verify_negatives else None
         with thread_limits(self.n_threads) as threads:
             streams = 1 if self.deterministic else threads
             for epoch in range(int(self.n_epochs)):
@@ -165,7 +166,7 @@ class BPR(Recommender):
                     learning_rate=float(self.learning_rate), reg_user=regs["reg_user"], reg_pos=regs["reg_pos"],
                     reg_neg=regs["reg_neg"], reg_bias=regs["reg_bias"], use_bias=bool(self.item_bias),
                     seed=self.seed_, epoch=epoch, n_streams=streams, verify=bool(self.verify_negatives),
-                    track_loss=with_loss,
+                    positive_bits=bits, track_loss=with_loss,
                 )  # fmt: skip
                 stats["seconds"] = time.perf_counter() - started
                 if with_loss:
