@@ -129,21 +129,23 @@ class _Implicit(_Runner):
         from threadpoolctl import threadpool_limits
 
         p = self.params
-        if self.algorithm == "ALS":
-            from implicit.cpu.als import AlternatingLeastSquares
+        # BLAS on one thread, implicit's own advice (its constructor checks and warns otherwise)
+        with threadpool_limits(1, "blas"):
+            if self.algorithm == "ALS":
+                from implicit.cpu.als import AlternatingLeastSquares
 
-            self.model = AlternatingLeastSquares(
-                factors=p["n_factors"], regularization=p["reg"], alpha=p["alpha"] + 1.0, iterations=p["n_epochs"],
-                use_cg=p["solver"] == "cg", num_threads=self.threads, random_state=p.get("random_state"),
-            )  # fmt: skip
-        else:
-            from implicit.cpu.bpr import BayesianPersonalizedRanking
+                self.model = AlternatingLeastSquares(
+                    factors=p["n_factors"], regularization=p["reg"], alpha=p["alpha"] + 1.0,
+                    iterations=p["n_epochs"], use_cg=p["solver"] == "cg", num_threads=self.threads,
+                    random_state=p.get("random_state"),
+                )  # fmt: skip
+            else:
+                from implicit.cpu.bpr import BayesianPersonalizedRanking
 
-            self.model = BayesianPersonalizedRanking(
-                factors=p["n_factors"], learning_rate=p["learning_rate"], regularization=p["reg"],
-                iterations=p["n_epochs"], num_threads=self.threads, random_state=p.get("random_state"),
-            )  # fmt: skip
-        with threadpool_limits(1, "blas"):  # implicit's own advice (check_blas_config)
+                self.model = BayesianPersonalizedRanking(
+                    factors=p["n_factors"], learning_rate=p["learning_rate"], regularization=p["reg"],
+                    iterations=p["n_epochs"], num_threads=self.threads, random_state=p.get("random_state"),
+                )  # fmt: skip
             self.model.fit(train.matrix, show_progress=False)
 
     def recommend(self, train: Any, users: np.ndarray) -> np.ndarray:
