@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from likewise.kernels._blas import potrf_upper, syrk_upper
+from likewise.kernels._blas import gemm_nt, potrf_upper, syrk_upper
 
 
 @pytest.mark.parametrize(("m", "f"), [(1, 1), (5, 3), (40, 16), (300, 64)])
@@ -39,3 +39,13 @@ def test_potrf_upper_factorises_from_the_upper_triangle():
 def test_potrf_upper_reports_a_matrix_that_is_not_positive_definite():
     a = np.array([[1.0, 2.0], [2.0, 1.0]])
     assert potrf_upper(a) > 0
+
+
+@pytest.mark.parametrize(("m", "n", "f"), [(1, 1, 1), (3, 7, 2), (50, 33, 64), (2, 5, 0), (0, 4, 3)])
+def test_gemm_nt_is_a_times_b_transposed(m, n, f):
+    rng = np.random.default_rng(m + n + f)
+    A = rng.standard_normal((m, f)).astype(np.float32)
+    B = rng.standard_normal((n, f)).astype(np.float32)
+    C = np.full((m, n), np.nan, dtype=np.float32)
+    gemm_nt(A, B, C)
+    np.testing.assert_allclose(C, A.astype(np.float64) @ B.astype(np.float64).T, rtol=1e-5, atol=1e-5)

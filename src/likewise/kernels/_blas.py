@@ -1,5 +1,8 @@
-"""The two BLAS/LAPACK routines the exact ALS solve needs that numba's np.* do not expose.
+"""BLAS/LAPACK calls for the factor-model kernels, bound directly rather than through numba's np.*.
 
+- `gemm_nt(A, B, C)`: C = A B^T (BLAS sgemm). ``np.dot(a, b, out)`` in numba does the same
+  product, but its shape-error messages compile numba's string formatting: about 4 s added to
+  the first, uncached call of every kernel that uses it.
 - `syrk_upper(block, G, accumulate)`: G (+)= block^T block, upper triangle only (BLAS ssyrk,
   half the flops of the sgemm ``np.dot(block.T, block)``).
 - `potrf_upper(a)`: in-place Cholesky of a symmetric float64 matrix, U (A = U^T U) in the
@@ -21,9 +24,13 @@ import ctypes
 import numba
 import numpy as np
 
-__all__ = ["potrf_upper", "syrk_upper"]
+__all__ = ["gemm_nt", "potrf_upper", "syrk_upper"]
 
 if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover - NUMBA_DISABLE_JIT runs
+
+    def gemm_nt(A, B, C):
+        """Plain-numpy twin of the BLAS call below."""
+        C[:] = A @ B.T
 
     def syrk_upper(block, G, accumulate):
         """Plain-numpy twin of the BLAS call below."""
@@ -59,10 +66,17 @@ else:
             raise ImportError(f"scipy.linalg.cython_blas has no usable {name}")
         return int(address)
 
+    llvmlite.binding.add_symbol("likewise_sgemm", _capsule_address(scipy.linalg.cython_blas, "sgemm"))
     llvmlite.binding.add_symbol("likewise_ssyrk", _capsule_address(scipy.linalg.cython_blas, "ssyrk"))
     _i32p = types.CPointer(types.int32)
     _f32p = types.CPointer(types.float32)
     _u8p = types.CPointer(types.uint8)
+    # void sgemm(char *transa, char *transb, int *m, int *n, int *k, float *alpha, float *a, int *lda,
+    #            float *b, int *ldb, float *beta, float *c, int *ldc)
+    _sgemm = types.ExternalFunction(
+        "likewise_sgemm",
+        types.void(_u8p, _u8p, _i32p, _i32p, _i32p, _f32p, _f32p, _i32p, _f32p, _i32p, _f32p, _f32p, _i32p),
+    )
     # void ssyrk(char *uplo, char *trans, int *n, int *k, float *alpha, float *a, int *lda,
     #            float *beta, float *c, int *ldc)  (Fortran calling convention: all by pointer)
     _ssyrk = types.ExternalFunction(
@@ -72,6 +86,37 @@ else:
     _xxpotrf = types.ExternalFunction(
         "numba_xxpotrf", types.intc(types.char, types.char, types.intp, types.CPointer(types.float64), types.intp)
     )
+
+    @numba.njit(cache=True, nogil=True)
+    def gemm_nt(A, B, C):
+        """C = A B^T; A (m, f), B (n, f) and C (m, n) C-ordered float32 (shapes are the caller's
+        contract: the kernels pass buffers they sized themselves).
+
+        In Fortran terms A and B are f x m and f x n matrices and C is n x m, so this is
+        C^T = B^T A, i.e. sgemm('T', 'N', n, m, f, 1, B, f, A, f, 0, C, n).
+        """
+        m, f = A.shape
+        n = B.shape[0]
+        chars = np.empty(2, dtype=np.uint8)
+        chars[0] = ord("T")
+        chars[1] = ord("N")
+        dims = np.empty(3, dtype=np.int32)  # n (= ldc), m, f (= lda = ldb)
+        dims[0] = n
+        dims[1] = m
+        dims[2] = f
+        scalars = np.empty(2, dtype=np.float32)  # alpha, beta
+        scalars[0] = 1.0
+        scalars[1] = 0.0
+        if m == 0 or n == 0:
+            return
+        if f == 0:
+            C[:] = 0.0
+            return
+        f_ptr = dims[2:].ctypes
+        _sgemm(
+            chars.ctypes, chars[1:].ctypes, dims.ctypes, dims[1:].ctypes, f_ptr, scalars.ctypes, B.ctypes, f_ptr,
+            A.ctypes, f_ptr, scalars[1:].ctypes, C.ctypes, dims.ctypes,
+        )  # fmt: skip
 
     @numba.njit(cache=True, nogil=True)
     def syrk_upper(block, G, accumulate):

@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from likewise.kernels._blas import potrf_upper, syrk_upper
+from likewise.kernels._blas import gemm_nt, potrf_upper, syrk_upper
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels.topk import _topk_serial
 
@@ -263,7 +263,6 @@ def _factor_topk_impl(
 ):
     n = rows.shape[0]
     f = U.shape[1]
-    VT = V.T
     n_groups = (n + group - 1) // group
     for w in prange(n_workers):
         # one gather and one score buffer per worker, reused for all its groups: a fresh 10-30 MB
@@ -273,10 +272,13 @@ def _factor_topk_impl(
         for g in range(w, n_groups, n_workers):
             lo = g * group
             m = min(group, n - lo)
-            for r in range(m):
-                Ug[r] = U[rows[lo + r]]
+            for r in range(m):  # element by element: an array assignment compiles numba's
+                src = U[rows[lo + r]]  # shape-error formatting (seconds on the first call)
+                dst = Ug[r]
+                for c in range(f):
+                    dst[c] = src[c]
             block = S[:m]
-            np.dot(Ug[:m], VT, block)  # BLAS sgemm on this thread (BLAS itself single-threaded here)
+            gemm_nt(Ug[:m], V, block)  # BLAS sgemm on this thread (BLAS itself single-threaded here)
             if bias.shape[0] > 0:
                 for r in range(m):
                     row = block[r]

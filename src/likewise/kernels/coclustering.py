@@ -13,9 +13,10 @@ is accumulated in float64 in Surprise's order of operations.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
+
+from likewise.kernels._jit import serial_and_parallel
 
 __all__ = ["assign_clusters", "cluster_averages"]
 
@@ -45,8 +46,7 @@ def _assign_impl(
         out[row] = best
 
 
-_assign_serial = numba.njit(cache=True, nogil=True)(_assign_impl)
-_assign_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_assign_impl)
+_assign_parallel, _assign_serial = serial_and_parallel(_assign_impl)
 
 
 def assign_clusters(

@@ -33,6 +33,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels.topk import _better, _sift_down, _sift_up
 
 __all__ = ["BASIC", "CENTERED", "SUM", "gather_scores", "scatter_scores", "spread_scores", "spread_topk"]
@@ -232,12 +233,9 @@ def _spread_impl(
                 acc[touched[t]] = 0.0
 
 
-_gather_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_gather_impl)
-_gather_serial = numba.njit(cache=True, nogil=True)(_gather_impl)
-_scatter_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_scatter_impl)
-_scatter_serial = numba.njit(cache=True, nogil=True)(_scatter_impl)
-_spread_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_spread_impl)
-_spread_serial = numba.njit(cache=True, nogil=True)(_spread_impl)
+_gather_parallel, _gather_serial = serial_and_parallel(_gather_impl)
+_scatter_parallel, _scatter_serial = serial_and_parallel(_scatter_impl)
+_spread_parallel, _spread_serial = serial_and_parallel(_spread_impl)
 
 
 def _csr(indptr: np.ndarray, indices: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -526,8 +524,7 @@ def _spread_topk_impl(
                 acc[touched[t]] = 0.0
 
 
-_spread_topk_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_spread_topk_impl)
-_spread_topk_serial = numba.njit(cache=True, nogil=True)(_spread_topk_impl)
+_spread_topk_parallel, _spread_topk_serial = serial_and_parallel(_spread_topk_impl)
 
 
 def spread_topk(

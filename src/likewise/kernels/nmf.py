@@ -18,10 +18,10 @@ left unchanged, so factors never turn negative.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 from numba import prange
 
+from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._prefetch import prefetch
 from likewise.kernels.sgd import AHEAD, FASTMATH
 
@@ -71,8 +71,7 @@ def _nmf_accumulate_impl(
             sq_err[b] = total
 
 
-_accumulate_serial = numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(_nmf_accumulate_impl)
-_accumulate_parallel = numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_nmf_accumulate_impl)
+_accumulate_parallel, _accumulate_serial = serial_and_parallel(_nmf_accumulate_impl, fastmath=FASTMATH)
 
 
 def _multiplicative_impl(factors, num, den, counts, reg):
@@ -87,8 +86,7 @@ def _multiplicative_impl(factors, num, den, counts, reg):
                     factors[row, f] = value * (num[row, f] / d)
 
 
-_multiplicative_serial = numba.njit(cache=True, nogil=True)(_multiplicative_impl)
-_multiplicative_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_multiplicative_impl)
+_multiplicative_parallel, _multiplicative_serial = serial_and_parallel(_multiplicative_impl)
 
 
 def nmf_accumulate(

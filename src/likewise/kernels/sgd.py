@@ -50,6 +50,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._prefetch import prefetch
 
 __all__ = [
@@ -238,8 +239,7 @@ def _svd_epoch_impl(users, items, ratings, block_ptr, n_groups, mu, bu, bi, pu, 
             sq_err[b] = acc
 
 
-_svd_epoch_serial = numba.njit(cache=True, nogil=True, fastmath=FASTMATH)(_svd_epoch_impl)
-_svd_epoch_parallel = numba.njit(cache=True, nogil=True, parallel=True, fastmath=FASTMATH)(_svd_epoch_impl)
+_svd_epoch_parallel, _svd_epoch_serial = serial_and_parallel(_svd_epoch_impl, fastmath=FASTMATH)
 
 
 def _f32(values: tuple[float, ...]) -> np.ndarray:
@@ -448,8 +448,7 @@ def _implicit_sums_impl(indptr, indices, yj, out):
                 orow[f] *= inv_sqrt
 
 
-_implicit_sums_serial = numba.njit(cache=True, nogil=True)(_implicit_sums_impl)
-_implicit_sums_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_implicit_sums_impl)
+_implicit_sums_parallel, _implicit_sums_serial = serial_and_parallel(_implicit_sums_impl)
 
 
 def implicit_sums(

@@ -35,6 +35,7 @@ import numba
 import numpy as np
 from numba import prange
 
+from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels.topk import _better, _sift_down, _sift_up
 
 __all__ = [
@@ -432,10 +433,8 @@ def _dense_impl(
                 out[q, cand_i[c]] = cand_s[c]
 
 
-_topk_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_topk_impl)
-_topk_serial = numba.njit(cache=True, nogil=True)(_topk_impl)
-_dense_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_dense_impl)
-_dense_serial = numba.njit(cache=True, nogil=True)(_dense_impl)
+_topk_parallel, _topk_serial = serial_and_parallel(_topk_impl)
+_dense_parallel, _dense_serial = serial_and_parallel(_dense_impl)
 
 # Output buffers of one block of query rows hold at most this many (index, similarity) cells.
 _BLOCK_CELLS = 1 << 23

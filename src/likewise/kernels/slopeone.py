@@ -17,6 +17,8 @@ import numpy as np
 import scipy.sparse as sp
 from numba import prange
 
+from likewise.kernels._jit import serial_and_parallel
+
 __all__ = ["deviations", "slopeone_pairs", "slopeone_rows"]
 
 
@@ -162,8 +164,7 @@ def _rows_impl(seen_indptr, seen_indices, rows, dev_indptr, dev_indices, dev_dat
                 out[b, i] = mean if seen_indptr[src + 1] > seen_indptr[src] else fallback
 
 
-_rows_serial = numba.njit(cache=True, nogil=True)(_rows_impl)
-_rows_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_rows_impl)
+_rows_parallel, _rows_serial = serial_and_parallel(_rows_impl)
 
 
 def slopeone_rows(
@@ -228,8 +229,7 @@ def _pairs_impl(uidx, iidx, seen_indptr, seen_indices, dev_indptr, dev_indices, 
             out[n] = fallback
 
 
-_pairs_serial = numba.njit(cache=True, nogil=True)(_pairs_impl)
-_pairs_parallel = numba.njit(cache=True, nogil=True, parallel=True)(_pairs_impl)
+_pairs_parallel, _pairs_serial = serial_and_parallel(_pairs_impl)
 _SERIAL_BELOW = 4096  # small requests (serving) use the serial build: parallel kernels are not re-entrant
 
 
