@@ -8,6 +8,8 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[2]
 
 _MODULE = textwrap.dedent(
@@ -59,3 +61,29 @@ def test_serial_build_does_not_serve_the_parallel_one(tmp_path):
     assert run("par", tmp_path) == "0 impl"  # a miss: not the serial build from the cache
     assert run("par", tmp_path) == "1 impl"  # its own cache entry next time
     assert run("ser", tmp_path) == "1 impl_serial"
+
+
+def test_no_two_kernels_share_a_cache_name():
+    """Every numba dispatcher in likewise.kernels has its own cache entry name (module, qualified
+    name, first line): two builds of one function must come from `serial_and_parallel`."""
+    import importlib
+    import pkgutil
+
+    import numba
+    from numba.core.registry import CPUDispatcher
+
+    import likewise.kernels
+
+    if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+        pytest.skip("NUMBA_DISABLE_JIT: no dispatchers to compare")
+    owners: dict[tuple[str, str, int], set[int]] = {}
+    for info in pkgutil.iter_modules(likewise.kernels.__path__):
+        module = importlib.import_module(f"likewise.kernels.{info.name}")
+        for value in vars(module).values():
+            if isinstance(value, CPUDispatcher):
+                fn = value.py_func
+                key = (fn.__module__, fn.__qualname__, fn.__code__.co_firstlineno)
+                owners.setdefault(key, set()).add(id(value))
+    assert len(owners) > 20  # the scan found the kernels
+    shared = {key: ids for key, ids in owners.items() if len(ids) > 1}
+    assert not shared, f"dispatchers sharing a numba cache entry: {sorted(shared)}"
