@@ -546,7 +546,7 @@ def topk_similarities(
         out_idx = np.empty((stop - start, max(n_keep, 1)), dtype=np.int32)
         out_sim = np.empty((stop - start, max(n_keep, 1)), dtype=np.float32)
         out_len = np.zeros(stop - start, dtype=np.int64)
-        kernel(  # type: ignore[call-arg]
+        kernel(
             *_unsigned(query.indptr, query.indices),
             query.data,
             query.self_index,
@@ -605,7 +605,7 @@ def dense_similarities(
         return out
     kernel = _dense_parallel if parallel and n_q > 1 else _dense_serial
     n_chunks = max(1, numba.get_num_threads()) if kernel is _dense_parallel else 1
-    kernel(  # type: ignore[call-arg]
+    kernel(
         *_unsigned(query.indptr, query.indices),
         query.data,
         query.self_index,
