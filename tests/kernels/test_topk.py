@@ -13,7 +13,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from likewise.kernels.topk import topk_rows
+from likewise.kernels.topk import ranked_topk, topk_rows
 from tests.reference.topk import topk_rows_reference
 
 HYPO = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -235,3 +235,35 @@ def test_kernel_body_as_plain_python():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "ok 40"
+
+
+# --------------------------------------------------------------------------- one shared ranking
+
+
+@HYPO
+@given(topk_cases(), st.booleans())
+def test_ranked_topk_equals_topk_rows_on_repeated_scores(case, parallel):
+    scores, k, seen, allowed = case
+    shared = scores[0]
+    n_rows = scores.shape[0]
+    kwargs = {}
+    if seen is not None:
+        sets, seen_rows = seen
+        indptr, indices = csr_from_sets(sets)
+        kwargs = {"seen_indptr": indptr, "seen_indices": indices, "seen_rows": np.array(seen_rows)}
+    mask = None if allowed is None else np.array(allowed, dtype=bool)
+    idx, top = ranked_topk(shared, k, n_rows=n_rows, allowed=mask, parallel=parallel, **kwargs)
+    want_idx, want_top = topk_rows(np.tile(shared, (n_rows, 1)), k, allowed=mask, parallel=False, **kwargs)
+    np.testing.assert_array_equal(idx, want_idx)
+    np.testing.assert_array_equal(top, want_top)
+
+
+def test_ranked_topk_walks_past_seen_items(rng):
+    scores = rng.permutation(500).astype(np.float32)  # item i has score scores[i]
+    order = np.argsort(-scores)
+    seen = [sorted(order[:300].tolist()), []]  # the first user has seen the 300 best
+    indptr, indices = csr_from_sets(seen)
+    idx, top = ranked_topk(scores, 4, n_rows=2, seen_indptr=indptr, seen_indices=indices, seen_rows=np.array([0, 1]))
+    np.testing.assert_array_equal(idx[0], order[300:304])
+    np.testing.assert_array_equal(idx[1], order[:4])
+    np.testing.assert_array_equal(top[0], scores[order[300:304]])

@@ -11,7 +11,7 @@ __all__ = ["warmup"]
 
 def warmup() -> float:
     """Run each kernel once; returns the seconds it took (compile time when the cache is cold)."""
-    from likewise.kernels.topk import topk_rows
+    from likewise.kernels.topk import ranked_topk, topk_rows
 
     start = time.perf_counter()
     scores = np.arange(12, dtype=np.float32).reshape(3, 4)
@@ -21,6 +21,10 @@ def warmup() -> float:
         topk_rows(
             scores, 2, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3), parallel=parallel
         )
+        ranked_topk(
+            scores[0], 2, n_rows=3, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3),
+            parallel=parallel,
+        )  # fmt: skip
     from likewise.kernels import als, bpr
 
     als._warm()

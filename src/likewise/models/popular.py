@@ -17,8 +17,10 @@ from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 
 from likewise.data.interactions import Interactions
+from likewise.kernels.topk import ranked_topk
 from likewise.models._params import Interval, Options
 from likewise.models.base import FitCallback, Recommender
 
@@ -55,6 +57,16 @@ class Popularity(Recommender):
 
     def _score_users(self, uidx: np.ndarray) -> np.ndarray:
         return np.broadcast_to(self.item_scores_, (uidx.size, self.item_scores_.size))
+
+    def _top_n_users(
+        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # one ranking for everybody: walk it per user instead of scoring the whole catalogue
+        return ranked_topk(
+            self.item_scores_, n, n_rows=uidx.size, seen_indptr=None if seen is None else seen.indptr,
+            seen_indices=None if seen is None else seen.indices, seen_rows=None if seen is None else uidx,
+            allowed=allowed, parallel=uidx.size > 1,
+        )  # fmt: skip
 
     def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return self.item_scores_
