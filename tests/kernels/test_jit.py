@@ -87,3 +87,27 @@ def test_no_two_kernels_share_a_cache_name():
     assert len(owners) > 20  # the scan found the kernels
     shared = {key: ids for key, ids in owners.items() if len(ids) > 1}
     assert not shared, f"dispatchers sharing a numba cache entry: {sorted(shared)}"
+
+
+def test_compile_time_counts_compilation_once_and_nothing_else():
+    import time
+
+    import numba
+
+    from likewise.kernels._jit import compile_time
+
+    def add_one(x):
+        return x + 1
+
+    with compile_time() as idle:
+        time.sleep(0.05)
+    assert idle.seconds == 0.0
+    fresh = numba.njit(add_one)  # a new dispatcher: its first call compiles
+    started = time.perf_counter()
+    with compile_time() as compiling:
+        assert fresh(1) == 2
+    wall = time.perf_counter() - started
+    if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]
+        assert compiling.seconds == 0.0
+    else:
+        assert 0.0 < compiling.seconds <= wall

@@ -17,6 +17,7 @@ from rich.table import Table
 from likewise.cli._app import app, console, handle_errors
 from likewise.cli._io import recs_table
 from likewise.data.interactions import Interactions
+from likewise.kernels._jit import compile_time
 from likewise.models.base import Recommender
 
 K = 10
@@ -117,6 +118,16 @@ def demo(
     user: str | None = typer.Option(None, help="Sample user to show (default: one with several hits)."),
 ) -> None:
     """Train every model on the built-in sample data, print a leaderboard and example recommendations."""
+    with compile_time() as compiling:
+        _run_demo(seed, user)
+    if compiling.seconds >= 1.0:
+        console.print(
+            f"[dim]{compiling.seconds:.0f} s of this run went to compiling likewise's kernels (first run on this "
+            "machine); they are cached now, so the next run takes seconds.[/]"
+        )
+
+
+def _run_demo(seed: int, user: str | None) -> None:
     from likewise import datasets
     from likewise.evaluation import evaluate, user_split
 

@@ -11,12 +11,14 @@ build a renamed copy of the function so each variant has its own cache file.
 from __future__ import annotations
 
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import numba
+from numba.core import event
 
-__all__ = ["serial_and_parallel"]
+__all__ = ["CompileTime", "compile_time", "serial_and_parallel"]
 
 
 def serial_and_parallel(impl: Callable[..., Any], **options: Any) -> tuple[Any, Any]:
@@ -39,3 +41,32 @@ def serial_and_parallel(impl: Callable[..., Any], **options: Any) -> tuple[Any, 
     clone.__doc__ = impl.__doc__
     serial = numba.njit(**options)(clone)
     return parallel, serial
+
+
+class CompileTime:
+    """Seconds spent compiling numba kernels inside a `compile_time` block (filled in on exit)."""
+
+    seconds: float = 0.0
+
+
+@contextmanager
+def compile_time() -> Iterator[CompileTime]:
+    """Measure how much of a block's wall time went to numba compiling (first runs, cold caches).
+
+    numba reports every compilation, nested ones included, as start/end events; the time during
+    which at least one is open is counted once.
+    """
+    result = CompileTime()
+    with event.install_recorder("numba:compile") as recorder:
+        yield result
+    depth = 0
+    opened = 0.0
+    for stamp, ev in recorder.buffer:
+        if ev.is_start:
+            if depth == 0:
+                opened = stamp
+            depth += 1
+        elif depth > 0:
+            depth -= 1
+            if depth == 0:
+                result.seconds += stamp - opened
