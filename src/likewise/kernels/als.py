@@ -34,7 +34,7 @@ from numba import prange
 
 from likewise.kernels._blas import gemm_nt, potrf_upper, syrk_upper
 from likewise.kernels._jit import serial_and_parallel
-from likewise.kernels.topk import _topk_serial
+from likewise.kernels.topk import _topk_serial, filter_arrays
 
 __all__ = ["als_loss", "factor_topk", "solve_rows"]
 
@@ -335,15 +335,9 @@ def factor_topk(
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     n, n_items = rows.size, V.shape[0]
     bias = np.zeros(0, np.float32) if bias is None else np.ascontiguousarray(bias, dtype=np.float32)
-    if seen_indptr is None or seen_indices is None:
-        seen_indptr = np.zeros(1, dtype=np.int64)
-        seen_indices = np.zeros(0, dtype=np.int32)
-        seen_rows = np.full(n, -1, dtype=np.int64)
-    else:
-        seen_rows = rows
-    seen_indptr = np.ascontiguousarray(seen_indptr, dtype=np.int64)
-    seen_indices = np.ascontiguousarray(seen_indices, dtype=np.int32)
-    allowed = np.ones(n_items, np.bool_) if allowed is None else np.ascontiguousarray(allowed, dtype=np.bool_)
+    seen_indptr, seen_indices, seen_rows, allowed = filter_arrays(
+        n, n_items, seen_indptr, seen_indices, rows if seen_indptr is not None else None, allowed
+    )
     out_idx = np.empty((n, k), dtype=np.int32)
     out_scores = np.empty((n, k), dtype=np.float32)
     if n == 0 or k == 0:

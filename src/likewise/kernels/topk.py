@@ -17,7 +17,7 @@ from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
 
-__all__ = ["ranked_topk", "topk_rows"]
+__all__ = ["filter_arrays", "ranked_topk", "topk_rows"]
 
 
 @numba.njit(inline="always")
@@ -131,6 +131,32 @@ def _topk_rows_impl(scores, k, seen_indptr, seen_indices, seen_rows, allowed, ou
 _topk_parallel, _topk_serial = serial_and_parallel(_topk_rows_impl)
 
 
+def filter_arrays(
+    n_rows: int,
+    n_items: int,
+    seen_indptr: np.ndarray | None,
+    seen_indices: np.ndarray | None,
+    seen_rows: np.ndarray | None,
+    allowed: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The top-k kernels' filter arguments in the dtypes they are compiled for.
+
+    No seen CSR (any of the three missing) means no row has seen items; no `allowed` mask means
+    every item is allowed.
+    """
+    if seen_indptr is None or seen_indices is None or seen_rows is None:
+        seen_indptr = np.zeros(1, dtype=np.int64)
+        seen_indices = np.zeros(0, dtype=np.int32)
+        seen_rows = np.full(n_rows, -1, dtype=np.int64)
+    seen_indptr = np.ascontiguousarray(seen_indptr, dtype=np.int64)
+    seen_indices = np.ascontiguousarray(seen_indices, dtype=np.int32)
+    seen_rows = np.ascontiguousarray(seen_rows, dtype=np.int64)
+    if seen_rows.shape != (n_rows,):
+        raise ValueError("seen_rows must have one entry per score row")
+    allowed = np.ones(n_items, dtype=np.bool_) if allowed is None else np.ascontiguousarray(allowed, np.bool_)
+    return seen_indptr, seen_indices, seen_rows, allowed
+
+
 def topk_rows(
     scores: np.ndarray,
     k: int,
@@ -152,16 +178,9 @@ def topk_rows(
         raise ValueError(f"scores must be 2-D, got shape {scores.shape}")
     n_rows, n_items = scores.shape
     k = int(k)
-    if seen_indptr is None or seen_indices is None or seen_rows is None:
-        seen_indptr = np.zeros(1, dtype=np.int64)
-        seen_indices = np.zeros(0, dtype=np.int32)
-        seen_rows = np.full(n_rows, -1, dtype=np.int64)
-    seen_indptr = np.ascontiguousarray(seen_indptr, dtype=np.int64)
-    seen_indices = np.ascontiguousarray(seen_indices, dtype=np.int32)
-    seen_rows = np.ascontiguousarray(seen_rows, dtype=np.int64)
-    if seen_rows.shape != (n_rows,):
-        raise ValueError("seen_rows must have one entry per score row")
-    allowed = np.ones(n_items, dtype=np.bool_) if allowed is None else np.ascontiguousarray(allowed, np.bool_)
+    seen_indptr, seen_indices, seen_rows, allowed = filter_arrays(
+        n_rows, n_items, seen_indptr, seen_indices, seen_rows, allowed
+    )
     out_idx = np.empty((n_rows, k), dtype=np.int32)
     out_scores = np.empty((n_rows, k), dtype=np.float32)
     if k == 0 or n_rows == 0:
@@ -232,16 +251,9 @@ def ranked_topk(
     k = int(k)
     valid = np.flatnonzero(~np.isnan(scores))
     order = valid[np.lexsort((valid, -scores[valid]))].astype(np.int64)
-    if seen_indptr is None or seen_indices is None or seen_rows is None:
-        seen_indptr = np.zeros(1, dtype=np.int64)
-        seen_indices = np.zeros(0, dtype=np.int32)
-        seen_rows = np.full(n_rows, -1, dtype=np.int64)
-    seen_indptr = np.ascontiguousarray(seen_indptr, dtype=np.int64)
-    seen_indices = np.ascontiguousarray(seen_indices, dtype=np.int32)
-    seen_rows = np.ascontiguousarray(seen_rows, dtype=np.int64)
-    if seen_rows.shape != (n_rows,):
-        raise ValueError("seen_rows must have one entry per row")
-    allowed = np.ones(n_items, dtype=np.bool_) if allowed is None else np.ascontiguousarray(allowed, np.bool_)
+    seen_indptr, seen_indices, seen_rows, allowed = filter_arrays(
+        n_rows, n_items, seen_indptr, seen_indices, seen_rows, allowed
+    )
     out_idx = np.empty((n_rows, k), dtype=np.int32)
     out_scores = np.empty((n_rows, k), dtype=np.float32)
     if k == 0 or n_rows == 0:
