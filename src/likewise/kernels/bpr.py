@@ -27,6 +27,7 @@ from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._rng import rand_below, stream_states
+from likewise.kernels.topk import sorted_contains
 
 __all__ = ["bpr_epoch", "bpr_fold_in", "positives_bitset"]
 
@@ -77,21 +78,6 @@ def positives_bitset(indptr: np.ndarray, indices: np.ndarray, n_items: int) -> n
     bits = np.zeros((n_users, words), dtype=np.uint64)
     _fill_bitset(np.asarray(indptr, dtype=np.int64), np.asarray(indices, dtype=np.int32), bits)
     return bits
-
-
-@numba.njit(cache=True, nogil=True)
-def _contains(sorted_values, lo, hi, value):
-    """Is `value` in sorted_values[lo:hi]? Branch-free binary search (fixed step count, no
-    mispredicted branches: the sampler calls this for every negative)."""
-    n = hi - lo
-    if n <= 0:
-        return False
-    while n > 1:
-        half = n >> 1
-        if sorted_values[lo + half] <= value:  # compiles to a conditional move
-            lo += half
-        n -= half
-    return sorted_values[lo] == value
 
 
 @numba.njit(cache=True, nogil=True)
@@ -162,7 +148,7 @@ def _epoch_impl(
                     if positive == 0:
                         j = candidate
                         break
-                elif not _contains(indices, indptr[u], indptr[u + 1], candidate):
+                elif not sorted_contains(indices, indptr[u], indptr[u + 1], candidate):
                     j = candidate
                     break
             if recording:
@@ -292,7 +278,7 @@ def _fold_in_impl(items, V, bias, use_bias, lr, reg_user, n_steps, state, x):
         j = -1
         for _t in range(32):
             state, candidate = rand_below(state, n_items)
-            if not _contains(items, 0, items.shape[0], candidate):
+            if not sorted_contains(items, 0, items.shape[0], candidate):
                 j = candidate
                 break
         if j < 0:

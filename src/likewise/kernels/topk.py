@@ -3,9 +3,9 @@
 Selection uses a bounded min-heap per row: O(n_items log k) time, O(k) extra memory, and
 rows are independent so the outer loop runs in parallel. Once a row's heap is full, blocks of
 64 scores none of which beats the worst kept one are skipped after one vectorised pass, so
-most of a long row costs a comparison per item rather than the item-by-item walk. Order is by score descending, ties
-broken by the lower item index, so results are deterministic and match a full stable sort
-(see tests/reference/topk.py). NaN scores and masked items are never selected; rows with
+most of a long row costs a comparison per item rather than the item-by-item walk. Order is
+by score descending, ties broken by the lower item index, so results are deterministic and
+match a full stable sort (see tests/reference/topk.py). NaN scores and masked items are never selected; rows with
 fewer than k eligible items are padded with index -1 and score -inf.
 """
 
@@ -17,7 +17,7 @@ from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
 
-__all__ = ["filter_arrays", "ranked_topk", "topk_rows"]
+__all__ = ["filter_arrays", "ranked_topk", "sorted_contains", "topk_rows"]
 
 
 @numba.njit(inline="always")
@@ -191,17 +191,18 @@ def topk_rows(
 
 
 @numba.njit(cache=True, nogil=True)
-def _is_seen(seen_indices, start, end, item):
-    """Is `item` in the sorted seen_indices[start:end]? (binary search)"""
-    lo = start
-    hi = end
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if seen_indices[mid] < item:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < end and seen_indices[lo] == item
+def sorted_contains(sorted_values, lo, hi, value):
+    """Is `value` in sorted_values[lo:hi]? Branch-free binary search (fixed step count, no
+    mispredicted branches: BPR's sampler calls this for every negative)."""
+    n = hi - lo
+    if n <= 0:
+        return False
+    while n > 1:
+        half = n >> 1
+        if sorted_values[lo + half] <= value:  # compiles to a conditional move
+            lo += half
+        n -= half
+    return sorted_values[lo] == value
 
 
 def _ranked_impl(order, scores, rows, k, seen_indptr, seen_indices, allowed, out_idx, out_scores):
@@ -213,7 +214,7 @@ def _ranked_impl(order, scores, rows, k, seen_indptr, seen_indices, allowed, out
         for item in order:
             if size == k:
                 break
-            if not allowed[item] or _is_seen(seen_indices, lo, hi, item):
+            if not allowed[item] or sorted_contains(seen_indices, lo, hi, item):
                 continue
             out_idx[r, size] = item
             out_scores[r, size] = scores[item]
