@@ -29,7 +29,6 @@ from likewise.data.interactions import Interactions
 from likewise.exceptions import DataWarning, FitError, InvalidParameterError
 from likewise.kernels._threads import resolve_threads
 from likewise.models.base import FitCallback, Recommender
-from likewise.models.recs import Recs
 
 __all__ = ["EpochModel", "RatingModel"]
 
@@ -84,55 +83,16 @@ class RatingModel(Recommender):
         out = np.asarray(self._raw_pairs(uidx, iidx), dtype=np.float32)
         return self._clip(out.copy() if not out.flags.writeable else out)
 
-    def _clipped(self, recs: Recs) -> Recs:
-        scores = recs.scores.copy()
-        valid = recs.valid
-        scores[valid] = self._clip(scores[valid])
-        return Recs(recs.indices, scores, recs.items, recs.queries, recs.query_name, titles=recs.titles)
+    def _reported_scores(self, scores: np.ndarray) -> np.ndarray:
+        return self._clip(scores)
+
+    def _default_history_weights(self, n_items: int) -> np.ndarray:
+        """Every item of a new user's history counts as rated at the top of the scale ("liked")."""
+        return np.full(n_items, self._liked_rating(), dtype=np.float32)
 
     def _liked_rating(self) -> float:
         scale = getattr(self, "rating_scale_", None)
         return float(scale[1]) if scale else 1.0
-
-    # ------------------------------------------------------------------ public API
-    def recommend(
-        self,
-        users: Any,
-        n: int = 10,
-        *,
-        exclude_seen: bool = True,
-        exclude: Any = None,
-        candidates: Any = None,
-    ) -> Recs:
-        """Top-`n` unseen items by predicted rating (ranked unclipped, reported clipped).
-
-        See `Recommender.recommend` for the arguments.
-        """
-        recs = super().recommend(users, n, exclude_seen=exclude_seen, exclude=exclude, candidates=candidates)
-        return self._clipped(recs)
-
-    def recommend_from_history(
-        self,
-        items: Any,
-        *,
-        weights: Any = None,
-        n: int = 10,
-        exclude_seen: bool = True,
-        exclude: Any = None,
-        candidates: Any = None,
-    ) -> Recs:
-        """Top-`n` for a new user from the items they rated; ``weights`` are their ratings.
-
-        Without ``weights`` every item counts as rated at the top of the rating scale. The
-        model's item parameters stay fixed: the new user's own parameters are solved for
-        (no retraining). See `Recommender.recommend_from_history` for the other arguments.
-        """
-        if weights is None:
-            weights = np.full(int(np.size(items)), self._liked_rating() if self.is_fitted else 1.0, dtype=np.float32)
-        recs = super().recommend_from_history(
-            items, weights=weights, n=n, exclude_seen=exclude_seen, exclude=exclude, candidates=candidates
-        )
-        return self._clipped(recs)
 
     # ------------------------------------------------------------------ explanations
     def _terms_frame(self, rows: list[tuple[str, Any, float]]) -> pd.DataFrame:

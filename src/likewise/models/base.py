@@ -8,6 +8,8 @@ constraints in ``_parameter_constraints`` and implements a few index-level hooks
 - ``_score_history(iidx, weights) -> (n_items,)``   fold-in for an unseen user
 - ``_predict_pairs(uidx, iidx)``           pointwise scores (default: gathered from _score_users)
 - ``_top_n_users(uidx, n, seen, allowed)`` batch top-n (default: _score_users blocks + top-k kernel)
+- ``_reported_scores(scores)``             recommendation scores as shown, after ranking (rating models clip)
+- ``_default_history_weights(n)``          fold-in weights when none are given (default 1)
 - ``_similar_items(iidx) -> (b, n_items)`` item-item similarities, when meaningful
 - ``_explain(uidx, iidx) -> (DataFrame, text)``
 - ``_state() / _set_state()``              arrays and JSON scalars to persist
@@ -229,7 +231,7 @@ class Recommender(ABC):
         allowed = self._allowed_mask(exclude, candidates)
         with self._threads():
             indices, scores = self._top_n_users(uidx, n, self.seen_ if exclude_seen else None, allowed)
-        return self._recs(indices, scores, self.users_.to_ids(uidx), "user")
+        return self._user_recs(indices, scores, self.users_.to_ids(uidx))
 
     def _top_n_users(
         self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
@@ -266,7 +268,8 @@ class Recommender(ABC):
         """Top-`n` for a user the model has never seen, from the items they interacted with.
 
         ``weights`` are ratings (explicit models) or interaction strengths, one per item
-        (default 1). No retraining happens; unknown item ids raise UnknownIdError.
+        (default: `_default_history_weights`, 1 each; rating models use the top of the rating
+        scale, i.e. "liked"). No retraining happens; unknown item ids raise UnknownIdError.
         """
         self.check_is_fitted()
         if not self.supports_fold_in:
@@ -274,7 +277,7 @@ class Recommender(ABC):
         self._check_n(n)
         iidx = self.items_.to_index(np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items)
         if weights is None:
-            w = np.ones(iidx.size, dtype=np.float32)
+            w = self._default_history_weights(iidx.size)
         else:
             w = np.asarray(weights, dtype=np.float32).reshape(-1)
             if w.shape != iidx.shape:
@@ -287,7 +290,7 @@ class Recommender(ABC):
         with self._threads():
             scores = self._score_history(iidx, w).reshape(1, -1)
             indices, top = topk_rows(scores, n, allowed=allowed, parallel=False)
-        return self._recs(indices, top, np.array([None], dtype=object), "user")
+        return self._user_recs(indices, top, np.array([None], dtype=object))
 
     def similar_items(self, items: Any, n: int = 10, *, exclude: Any = None, candidates: Any = None) -> Recs:
         """The `n` items most similar to each of `items` (the item itself excluded)."""
@@ -440,6 +443,25 @@ class Recommender(ABC):
 
     def _recs(self, indices: np.ndarray, scores: np.ndarray, queries: np.ndarray, query_name: str) -> Recs:
         return Recs(indices, scores, self.items_, np.asarray(queries), query_name, titles=self.item_titles_)
+
+    def _user_recs(self, indices: np.ndarray, scores: np.ndarray, queries: np.ndarray) -> Recs:
+        """Recommendations for users, their scores as `_reported_scores` makes them (after ranking)."""
+        valid = indices >= 0
+        scores[valid] = self._reported_scores(scores[valid])
+        return self._recs(indices, scores, queries, "user")
+
+    def _reported_scores(self, scores: np.ndarray) -> np.ndarray:
+        """Recommendation scores as users see them, from the scores they were ranked by.
+
+        Identity here. Rating models clip to the rating scale: ranking happens on the raw
+        estimates (clipping first would tie every item predicted above the top of the scale)
+        and the reported scores equal `predict`.
+        """
+        return scores
+
+    def _default_history_weights(self, n_items: int) -> np.ndarray:
+        """`recommend_from_history`'s weights when none are given: 1 per item."""
+        return np.ones(n_items, dtype=np.float32)
 
     def item_label(self, iidx: int) -> str:
         """A readable label for an item index: its title when known, else its id."""

@@ -400,53 +400,14 @@ class _NeighborhoodModel(Recommender):
             np.clip(scores, low, high, out=scores)
         return scores
 
-    def _clipped(self, recs: Recs) -> Recs:
-        if not self._clips():
-            return recs
-        scores = recs.scores.copy()
-        valid = recs.valid
-        scores[valid] = self._finalise(scores[valid])
-        return Recs(recs.indices, scores, recs.items, recs.queries, recs.query_name, titles=recs.titles)
+    def _reported_scores(self, scores: np.ndarray) -> np.ndarray:
+        return self._finalise(scores)
 
-    def recommend(
-        self,
-        users: Any,
-        n: int = 10,
-        *,
-        exclude_seen: bool = True,
-        exclude: Any = None,
-        candidates: Any = None,
-    ) -> Recs:
-        """Top-`n` items per user (see `Recommender.recommend`).
-
-        Rating predictions are ranked by the unclipped estimate (clipping would tie every item
-        predicted above the top of the scale) and reported clipped, so scores equal `predict`.
-        """
-        recs = super().recommend(users, n, exclude_seen=exclude_seen, exclude=exclude, candidates=candidates)
-        return self._clipped(recs)
-
-    def recommend_from_history(
-        self,
-        items: Any,
-        *,
-        weights: Any = None,
-        n: int = 10,
-        exclude_seen: bool = True,
-        exclude: Any = None,
-        candidates: Any = None,
-    ) -> Recs:
-        """Top-`n` for a new user from the items they interacted with (no retraining).
-
-        ``weights`` are ratings for rating predictions (default: the top of the rating scale,
-        i.e. "liked") and interaction strengths for "sum" scoring (default 1). See
-        `Recommender.recommend_from_history` for the other arguments.
-        """
-        if weights is None and self.is_fitted and self.prediction_ != "sum" and self.rating_scale_ is not None:
-            weights = np.full(int(np.size(items)), float(self.rating_scale_[1]), dtype=np.float32)
-        recs = super().recommend_from_history(
-            items, weights=weights, n=n, exclude_seen=exclude_seen, exclude=exclude, candidates=candidates
-        )
-        return self._clipped(recs)
+    def _default_history_weights(self, n_items: int) -> np.ndarray:
+        """Ratings at the top of the scale ("liked") for rating predictions, 1 for "sum" scoring."""
+        if self.prediction_ != "sum" and self.rating_scale_ is not None:
+            return np.full(n_items, float(self.rating_scale_[1]), dtype=np.float32)
+        return super()._default_history_weights(n_items)
 
     def _common(self) -> dict[str, Any]:
         return {
@@ -717,7 +678,7 @@ class ItemKNN(_NeighborhoodModel):
                 allowed=allowed,
                 **_spread_args(self),
             )
-        return self._recs(indices, scores, self.users_.to_ids(uidx), "user")
+        return self._user_recs(indices, scores, self.users_.to_ids(uidx))
 
     def _positive_weights(self) -> bool:
         """Whether every reached item scores > 0 (the precondition of the fused top-n path)."""
