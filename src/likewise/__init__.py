@@ -10,7 +10,9 @@ from typing import Any
 
 __version__ = "0.1.0"
 
-# public name -> module that defines it (resolved lazily on first attribute access)
+# public name -> module that defines it (resolved lazily on first attribute access). Model
+# classes are not listed: every registered algorithm is exported under its class name
+# (likewise.models._registry), so adding a model needs no edit here.
 _EXPORTS = {
     "IdMap": "likewise.data",
     "Interactions": "likewise.data",
@@ -21,25 +23,15 @@ _EXPORTS = {
     "Recommender": "likewise.models",
     "Recs": "likewise.models",
     "Explanation": "likewise.models",
-    "Popularity": "likewise.models",
-    "Random": "likewise.models",
-    "ALS": "likewise.models",
-    "BPR": "likewise.models",
-    "EASE": "likewise.models",
     "load": "likewise.models",
-    "NormalPredictor": "likewise.models",
-    "Baseline": "likewise.models",
-    "SVD": "likewise.models",
-    "SVDpp": "likewise.models",
-    "NMF": "likewise.models",
-    "SlopeOne": "likewise.models",
-    "CoClustering": "likewise.models",
-    "ItemKNN": "likewise.models",
-    "UserKNN": "likewise.models",
 }
 _SUBMODULES = {"data", "datasets", "evaluation", "exceptions", "kernels", "models", "testing"}
 
-__all__ = ["__version__", *sorted(_EXPORTS)]
+
+def _model_exports() -> dict[str, Any]:
+    """Class name -> class for every registered algorithm (importing likewise.models registers them)."""
+    models = importlib.import_module("likewise.models")
+    return {cls.__name__: cls for cls in models.ALGORITHMS.values()}
 
 
 def __getattr__(name: str) -> Any:
@@ -49,8 +41,15 @@ def __getattr__(name: str) -> Any:
         return value
     if name in _SUBMODULES:
         return importlib.import_module(f"likewise.{name}")
+    if name == "__all__":  # `from likewise import *`: computed, since the model names come from the registry
+        return ["__version__", *sorted([*_EXPORTS, *_model_exports()])]
+    if not name.startswith("_"):
+        model = _model_exports().get(name)
+        if model is not None:
+            globals()[name] = model
+            return model
     raise AttributeError(f"module 'likewise' has no attribute {name!r}")
 
 
 def __dir__() -> list[str]:
-    return sorted([*__all__, *_SUBMODULES])
+    return sorted(["__version__", *_EXPORTS, *_model_exports(), *_SUBMODULES])

@@ -60,7 +60,8 @@ def test_meta_json_content(saved):
     _, path = saved
     meta = json.loads((path / "meta.json").read_text())
     assert meta["format"] == "likewise-model" and meta["format_version"] == FORMAT_VERSION
-    assert meta["class"] == "likewise.models.popular:Popularity"
+    # Issue 18: the class is recorded by its registered name, never as an importable module path.
+    assert meta["class"] == "popularity"
     assert meta["params"] == {"by": "rating", "damping": 2.0}
     assert meta["n_users"] == 5 and meta["n_items"] == 6 and meta["kind"] == "explicit"
     digest = hashlib.sha256((path / "arrays.npz").read_bytes()).hexdigest()
@@ -116,9 +117,11 @@ def test_not_a_likewise_model(saved):
 
 def test_unknown_class_name(saved):
     _, path = saved
+    # Issue 18: a module path in meta.json is looked up in the registry, never imported.
     edit_meta(path, **{"class": "likewise.models.nope:Nope"})
-    with pytest.raises(ModelFormatError, match=r"model class 'likewise\.models\.nope:Nope' cannot be imported"):
+    with pytest.raises(ModelFormatError, match=r"'likewise\.models\.nope:Nope' is not a registered likewise model"):
         load(path)
+    assert "likewise.models.nope" not in sys.modules
     edit_meta(path, **{"class": "likewise.models.popular:Nope"})
     with pytest.raises(ModelFormatError, match=r"'likewise\.models\.popular:Nope' is not a registered likewise model"):
         load(path)

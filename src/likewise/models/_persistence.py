@@ -16,7 +16,6 @@ imported by name from the file), the sha256 of the arrays, and `np.load(allow_pi
 from __future__ import annotations
 
 import hashlib
-import importlib
 import json
 import os
 import shutil
@@ -29,35 +28,12 @@ import numpy as np
 
 from likewise.exceptions import ModelFormatError
 
-__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "read_model_dir", "register", "registered_class", "write_model_dir"]
+__all__ = ["FORMAT_NAME", "FORMAT_VERSION", "read_model_dir", "write_model_dir"]
 
 FORMAT_NAME = "likewise-model"
 FORMAT_VERSION = 1
 META_FILE = "meta.json"
 ARRAYS_FILE = "arrays.npz"
-
-_REGISTRY: dict[str, type] = {}
-
-
-def register(cls: type) -> None:
-    """Record a model class so `load` can rebuild it from its saved name."""
-    _REGISTRY[f"{cls.__module__}:{cls.__qualname__}"] = cls
-
-
-def registered_class(name: str) -> type:
-    """The class saved under `name`; likewise's own modules are imported on demand."""
-    if name not in _REGISTRY:
-        module = name.partition(":")[0]
-        if module == "likewise" or module.startswith("likewise."):
-            try:
-                importlib.import_module(module)
-            except ImportError as exc:
-                raise ModelFormatError(f"model class {name!r} cannot be imported: {exc}") from exc
-    if name not in _REGISTRY:
-        raise ModelFormatError(
-            f"model class {name!r} is not a registered likewise model; import the module that defines it before loading"
-        )
-    return _REGISTRY[name]
 
 
 def _sha256(path: Path) -> str:

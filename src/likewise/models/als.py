@@ -86,6 +86,9 @@ class ALS(Recommender):
     Gradient Method for Implicit Feedback Collaborative Filtering", RecSys 2011.
     """
 
+    algorithm = "als"
+    demo_params: ClassVar[dict[str, Any] | None] = {"reg": 20.0, "alpha": 0.5, "random_state": None}
+
     supports_similar_items: ClassVar[bool] = True
     supports_similar_users: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {

@@ -41,7 +41,7 @@ from likewise.exceptions import (
 )
 from likewise.kernels._threads import thread_limits
 from likewise.kernels.topk import topk_rows
-from likewise.models import _persistence
+from likewise.models import _persistence, _registry
 from likewise.models._params import validate_params
 from likewise.models.recs import Explanation, Recs
 
@@ -64,14 +64,26 @@ class Recommender(ABC):
     predicts_ratings: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
 
+    # Registration (see models/_registry.py), read from each class's own body, never inherited:
+    algorithm: ClassVar[str]
+    """``--algo`` name, `ALGORITHMS` key and the name saved in meta.json; declare it to publish a model."""
+    label: ClassVar[str]
+    """Display name in tables (default: the class name)."""
+    demo_params: ClassVar[dict[str, Any] | None] = None
+    """Parameters for ``likewise demo`` (None: not in the demo); a ``random_state`` gets the demo's seed."""
+
     users_: IdMap
     items_: IdMap
     seen_: sp.csr_matrix
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        if "label" not in cls.__dict__:
+            cls.label = cls.__name__
+        if "demo_params" not in cls.__dict__:
+            cls.demo_params = None
         if not inspect.isabstract(cls):
-            _persistence.register(cls)
+            _registry.register(cls)
 
     # ----------------------------------------------------------------- parameters
     @classmethod
@@ -372,7 +384,7 @@ class Recommender(ABC):
         if clash:
             raise ModelFormatError(f"model arrays clash with reserved names: {sorted(clash)}")
         meta = {
-            "class": f"{type(self).__module__}:{type(self).__qualname__}",
+            "class": _registry.registry_key(type(self)),
             "likewise_version": __version__,
             "params": _json_params(self.get_params()),
             "kind": self.kind_,
@@ -387,9 +399,15 @@ class Recommender(ABC):
     def load(cls, path: Any) -> Recommender:
         """Read a model directory written by `save` (no pickle; format and checksum verified)."""
         meta, arrays = _persistence.read_model_dir(path)
-        model_cls = _persistence.registered_class(str(meta.get("class")))
-        if not (isinstance(model_cls, type) and issubclass(model_cls, cls)):
-            raise ModelFormatError(f"{path}: holds a {meta.get('class')}, not a {cls.__name__}")
+        model_cls = _registry.class_for_key(str(meta.get("class")))
+        if model_cls is None:
+            raise ModelFormatError(
+                f"{path}: model class {meta.get('class')!r} is not a registered likewise model; "
+                "import the module that defines it before loading"
+            )
+        if not issubclass(model_cls, cls):
+            held = f"{model_cls.__module__}:{model_cls.__qualname__}"
+            raise ModelFormatError(f"{path}: holds a {held}, not a {cls.__name__}")
         try:
             model = model_cls(**meta["params"])
             model.users_ = IdMap.from_sorted_unique(arrays.pop("users"), name="user")

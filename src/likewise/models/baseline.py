@@ -56,6 +56,8 @@ class NormalPredictor(RatingModel):
     seed_ : int
     """
 
+    algorithm = "normal-predictor"
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"random_state": [RandomState, NONE]}
 
     def __init__(self, *, random_state: int | np.random.Generator | None = None) -> None:
@@ -134,6 +136,8 @@ class Baseline(EpochModel):
     user_bias_, item_bias_ : ndarray of float32
     loss_history_, n_iter_
     """
+
+    algorithm = "baseline"
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "method": [Options(("als", "sgd"))],

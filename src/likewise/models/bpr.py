@@ -80,6 +80,9 @@ class BPR(Recommender):
     NeurIPS 2011.
     """
 
+    algorithm = "bpr"
+    demo_params: ClassVar[dict[str, Any] | None] = {"random_state": None}
+
     supports_similar_items: ClassVar[bool] = True
     supports_similar_users: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {

@@ -53,6 +53,8 @@ class CoClustering(EpochModel):
     global_mean_, loss_history_, n_iter_
     """
 
+    algorithm = "co-clustering"
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_user_clusters": [Interval(int, 1, None)],
         "n_item_clusters": [Interval(int, 1, None)],

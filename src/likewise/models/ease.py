@@ -62,6 +62,9 @@ class EASE(Recommender):
     H. Steck, "Embarrassingly Shallow Autoencoders for Sparse Data", WWW 2019.
     """
 
+    algorithm = "ease"
+    demo_params: ClassVar[dict[str, Any] | None] = {"reg": 500.0}
+
     supports_similar_items: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "reg": [Interval(float, 0, None)],

@@ -643,6 +643,9 @@ class ItemKNN(_NeighborhoodModel):
         Threads for fitting and batch scoring (None = all cores).
     """
 
+    algorithm = "itemknn"
+    demo_params: ClassVar[dict[str, Any] | None] = {"prediction": "sum", "similarity": "dot", "weighting": "bm25"}
+
     user_based: ClassVar[bool] = False
 
     def recommend(
@@ -815,6 +818,9 @@ class UserKNN(_NeighborhoodModel):
     k most similar users among the stored ones who did, LensKit's rule). For rating predictions
     `n_neighbors_stored` defaults to all users up to `EXACT_LIMIT` users.
     """
+
+    algorithm = "userknn"
+    demo_params: ClassVar[dict[str, Any] | None] = {"prediction": "sum", "k": 50}
 
     user_based: ClassVar[bool] = True
 

@@ -95,6 +95,8 @@ class NMF(FactorRatingModel):
     global_mean_, loss_history_, n_iter_
     """
 
+    algorithm = "nmf"
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_factors": [Interval(int, 1, None)],
         "n_epochs": [Interval(int, 1, None)],

@@ -30,6 +30,9 @@ __all__ = ["Popularity"]
 class Popularity(Recommender):
     """Most-popular items, by interaction count, total weight or damped mean rating."""
 
+    algorithm = "popularity"
+    demo_params: ClassVar[dict[str, Any] | None] = {}
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "by": [Options(("count", "weight", "rating"))],
         "damping": [Interval(float, 0, None)],

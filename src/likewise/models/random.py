@@ -45,6 +45,9 @@ def uniform_hash(seed: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 class Random(Recommender):
     """Random ranking; ``random_state`` fixes it (None draws a seed once, at fit)."""
 
+    algorithm = "random"
+    demo_params: ClassVar[dict[str, Any] | None] = {"random_state": None}
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"random_state": [RandomState, NONE]}
 
     def __init__(self, *, random_state: int | np.random.Generator | None = None) -> None:

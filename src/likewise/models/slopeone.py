@@ -47,6 +47,8 @@ class SlopeOne(RatingModel):
     global_mean_ : float
     """
 
+    algorithm = "slope-one"
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "min_support": [Interval(int, 1, None)],
         "n_threads": [Interval(int, 0, None), NONE],

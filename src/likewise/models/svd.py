@@ -313,6 +313,9 @@ class SVD(FactorRatingModel):
         Epochs run.
     """
 
+    algorithm = "svd"
+    demo_params: ClassVar[dict[str, Any] | None] = {"random_state": None}
+
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {**_COMMON_CONSTRAINTS, "biased": [BOOL]}
 
     def __init__(
@@ -421,6 +424,10 @@ class SVDpp(FactorRatingModel):
     user_bias_, item_bias_, global_mean_, loss_history_, n_iter_
         As `SVD`.
     """
+
+    algorithm = "svdpp"
+    label = "SVD++"
+    demo_params: ClassVar[dict[str, Any] | None] = {"random_state": None}
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         **{k: v for k, v in _COMMON_CONSTRAINTS.items() if k != "deterministic"},
