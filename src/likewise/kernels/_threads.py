@@ -1,24 +1,42 @@
-"""One place that sets numba's and BLAS's thread counts for a block of work and restores them.
+"""Thread counts for numba and BLAS: set per block of work, safe when many threads call at once.
 
-numba-parallel kernels and a multi-threaded BLAS inside them would oversubscribe the cores,
-so while our parallel kernels run BLAS is limited to one thread (threadpoolctl). Sections that
-are mostly BLAS (batched scoring) use `blas_threads` instead and leave numba alone.
+The rules (docs/models.md, "Concurrency", explains them for users):
+
+- **numba** thread counts are per calling thread (``numba.set_num_threads`` is thread-local),
+  so `thread_limits` sets and restores them with no global state.
+- **One parallel slot.** At most one Python thread at a time runs numba-parallel kernels: the
+  one holding the slot. Others entering `thread_limits` meanwhile run the *serial* builds of
+  the same kernels (every kernel wrapper asks `parallel_allowed()`), so concurrent calls never
+  enter numba's thread pool together (the workqueue layer aborts the process when they do, and
+  on two cores it would only oversubscribe them) and still compute exactly what a serial call
+  computes. The slot is never waited for: a request thread is never blocked by a long fit.
+- **BLAS** thread counts are process-global (threadpoolctl). They change only through one
+  locked, reference-counted governor: each thread inside a section states what it wants (1
+  inside `thread_limits`, whose numba threads would oversubscribe a threaded BLAS; ``n`` inside
+  `blas_threads(n)`), BLAS runs on the smallest wish of all threads, and when the last section
+  in the process ends the counts found before the first began are restored. Overlapping calls
+  from several threads therefore never leave BLAS changed, and never run numba-parallel
+  kernels beside a multi-threaded BLAS.
+
+A server that answers requests from many threads should give its models ``n_threads=1``: every
+request then runs serial kernels on its own thread and never touches the BLAS settings.
 """
 
 from __future__ import annotations
 
-import functools
 import numbers
 import os
+import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import numba
-from threadpoolctl import ThreadpoolController
 
 from likewise.exceptions import InvalidParameterError
 
-__all__ = ["available_threads", "blas_threads", "resolve_threads", "thread_limits"]
+__all__ = ["available_threads", "blas_threads", "parallel_allowed", "resolve_threads", "thread_limits"]
 
 
 def available_threads() -> int:
@@ -42,36 +60,118 @@ def resolve_threads(n_threads: int | None) -> int:
     return min(int(n_threads), available_threads())
 
 
-@functools.cache
-def _blas_controller() -> ThreadpoolController:
-    """One threadpoolctl controller per process: scanning the loaded BLAS libraries costs
-    milliseconds, and every fit / recommend call enters these contexts. Imported here are
-    numpy's and scipy's BLAS (scipy.sparse pulls in scipy's), which is what likewise calls."""
-    import scipy.linalg  # noqa: F401  (make sure scipy's BLAS is loaded before the scan)
+def parallel_allowed() -> bool:
+    """Whether a kernel called from this thread now may use its numba-parallel build."""
+    return bool(numba.get_num_threads() > 1)
 
-    return ThreadpoolController()
+
+class _Local(threading.local):
+    slot_depth = 0  # > 0 while this thread holds the parallel slot (nested sections count)
+    blas_wishes: list[int]
+
+    def __init__(self) -> None:
+        self.blas_wishes = []
+
+
+_local = _Local()
+_parallel_slot = threading.Lock()
+
+
+class _BlasGovernor:
+    """The process's BLAS thread count as the smallest wish of all threads in a section."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._wishes: dict[int, int] = {}  # thread ident -> its innermost wish
+        self._original: dict[str, tuple[Any, int]] = {}  # library path -> (controller, threads before)
+        self._applied: int | None = None
+        self._controller: Any = None
+        self._scanned_with: tuple[bool, ...] = ()
+
+    def wish(self, threads: int | None) -> None:
+        """Record this thread's innermost wish (None: it left its last section) and apply."""
+        with self._lock:
+            ident = threading.get_ident()
+            if threads is None:
+                self._wishes.pop(ident, None)
+            else:
+                self._wishes[ident] = threads
+            self._apply()
+
+    def _libraries(self) -> list[Any]:
+        # A scan costs milliseconds, so it is cached; a BLAS library loaded later (scipy's own
+        # OpenBLAS arrives with scipy.linalg) triggers one fresh scan.
+        marker = ("scipy.linalg" in sys.modules, "numpy" in sys.modules)
+        if self._controller is None or marker != self._scanned_with:
+            from threadpoolctl import ThreadpoolController
+
+            self._controller = ThreadpoolController().select(user_api="blas")
+            self._scanned_with = marker
+        return list(self._controller.lib_controllers)
+
+    def _apply(self) -> None:
+        libraries = self._libraries()
+        if not self._wishes:
+            for library, threads in self._original.values():
+                library.set_num_threads(threads)
+            self._original, self._applied = {}, None
+            return
+        arrived = [lib for lib in libraries if lib.filepath not in self._original]
+        for library in arrived:  # first section, or a library loaded during one: remember its setting
+            self._original[library.filepath] = (library, library.get_num_threads())
+        target = min(self._wishes.values())
+        if arrived or target != self._applied:
+            for library in libraries:
+                library.set_num_threads(target)
+            self._applied = target
+
+
+_governor = _BlasGovernor()
+
+
+@contextmanager
+def _blas_wish(threads: int) -> Iterator[None]:
+    wishes = _local.blas_wishes
+    wishes.append(threads)
+    _governor.wish(threads)
+    try:
+        yield
+    finally:
+        wishes.pop()
+        _governor.wish(wishes[-1] if wishes else None)
 
 
 @contextmanager
 def thread_limits(n_threads: int | None) -> Iterator[int]:
-    """Run numba kernels on `n_threads` threads with BLAS on one thread; restore both after."""
+    """Run numba kernels on `n_threads` threads with BLAS on one thread; restore both after.
+
+    Yields the resolved thread count, which callers use to partition work (and seed streams)
+    the same way whether this thread got the parallel slot or runs serial kernels meanwhile.
+    """
     wanted = resolve_threads(n_threads)
+    holds_slot = _local.slot_depth > 0 or (wanted > 1 and _parallel_slot.acquire(blocking=False))
     previous = numba.get_num_threads()
-    numba.set_num_threads(wanted)
+    if holds_slot:
+        _local.slot_depth += 1
+    numba.set_num_threads(wanted if holds_slot else 1)
     try:
-        with _blas_controller().limit(limits=1, user_api="blas"):
+        with _blas_wish(1):
             yield wanted
     finally:
         numba.set_num_threads(previous)
+        if holds_slot:
+            _local.slot_depth -= 1
+            if _local.slot_depth == 0:
+                _parallel_slot.release()
 
 
 @contextmanager
 def blas_threads(n_threads: int | None) -> Iterator[int]:
     """Let BLAS use `n_threads` threads for a BLAS-bound section (batched scoring), then restore.
 
-    Meant to be entered inside `thread_limits` (which pins BLAS to one thread around numba
-    kernels) for the dense products only; no numba-parallel kernel may run inside it.
+    Meant to be entered inside `thread_limits` for the dense products only; no numba-parallel
+    kernel may run inside it. While another thread runs numba kernels, BLAS stays on one thread.
     """
     wanted = resolve_threads(n_threads)
-    with _blas_controller().limit(limits=wanted, user_api="blas"):
+    with _blas_wish(wanted):
         yield wanted

@@ -34,6 +34,7 @@ from numba import prange
 
 from likewise.kernels._blas import gemm_nt, potrf_upper, syrk_upper
 from likewise.kernels._jit import serial_and_parallel
+from likewise.kernels._threads import parallel_allowed
 from likewise.kernels.topk import _topk_serial, filter_arrays
 
 __all__ = ["als_loss", "factor_topk", "solve_rows"]
@@ -347,7 +348,7 @@ def factor_topk(
     group = max(1, min(group, -(-n // (4 * threads))))  # at least ~4 groups per thread
     n_groups = -(-n // group)
     workers = min(threads, n_groups)
-    kernel = _factor_topk_parallel if workers > 1 else _factor_topk_serial
+    kernel = _factor_topk_parallel if workers > 1 and parallel_allowed() else _factor_topk_serial
     kernel(U, V, bias, rows, int(k), seen_indptr, seen_indices, seen_rows, allowed, group, workers, out_idx, out_scores)
     return out_idx, out_scores
 
@@ -432,7 +433,7 @@ def solve_rows(
     A0 = np.ascontiguousarray(gram, dtype=np.float32).copy()
     A0[np.diag_indices_from(A0)] += np.float32(reg)
     stride = _stride((X.shape[0] + _CHUNK - 1) // _CHUNK)
-    parallel = parallel and X.shape[0] > 1
+    parallel = parallel and X.shape[0] > 1 and parallel_allowed()
     if solver == "cg":
         (_cg_parallel if parallel else _cg_serial)(indptr, indices, values, X, Y, A0, int(cg_steps), conf, stride)
     elif solver == "cholesky":
@@ -468,7 +469,7 @@ def als_loss(
     conf = _conf_params(alpha, confidence, epsilon)
     out = np.empty(X.shape[0], dtype=np.float64)
     extra = np.empty(X.shape[0], dtype=np.float64)
-    kernel = _loss_parallel if parallel and X.shape[0] > 1 else _loss_serial
+    kernel = _loss_parallel if parallel and X.shape[0] > 1 and parallel_allowed() else _loss_serial
     kernel(indptr, indices, values, X, np.ascontiguousarray(Y), conf, out, extra)
     X64 = X.astype(np.float64)
     Y64 = Y.astype(np.float64)

@@ -27,6 +27,7 @@ from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._rng import rand_below, stream_states
+from likewise.kernels._threads import parallel_allowed
 from likewise.kernels.topk import sorted_contains
 
 __all__ = ["bpr_epoch", "bpr_fold_in", "positives_bitset"]
@@ -254,7 +255,7 @@ def bpr_epoch(
         raise ValueError("positive_bits must be positives_bitset(indptr, indices, n_items)")
     else:
         bits = np.ascontiguousarray(positive_bits)
-    kernel = _epoch_parallel if n_streams > 1 else _epoch_serial
+    kernel = _epoch_parallel if n_streams > 1 and parallel_allowed() else _epoch_serial
     kernel(
         indptr, indices, user_of, U, V, bias, bool(use_bias), learning_rate, reg_user, reg_pos, reg_neg, reg_bias,
         bool(verify), bits, int(max_tries), bool(track_loss), states, stats, rec,

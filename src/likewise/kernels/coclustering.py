@@ -17,6 +17,7 @@ import numpy as np
 from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
+from likewise.kernels._threads import parallel_allowed
 
 __all__ = ["assign_clusters", "cluster_averages"]
 
@@ -87,7 +88,7 @@ def assign_clusters(
         Chosen cluster per row (0 for rows without ratings).
     """
     out = np.empty(indptr.shape[0] - 1, dtype=np.int64)
-    kernel = _assign_parallel if parallel else _assign_serial
+    kernel = _assign_parallel if parallel and parallel_allowed() else _assign_serial
     kernel(
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(indices, dtype=np.int32),

@@ -34,6 +34,7 @@ import numpy as np
 from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
+from likewise.kernels._threads import parallel_allowed
 from likewise.kernels.topk import _better, _sift_down, _sift_up
 
 __all__ = ["BASIC", "CENTERED", "SUM", "gather_scores", "scatter_scores", "spread_scores", "spread_topk"]
@@ -313,7 +314,7 @@ def gather_scores(
     if ctx.size == 0:
         return out.reshape(0, n_x) if all_targets else out
     use_parallel, n_chunks = _chunks(parallel, ctx.size)
-    kernel = _gather_parallel if use_parallel else _gather_serial
+    kernel = _gather_parallel if use_parallel and parallel_allowed() else _gather_serial
     kernel(
         *s,
         *c,
@@ -367,7 +368,7 @@ def scatter_scores(
     if nb.size == 0:
         return out
     use_parallel, n_chunks = _chunks(parallel, nb.size)
-    kernel = _scatter_parallel if use_parallel else _scatter_serial
+    kernel = _scatter_parallel if use_parallel and parallel_allowed() else _scatter_serial
     kernel(
         *s,
         nb,
@@ -413,7 +414,7 @@ def spread_scores(
     if ctx.size == 0:
         return out.reshape(0, n_x) if all_targets else out
     use_parallel, n_chunks = _chunks(parallel, ctx.size)
-    kernel = _spread_parallel if use_parallel else _spread_serial
+    kernel = _spread_parallel if use_parallel and parallel_allowed() else _spread_serial
     kernel(*s, *c, ctx, ptr, tgt, all_targets, int(k), int(min_k), bool(weighted), n_chunks, out)
     return out.reshape(ctx.size, n_x) if all_targets else out
 
@@ -566,7 +567,7 @@ def spread_topk(
         rows = np.ascontiguousarray(seen_rows, dtype=np.int64)
     mask = np.ones(n_x, dtype=np.bool_) if allowed is None else np.ascontiguousarray(allowed, dtype=np.bool_)
     use_parallel, n_chunks = _chunks(parallel, ctx.size)
-    kernel = _spread_topk_parallel if use_parallel else _spread_topk_serial
+    kernel = _spread_topk_parallel if use_parallel and parallel_allowed() else _spread_topk_serial
     kernel(
         *s,
         *c,

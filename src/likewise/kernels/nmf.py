@@ -23,6 +23,7 @@ from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._prefetch import prefetch
+from likewise.kernels._threads import parallel_allowed
 from likewise.kernels.sgd import AHEAD, FASTMATH
 
 __all__ = ["nmf_accumulate", "nmf_multiplicative_update"]
@@ -128,7 +129,7 @@ def nmf_accumulate(
     inum = np.zeros((n_items, n_factors))
     iden = np.zeros((n_items, n_factors))
     sq_err = np.zeros(n_groups * n_groups)
-    kernel = _accumulate_parallel if n_groups > 1 else _accumulate_serial
+    kernel = _accumulate_parallel if n_groups > 1 and parallel_allowed() else _accumulate_serial
     kernel(
         users,
         items,
@@ -166,7 +167,7 @@ def nmf_multiplicative_update(
     ``counts[row]`` is the number of ratings of the row (:math:`|I_u|` or :math:`|U_i|`),
     ``reg`` :math:`\\lambda_p` or :math:`\\lambda_q`.
     """
-    kernel = _multiplicative_parallel if parallel else _multiplicative_serial
+    kernel = _multiplicative_parallel if parallel and parallel_allowed() else _multiplicative_serial
     kernel(factors, num, den, np.ascontiguousarray(counts, dtype=np.int64), np.float64(reg))
 
 

@@ -52,6 +52,7 @@ from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._prefetch import prefetch
+from likewise.kernels._threads import parallel_allowed
 
 __all__ = [
     "build_schedule",
@@ -284,7 +285,7 @@ def svd_epoch(
     users, items, ratings, block_ptr = schedule
     _check_state(user_bias, item_bias, user_factors, item_factors)
     sq_err = np.zeros(n_groups * n_groups, dtype=np.float64)
-    kernel = _svd_epoch_parallel if n_groups > 1 else _svd_epoch_serial
+    kernel = _svd_epoch_parallel if n_groups > 1 and parallel_allowed() else _svd_epoch_serial
     kernel(
         users,
         items,
@@ -459,7 +460,7 @@ def implicit_sums(
     Rows with no items get zeros.
     """
     out = np.empty((indptr.shape[0] - 1, implicit_factors.shape[1]), dtype=np.float32)
-    kernel = _implicit_sums_parallel if parallel else _implicit_sums_serial
+    kernel = _implicit_sums_parallel if parallel and parallel_allowed() else _implicit_sums_serial
     kernel(
         np.ascontiguousarray(indptr, dtype=np.int64),
         np.ascontiguousarray(indices, dtype=np.int32),

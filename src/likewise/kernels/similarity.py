@@ -36,6 +36,7 @@ import numpy as np
 from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
+from likewise.kernels._threads import parallel_allowed
 from likewise.kernels.topk import _better, _sift_down, _sift_up
 
 __all__ = [
@@ -535,7 +536,7 @@ def topk_similarities(
     n_x = y[3].size
     n_q = query.indptr.size - 1
     n_keep = int(max(0, min(n_keep, n_x)))
-    kernel = _topk_parallel if parallel and n_q > 1 else _topk_serial
+    kernel = _topk_parallel if parallel and n_q > 1 and parallel_allowed() else _topk_serial
     n_chunks = max(1, numba.get_num_threads()) if kernel is _topk_parallel else 1
     block = max(n_chunks, _BLOCK_CELLS // max(n_keep, 1))
     lengths = np.zeros(n_q, dtype=np.int64)
@@ -603,7 +604,7 @@ def dense_similarities(
     out = np.full((n_q, n_x), np.nan, dtype=np.float32)
     if n_q == 0:
         return out
-    kernel = _dense_parallel if parallel and n_q > 1 else _dense_serial
+    kernel = _dense_parallel if parallel and n_q > 1 and parallel_allowed() else _dense_serial
     n_chunks = max(1, numba.get_num_threads()) if kernel is _dense_parallel else 1
     kernel(
         *_unsigned(query.indptr, query.indices),

@@ -12,12 +12,12 @@ co-rated pattern), never as a dense items x items matrix.
 
 from __future__ import annotations
 
-import numba
 import numpy as np
 import scipy.sparse as sp
 from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
+from likewise.kernels._threads import parallel_allowed
 
 __all__ = ["deviations", "slopeone_pairs", "slopeone_rows"]
 
@@ -26,8 +26,7 @@ def _chunks(n: int, parts: int) -> np.ndarray:
     return np.linspace(0, n, max(1, min(parts, n)) + 1).astype(np.int64)
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _count_pairs(csc_indptr, csc_indices, indptr, indices, min_support, bounds, row_nnz):
+def _count_pairs_impl(csc_indptr, csc_indices, indptr, indices, min_support, bounds, row_nnz):
     n_items = csc_indptr.shape[0] - 1
     for c in prange(bounds.shape[0] - 1):
         cnt = np.zeros(n_items, dtype=np.int64)
@@ -47,8 +46,7 @@ def _count_pairs(csc_indptr, csc_indices, indptr, indices, min_support, bounds, 
             row_nnz[i] = touched
 
 
-@numba.njit(cache=True, nogil=True, parallel=True)
-def _fill_pairs(
+def _fill_pairs_impl(
     csc_indptr, csc_indices, csc_data, indptr, indices, data, min_support, bounds, out_ptr, out_idx, out_dev, out_sup
 ):
     n_items = csc_indptr.shape[0] - 1
@@ -78,6 +76,10 @@ def _fill_pairs(
                 j = out_idx[q]
                 out_dev[q] = 0.0 if j == i else acc[j] / cnt[j]
                 out_sup[q] = cnt[j]
+
+
+_count_pairs_parallel, _count_pairs_serial = serial_and_parallel(_count_pairs_impl)
+_fill_pairs_parallel, _fill_pairs_serial = serial_and_parallel(_fill_pairs_impl)
 
 
 def deviations(
@@ -117,14 +119,17 @@ def deviations(
     bounds = _chunks(n_items, n_chunks)
     row_nnz = np.zeros(n_items, dtype=np.int64)
     min_support = max(int(min_support), 1)
-    _count_pairs(csc_indptr, csc_indices, indptr, indices, min_support, bounds, row_nnz)
+    parallel = parallel_allowed()
+    count_pairs = _count_pairs_parallel if parallel else _count_pairs_serial
+    fill_pairs = _fill_pairs_parallel if parallel else _fill_pairs_serial
+    count_pairs(csc_indptr, csc_indices, indptr, indices, min_support, bounds, row_nnz)
     out_ptr = np.zeros(n_items + 1, dtype=np.int64)
     np.cumsum(row_nnz, out=out_ptr[1:])
     nnz = int(out_ptr[-1])
     out_idx = np.empty(nnz, dtype=np.int32)
     out_dev = np.empty(nnz, dtype=np.float64)
     out_sup = np.empty(nnz, dtype=np.int32)
-    _fill_pairs(
+    fill_pairs(
         csc_indptr,
         csc_indices,
         csc_data,
@@ -184,7 +189,7 @@ def slopeone_rows(
     """
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     out = np.empty((rows.shape[0], dev.shape[0]), dtype=np.float32)
-    kernel = _rows_parallel if parallel and rows.shape[0] > 1 else _rows_serial
+    kernel = _rows_parallel if parallel and rows.shape[0] > 1 and parallel_allowed() else _rows_serial
     kernel(
         np.ascontiguousarray(seen_indptr, dtype=np.int64),
         np.ascontiguousarray(seen_indices, dtype=np.int32),
@@ -245,7 +250,7 @@ def slopeone_pairs(
     """Slope One estimates for (user, item) index pairs, float32; users' histories are CSR rows
     with sorted indices and ``means[u]`` their mean ratings."""
     out = np.empty(uidx.shape[0], dtype=np.float32)
-    kernel = _pairs_parallel if uidx.shape[0] >= _SERIAL_BELOW else _pairs_serial
+    kernel = _pairs_parallel if uidx.shape[0] >= _SERIAL_BELOW and parallel_allowed() else _pairs_serial
     kernel(
         np.ascontiguousarray(uidx, dtype=np.int64),
         np.ascontiguousarray(iidx, dtype=np.int64),

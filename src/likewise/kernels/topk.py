@@ -16,6 +16,7 @@ import numpy as np
 from numba import prange
 
 from likewise.kernels._jit import serial_and_parallel
+from likewise.kernels._threads import parallel_allowed
 
 __all__ = ["filter_arrays", "ranked_topk", "sorted_contains", "topk_rows"]
 
@@ -185,7 +186,7 @@ def topk_rows(
     out_scores = np.empty((n_rows, k), dtype=np.float32)
     if k == 0 or n_rows == 0:
         return out_idx, out_scores
-    kernel = _topk_parallel if parallel and n_rows > 1 else _topk_serial
+    kernel = _topk_parallel if parallel and n_rows > 1 and parallel_allowed() else _topk_serial
     kernel(scores, k, seen_indptr, seen_indices, seen_rows, allowed, out_idx, out_scores)
     return out_idx, out_scores
 
@@ -259,6 +260,6 @@ def ranked_topk(
     out_scores = np.empty((n_rows, k), dtype=np.float32)
     if k == 0 or n_rows == 0:
         return out_idx, out_scores
-    kernel = _ranked_parallel if parallel and n_rows > 1 else _ranked_serial
+    kernel = _ranked_parallel if parallel and n_rows > 1 and parallel_allowed() else _ranked_serial
     kernel(order, scores, seen_rows, k, seen_indptr, seen_indices, allowed, out_idx, out_scores)
     return out_idx, out_scores
