@@ -39,7 +39,7 @@ def run_together(bodies: list[Callable[[], Any]], timeout: float = 120.0) -> lis
         try:
             barrier.wait()
             results[slot] = body()
-        except BaseException as exc:  # noqa: BLE001 - handed to the main thread
+        except BaseException as exc:  # handed to the main thread
             errors.append(exc)
 
     threads = [threading.Thread(target=worker, args=(i, b)) for i, b in enumerate(bodies)]
