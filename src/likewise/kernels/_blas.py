@@ -50,8 +50,42 @@ if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover -
 
 else:
     import llvmlite.binding
-    import scipy.linalg.cython_blas
     from numba import types
+
+    from likewise.kernels._threads import blas_libraries_changed
+
+    def _load_cython_blas() -> object:
+        """scipy's ``cython_blas`` extension, without running ``scipy.linalg``'s package init.
+
+        Importing ``scipy.linalg.cython_blas`` the usual way first imports all of scipy.linalg
+        (110-180 ms here), which every fresh process that loads a model would pay although it
+        needs two function pointers. The extension itself loads in ~5 ms; a later
+        ``import scipy.linalg`` gets the same module (and the same BLAS) from the interpreter.
+        """
+        import importlib.machinery
+        import importlib.util
+        from pathlib import Path
+
+        spec = importlib.util.find_spec("scipy")
+        folders = list(spec.submodule_search_locations or []) if spec else []
+        for folder in folders:
+            for suffix in importlib.machinery.EXTENSION_SUFFIXES:
+                path = Path(folder) / "linalg" / f"cython_blas{suffix}"
+                if path.is_file():
+                    loader = importlib.machinery.ExtensionFileLoader("scipy.linalg.cython_blas", str(path))
+                    module_spec = importlib.util.spec_from_file_location(
+                        "scipy.linalg.cython_blas", path, loader=loader
+                    )
+                    if module_spec is not None:
+                        module = importlib.util.module_from_spec(module_spec)
+                        loader.exec_module(module)
+                        return module
+        import scipy.linalg.cython_blas  # pragma: no cover - an unusual scipy layout
+
+        return scipy.linalg.cython_blas  # pragma: no cover
+
+    _cython_blas = _load_cython_blas()
+    blas_libraries_changed()  # scipy's OpenBLAS may have arrived with it: thread limits must cover it
 
     def _capsule_address(module: object, name: str) -> int:
         capsule = module.__pyx_capi__[name]  # type: ignore[attr-defined]
@@ -66,8 +100,8 @@ else:
             raise ImportError(f"scipy.linalg.cython_blas has no usable {name}")
         return int(address)
 
-    llvmlite.binding.add_symbol("likewise_sgemm", _capsule_address(scipy.linalg.cython_blas, "sgemm"))
-    llvmlite.binding.add_symbol("likewise_ssyrk", _capsule_address(scipy.linalg.cython_blas, "ssyrk"))
+    llvmlite.binding.add_symbol("likewise_sgemm", _capsule_address(_cython_blas, "sgemm"))
+    llvmlite.binding.add_symbol("likewise_ssyrk", _capsule_address(_cython_blas, "ssyrk"))
     _i32p = types.CPointer(types.int32)
     _f32p = types.CPointer(types.float32)
     _u8p = types.CPointer(types.uint8)

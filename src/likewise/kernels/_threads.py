@@ -98,9 +98,13 @@ class _BlasGovernor:
                 self._wishes[ident] = threads
             self._apply()
 
+    def libraries_changed(self) -> None:
+        with self._lock:
+            self._controller = None
+
     def _libraries(self) -> list[Any]:
         # A scan costs milliseconds, so it is cached; a BLAS library loaded later (scipy's own
-        # OpenBLAS arrives with scipy.linalg) triggers one fresh scan.
+        # OpenBLAS arrives with scipy.linalg, or with kernels/_blas.py) triggers one fresh scan.
         marker = ("scipy.linalg" in sys.modules, "numpy" in sys.modules)
         if self._controller is None or marker != self._scanned_with:
             from threadpoolctl import ThreadpoolController
@@ -127,6 +131,11 @@ class _BlasGovernor:
 
 
 _governor = _BlasGovernor()
+
+
+def blas_libraries_changed() -> None:
+    """Tell the governor that a BLAS library may have been loaded (it rescans on next use)."""
+    _governor.libraries_changed()
 
 
 @contextmanager
