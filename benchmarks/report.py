@@ -16,7 +16,7 @@ from typing import Any
 
 from benchmarks.harness import Row, machine_summary
 
-__all__ = ["ORDER", "load_results", "render_markdown", "render_suite", "render_table"]
+__all__ = ["ORDER", "load_results", "published_sections", "render_markdown", "render_suite", "render_table"]
 
 ORDER = ("baselines", "scale")
 """Suites shown first, in this order; the others follow alphabetically."""
@@ -64,9 +64,39 @@ def _ordered(payloads: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(payloads, key=lambda p: (rank.get(p["suite"], len(ORDER)), p["suite"]))
 
 
-def render_markdown(payloads: Iterable[dict[str, Any]]) -> str:
-    """The whole ``docs/benchmarks.md`` page (suites in `ORDER`, then alphabetically)."""
+def published_sections(page: str) -> dict[str, str]:
+    """Suite name -> its section's Markdown, from a page `render_markdown` wrote.
+
+    Results files are not committed, so re-running one suite must not erase what the page
+    says of the others: `render_markdown` keeps these sections (each still names its own run,
+    machine and date) for suites that have no results file now.
+    """
+    sections: dict[str, str] = {}
+    name: str | None = None
+    lines: list[str] = []
+    for line in page.splitlines():
+        if line.startswith("## "):
+            if name is not None:
+                sections[name] = "\n".join(lines).rstrip() + "\n"
+            name, lines = line[3:].strip(), [line]
+        elif name is not None:
+            lines.append(line)
+    if name is not None:
+        sections[name] = "\n".join(lines).rstrip() + "\n"
+    for heading in ("Reproduce", "Suites"):
+        sections.pop(heading, None)
+    return sections
+
+
+def render_markdown(payloads: Iterable[dict[str, Any]], kept: dict[str, str] | None = None) -> str:
+    """The whole ``docs/benchmarks.md`` page (suites in `ORDER`, then alphabetically).
+
+    `kept` holds published sections (see `published_sections`) of suites with no results
+    now; a suite with results is always rendered afresh.
+    """
     payloads = _ordered(list(payloads))
+    fresh = {payload["suite"] for payload in payloads}
+    kept = {name: text for name, text in (kept or {}).items() if name not in fresh}
     lines = [
         "# Benchmarks",
         "",
@@ -87,16 +117,23 @@ def render_markdown(payloads: Iterable[dict[str, Any]]) -> str:
         LEGEND,
         "",
     ]
-    if not payloads:
+    if not payloads and not kept:
         lines += ["No results yet: run `python -m benchmarks.run`.", ""]
         return "\n".join(lines)
+    sections = {payload["suite"]: render_suite(payload) for payload in payloads}
+    sections.update({name: [*text.splitlines(), ""] for name, text in kept.items()})
+    names = _ordered_names(list(sections))
     lines += ["## Suites", ""]
-    for payload in payloads:
-        lines.append(f"- [{payload['suite']}](#{_anchor(payload['suite'])})")
+    lines += [f"- [{name}](#{_anchor(name)})" for name in names]
     lines.append("")
-    for payload in payloads:
-        lines += render_suite(payload)
+    for name in names:
+        lines += sections[name]
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _ordered_names(names: list[str]) -> list[str]:
+    rank = {name: i for i, name in enumerate(ORDER)}
+    return sorted(names, key=lambda name: (rank.get(name, len(ORDER)), name))
 
 
 def render_suite(payload: dict[str, Any]) -> list[str]:

@@ -21,7 +21,7 @@ from typing import Any
 
 from benchmarks import suites as _suites_pkg
 from benchmarks.harness import REPO_ROOT, BenchContext, Row, default_data_dir, dumps, machine_info
-from benchmarks.report import load_results, render_markdown, render_table
+from benchmarks.report import load_results, published_sections, render_markdown, render_table
 
 __all__ = ["discover", "main", "run_suite", "write_docs"]
 
@@ -67,9 +67,11 @@ def run_suite(module: ModuleType, ctx: BenchContext, command: str) -> dict[str, 
 
 
 def write_docs(results_dir: Path = RESULTS_DIR, docs_path: Path = DOCS_PATH) -> Path:
-    """Regenerate the benchmarks page from every results file in `results_dir`."""
+    """Regenerate the benchmarks page from every results file in `results_dir`; the published
+    sections of suites without a results file here are kept as they are."""
     docs_path.parent.mkdir(parents=True, exist_ok=True)
-    docs_path.write_text(render_markdown(load_results(results_dir)), encoding="utf-8")
+    kept = published_sections(docs_path.read_text(encoding="utf-8")) if docs_path.is_file() else {}
+    docs_path.write_text(render_markdown(load_results(results_dir), kept), encoding="utf-8")
     return docs_path
 
 

@@ -95,6 +95,21 @@ def test_render_markdown_has_a_section_per_suite_with_machine_and_skips() -> Non
     assert report.render_markdown([]).count("No results yet") == 1
 
 
+def test_rerunning_one_suite_keeps_the_published_sections_of_the_others() -> None:
+    def payload(suite: str, stamp: str) -> dict:
+        return {"suite": suite, "generated": stamp, "threads": 2, "machine": {}, "rows": [r.to_dict() for r in _rows()]}
+
+    first = report.render_markdown([payload("als", "2026-01-01 00:00 UTC"), payload("knn", "2026-01-01 00:00 UTC")])
+    kept = report.published_sections(first)
+    assert sorted(kept) == ["als", "knn"]
+    # Only "knn" re-ran (no results file for "als" any more): als's old section stays word for word.
+    page = report.render_markdown([payload("knn", "2026-02-02 00:00 UTC")], kept)
+    assert kept["als"] in page
+    assert "2026-02-02" in page.split("## knn")[1] and "2026-01-01" not in page.split("## knn")[1]
+    assert page.count("## als") == 1 and page.count("## knn") == 1
+    assert report.published_sections(page)["als"] == kept["als"]
+
+
 def test_load_results_reads_every_suite_file(tmp_path) -> None:  # type: ignore[no-untyped-def]
     (tmp_path / "zeta.json").write_text(dumps({"suite": "zeta", "rows": []}))
     (tmp_path / "scale.json").write_text(dumps({"suite": "scale", "rows": []}))
