@@ -65,3 +65,28 @@ def test_thread_limits_none_uses_every_core_and_nests():
             assert numba.get_num_threads() == 1
         assert numba.get_num_threads() == outer
     assert numba.get_num_threads() == before
+
+
+def test_one_thread_selects_the_serial_builds(monkeypatch):
+    """Issue 18: under thread_limits(1) (servers, concurrent callers) no parallel build is entered or compiled."""
+    from likewise.kernels import topk
+
+    def forbidden(*args, **kwargs):
+        raise AssertionError("the parallel build ran under one thread")
+
+    monkeypatch.setattr(topk, "_topk_parallel", forbidden)
+    scores = np.arange(12, dtype=np.float32).reshape(3, 4)
+    with thread_limits(1):
+        indices, _ = topk.topk_rows(scores, 2, parallel=True)
+    np.testing.assert_array_equal(indices, [[3, 2], [3, 2], [3, 2]])
+    if available_threads() > 1:
+        with pytest.raises(AssertionError, match="parallel build ran"), thread_limits(None):
+            topk.topk_rows(scores, 2, parallel=True)
+
+
+def test_warmup_report_splits_compiling_from_loading():
+    from likewise.kernels import warmup_report
+
+    report = warmup_report(parallel=False)
+    assert 0.0 <= report.compile_seconds <= report.seconds
+    assert report.summary().startswith("serial kernels ready in")
