@@ -21,7 +21,6 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -31,8 +30,17 @@ import numpy as np
 import pandas as pd
 
 from likewise.data.interactions import Interactions
-from likewise.evaluation.compare import LOWER_IS_BETTER
-from likewise.evaluation.evaluate import METRICS, _jsonable, _records, evaluate
+from likewise.evaluation._protocol import EvaluationProtocol, check_confidence, jsonable, records, resolve_protocol
+from likewise.evaluation._registry import LOWER_IS_BETTER, METRICS
+from likewise.evaluation._workers import (
+    Task,
+    TaskProgress,
+    check_n_jobs,
+    run_tasks,
+    threads_per_worker,
+    with_threads,
+)
+from likewise.evaluation.evaluate import evaluate
 from likewise.evaluation.split import Split, kfold, user_split
 from likewise.exceptions import InvalidParameterError
 from likewise.models.base import Recommender
@@ -45,10 +53,6 @@ __all__ = [
     "optuna_search",
     "random_search",
 ]
-
-TaskProgress = Callable[[int, int], None]
-"""Called with (tasks done, tasks in all) after each fold / trial finishes."""
-
 
 # --------------------------------------------------------------------------- results
 
@@ -83,7 +87,7 @@ class CrossValidationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (NaN becomes None)."""
-        return {"per_fold": _records(self.per_fold), "summary": _records(self.summary), "info": _jsonable(self.info)}
+        return {"per_fold": records(self.per_fold), "summary": records(self.summary), "info": jsonable(self.info)}
 
     def __repr__(self) -> str:
         return f"<CrossValidationResult {len(self.per_fold)} folds>\n{self.summary.to_string(index=False)}"
@@ -123,10 +127,10 @@ class SearchResult:
         """A JSON-able dict (no model)."""
         return {
             "metric": self.metric,
-            "best_params": _jsonable(self.best_params),
-            "best_score": _jsonable(self.best_score),
-            "results": _records(self.results),
-            "info": _jsonable(self.info),
+            "best_params": jsonable(self.best_params),
+            "best_score": jsonable(self.best_score),
+            "results": records(self.results),
+            "info": jsonable(self.info),
         }
 
     def __repr__(self) -> str:
@@ -136,126 +140,12 @@ class SearchResult:
         )
 
 
-# --------------------------------------------------------------------------- worker side
-
-
-@dataclass(frozen=True)
-class _Task:
-    index: int
-    model_class: type[Recommender]
-    params: dict[str, Any]
-    train: Interactions
-    test: Interactions
-    eval_kwargs: dict[str, Any]
-
-
-def _init_worker(n_threads: int) -> None:
-    """Limit every thread pool of a worker process to `n_threads`."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    from likewise.kernels._threads import resolve_threads
-
-    threadpool_limits(n_threads)
-    numba.set_num_threads(resolve_threads(n_threads))
-
-
-def _run_task(task: _Task) -> dict[str, Any]:
-    """Fit a fresh model on the task's train part and evaluate it on its test part."""
-    model = task.model_class(**task.params)
-    start = time.perf_counter()
-    model.fit(task.train)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    result = evaluate(model, task.train, task.test, n_bootstrap=0, **task.eval_kwargs)
-    evaluate_s = time.perf_counter() - start
-    values = {str(r["metric"]): float(r["mean"]) for r in result.summary.to_dict("records")}
-    return {
-        "index": task.index,
-        "metrics": values,
-        "fit_s": fit_s,
-        "evaluate_s": evaluate_s,
-        "n_users": int(result.info["n_users_evaluated"]),
-    }
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _check_n_jobs(n_jobs: Any) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0 or n_jobs < -1:
-        raise InvalidParameterError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
-    return _cores() if n_jobs == -1 else int(n_jobs)
-
-
-def _threads_per_worker(n_jobs: int) -> int:
-    return max(1, _cores() // n_jobs)
-
-
-def _with_threads(model: Recommender, params: dict[str, Any], n_threads: int) -> dict[str, Any]:
-    """Give models with an unset ``n_threads`` parameter the worker's share of the cores."""
-    out = {**model.get_params(), **params}
-    if "n_threads" in out and out["n_threads"] is None:
-        out["n_threads"] = n_threads
-    return out
-
-
-def _run_tasks(tasks: list[_Task], n_jobs: int, progress: TaskProgress | None) -> list[dict[str, Any]]:
-    """Run tasks inline (n_jobs == 1) or in a spawn process pool; results in task order."""
-    out: list[dict[str, Any] | None] = [None] * len(tasks)
-    if n_jobs == 1 or len(tasks) <= 1:
-        for done, task in enumerate(tasks, start=1):
-            out[task.index] = _run_task(task)
-            if progress:
-                progress(done, len(tasks))
-        return [r for r in out if r is not None]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    workers = min(n_jobs, len(tasks))
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=mp.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(_threads_per_worker(workers),),
-    ) as pool:
-        futures = [pool.submit(_run_task, task) for task in tasks]
-        for done, future in enumerate(as_completed(futures), start=1):
-            result = future.result()
-            out[result["index"]] = result
-            if progress:
-                progress(done, len(tasks))
-    return [r for r in out if r is not None]
-
-
 # --------------------------------------------------------------------------- cross-validation
 
 
-def _eval_kwargs(
-    k: int,
-    metrics: Sequence[str] | str | None,
-    relevance_threshold: float | None,
-    relevance: str,
-    n_negatives: int | None,
-    exclude_seen: bool,
-    random_state: int,
-) -> dict[str, Any]:
-    return {
-        "k": k,
-        "metrics": metrics,
-        "relevance_threshold": relevance_threshold,
-        "relevance": relevance,
-        "n_negatives": n_negatives,
-        "exclude_seen": exclude_seen,
-        "random_state": random_state,
-    }
-
-
-def _as_splits(folds: Any, data: Interactions | None, by: str, random_state: int) -> list[Split]:
+def _as_splits(
+    folds: Any, data: Interactions | None, by: str, random_state: int | np.random.Generator | None
+) -> list[Split]:
     if isinstance(folds, numbers.Integral) and not isinstance(folds, bool):
         if data is None:
             raise InvalidParameterError("an integer number of folds needs data to split")
@@ -291,6 +181,7 @@ def cross_validate(
     n_jobs: int = 1,
     random_state: int = 0,
     progress: TaskProgress | None = None,
+    protocol: EvaluationProtocol | None = None,
 ) -> CrossValidationResult:
     """K-fold cross-validation of a model: a fresh copy fitted and evaluated on every fold.
 
@@ -314,6 +205,9 @@ def cross_validate(
         Seed of the folds and of sampled negatives.
     progress : callable, optional
         ``progress(done, total)`` after each fold.
+    protocol : EvaluationProtocol, optional
+        k, metrics, relevance_threshold, relevance, n_negatives, exclude_seen, confidence and
+        random_state in one object (its n_bootstrap is not used), instead of the keywords.
 
     Returns
     -------
@@ -321,15 +215,24 @@ def cross_validate(
     """
     if not isinstance(model, Recommender):
         raise InvalidParameterError(f"model must be a likewise Recommender, got {type(model).__name__}")
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise InvalidParameterError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")
-    n_jobs = _check_n_jobs(n_jobs)
-    splits = _as_splits(folds, data, by, random_state)
-    threads = _threads_per_worker(min(n_jobs, len(splits))) if n_jobs > 1 else None
-    params = _with_threads(model, {}, threads) if threads else model.get_params()
-    kwargs = _eval_kwargs(k, metrics, relevance_threshold, relevance, n_negatives, exclude_seen, random_state)
-    tasks = [_Task(i, type(model), params, s.train, s.test, kwargs) for i, s in enumerate(splits)]
-    outputs = _run_tasks(tasks, n_jobs, progress)
+    check_confidence(confidence)
+    settings = resolve_protocol(
+        protocol,
+        k=k,
+        metrics=metrics,
+        relevance_threshold=relevance_threshold,
+        relevance=relevance,
+        n_negatives=n_negatives,
+        exclude_seen=exclude_seen,
+        confidence=confidence,
+        random_state=random_state,
+    )
+    n_jobs = check_n_jobs(n_jobs)
+    splits = _as_splits(folds, data, by, settings.random_state)
+    threads = threads_per_worker(min(n_jobs, len(splits))) if n_jobs > 1 else None
+    params = with_threads(model, {}, threads) if threads else model.get_params()
+    tasks = [Task(i, type(model), params, s.train, s.test, settings) for i, s in enumerate(splits)]
+    outputs = run_tasks(tasks, n_jobs, progress)
 
     metric_names = list(outputs[0]["metrics"])
     rows = []
@@ -344,20 +247,20 @@ def cross_validate(
         row.update(out["metrics"])
         rows.append(row)
     per_fold = pd.DataFrame(rows)
-    summary = _fold_summary(per_fold, metric_names, confidence)
+    summary = _fold_summary(per_fold, metric_names, settings.confidence)
     info = {
         "model": repr(model),
-        "k": k,
+        "k": settings.k,
         "metrics": metric_names,
-        "relevance_threshold": relevance_threshold,
-        "relevance": relevance,
-        "n_negatives": n_negatives,
+        "relevance_threshold": settings.relevance_threshold,
+        "relevance": settings.relevance,
+        "n_negatives": settings.n_negatives,
         "n_folds": len(splits),
         "folds": by if isinstance(folds, numbers.Integral) else "given",
         "n_jobs": n_jobs,
         "threads_per_worker": threads,
-        "confidence": confidence,
-        "random_state": random_state,
+        "confidence": settings.confidence,
+        "random_state": settings.random_state,
     }
     return CrossValidationResult(per_fold=per_fold, summary=summary, info=info)
 
@@ -409,27 +312,27 @@ def _search(
     data: Interactions,
     *,
     metric: str,
-    metrics: Sequence[str] | None,
-    k: int,
+    protocol: EvaluationProtocol | None,
+    settings: dict[str, Any],
     folds: int | None,
     test_fraction: float,
-    relevance_threshold: float | None,
-    relevance: str,
-    n_negatives: int | None,
-    exclude_seen: bool,
     refit: bool,
     n_jobs: int,
-    random_state: int,
     progress: TaskProgress | None,
     method: str,
 ) -> SearchResult:
+    """Score every trial (on a holdout or folds) and refit the best; `settings` are the
+    evaluation keywords of the public search function (``metrics``: the extra ones)."""
     if not isinstance(model, Recommender):
         raise InvalidParameterError(f"model must be a likewise Recommender, got {type(model).__name__}")
     if not isinstance(data, Interactions):
         raise InvalidParameterError(f"data must be a likewise Interactions, got {type(data).__name__}")
     larger_better = _direction(metric)
-    n_jobs = _check_n_jobs(n_jobs)
-    names = list(dict.fromkeys([metric, *(metrics or [])]))
+    n_jobs = check_n_jobs(n_jobs)
+    chosen = resolve_protocol(protocol, **settings)
+    names = list(dict.fromkeys([metric, *(chosen.metrics or [])]))
+    chosen = chosen.replace(metrics=tuple(names))
+    random_state = chosen.random_state
     if folds is None:
         splits = [user_split(data, test_fraction, random_state=random_state)]
         scheme = f"per-user holdout, test_fraction={test_fraction}"
@@ -437,15 +340,14 @@ def _search(
         splits = _as_splits(folds, data, "interaction", random_state)
         scheme = f"{len(splits)}-fold cross-validation"
     n_tasks = len(trials) * len(splits)
-    threads = _threads_per_worker(min(n_jobs, n_tasks)) if n_jobs > 1 else None
-    kwargs = _eval_kwargs(k, names, relevance_threshold, relevance, n_negatives, exclude_seen, random_state)
+    threads = threads_per_worker(min(n_jobs, n_tasks)) if n_jobs > 1 else None
     tasks = []
     for t, params in enumerate(trials):
-        full = _with_threads(model, params, threads) if threads else {**model.get_params(), **params}
+        full = with_threads(model, params, threads) if threads else {**model.get_params(), **params}
         model.clone().set_params(**params)  # unknown names raise here, before any work
         for f, split in enumerate(splits):
-            tasks.append(_Task(t * len(splits) + f, type(model), full, split.train, split.test, kwargs))
-    outputs = _run_tasks(tasks, n_jobs, progress)
+            tasks.append(Task(t * len(splits) + f, type(model), full, split.train, split.test, chosen))
+    outputs = run_tasks(tasks, n_jobs, progress)
 
     rows = []
     for t, params in enumerate(trials):
@@ -472,16 +374,16 @@ def _search(
     info = {
         "method": method,
         "model": repr(model),
-        "k": k,
+        "k": chosen.k,
         "metric": metric,
         "larger_is_better": larger_better,
         "validation": scheme,
         "n_trials": len(trials),
         "n_jobs": n_jobs,
         "threads_per_worker": threads,
-        "relevance_threshold": relevance_threshold,
-        "relevance": relevance,
-        "n_negatives": n_negatives,
+        "relevance_threshold": chosen.relevance_threshold,
+        "relevance": chosen.relevance,
+        "n_negatives": chosen.n_negatives,
         "random_state": random_state,
     }
     return SearchResult(
@@ -512,6 +414,7 @@ def grid_search(
     n_jobs: int = 1,
     random_state: int = 0,
     progress: TaskProgress | None = None,
+    protocol: EvaluationProtocol | None = None,
 ) -> SearchResult:
     """Try every combination of the given hyper-parameter values.
 
@@ -542,6 +445,9 @@ def grid_search(
         Seed of the split(s) and of sampled negatives.
     progress : callable, optional
         ``progress(done, total)`` after each (trial, fold).
+    protocol : EvaluationProtocol, optional
+        k, metrics (the extra ones), relevance_threshold, relevance, n_negatives, exclude_seen
+        and random_state in one object (its n_bootstrap is not used), instead of the keywords.
 
     Returns
     -------
@@ -562,17 +468,20 @@ def grid_search(
         trials,
         data,
         metric=metric,
-        metrics=metrics,
-        k=k,
+        protocol=protocol,
+        settings={
+            "k": k,
+            "metrics": metrics,
+            "relevance_threshold": relevance_threshold,
+            "relevance": relevance,
+            "n_negatives": n_negatives,
+            "exclude_seen": exclude_seen,
+            "random_state": random_state,
+        },
         folds=folds,
         test_fraction=test_fraction,
-        relevance_threshold=relevance_threshold,
-        relevance=relevance,
-        n_negatives=n_negatives,
-        exclude_seen=exclude_seen,
         refit=refit,
         n_jobs=n_jobs,
-        random_state=random_state,
         progress=progress,
         method="grid",
     )
@@ -610,6 +519,7 @@ def random_search(
     n_jobs: int = 1,
     random_state: int = 0,
     progress: TaskProgress | None = None,
+    protocol: EvaluationProtocol | None = None,
 ) -> SearchResult:
     """Try ``n_trials`` random hyper-parameter settings.
 
@@ -623,7 +533,7 @@ def random_search(
     n_trials : int
         Number of settings drawn (seeded by ``random_state``; repeats are possible).
     metric, metrics, k, folds, test_fraction, relevance_threshold, relevance, n_negatives,
-    exclude_seen, refit, n_jobs, random_state, progress
+    exclude_seen, refit, n_jobs, random_state, progress, protocol
         As in `grid_search`.
 
     Returns
@@ -640,17 +550,20 @@ def random_search(
         trials,
         data,
         metric=metric,
-        metrics=metrics,
-        k=k,
+        protocol=protocol,
+        settings={
+            "k": k,
+            "metrics": metrics,
+            "relevance_threshold": relevance_threshold,
+            "relevance": relevance,
+            "n_negatives": n_negatives,
+            "exclude_seen": exclude_seen,
+            "random_state": random_state,
+        },
         folds=folds,
         test_fraction=test_fraction,
-        relevance_threshold=relevance_threshold,
-        relevance=relevance,
-        n_negatives=n_negatives,
-        exclude_seen=exclude_seen,
         refit=refit,
         n_jobs=n_jobs,
-        random_state=random_state,
         progress=progress,
         method="random",
     )
@@ -668,6 +581,7 @@ def optuna_search(
     relevance_threshold: float | None = None,
     refit: bool = True,
     random_state: int = 0,
+    protocol: EvaluationProtocol | None = None,
 ) -> SearchResult:
     """Search with an Optuna study (TPE sampler) when Optuna is installed.
 
@@ -683,6 +597,11 @@ def optuna_search(
     data : Interactions
     n_trials, metric, k, test_fraction, relevance_threshold, refit, random_state
         As in `random_search`.
+    protocol : EvaluationProtocol, optional
+        The evaluation settings in one object (its metrics and n_bootstrap are not used; its
+        random_state seeds the split, the sampler and the evaluation), instead of k,
+        relevance_threshold and random_state. Without it every trial is evaluated with
+        `evaluate`'s defaults for the other settings (seed 0).
 
     Returns
     -------
@@ -700,6 +619,12 @@ def optuna_search(
     except ImportError as exc:
         raise NotSupportedError("optuna_search needs Optuna: pip install optuna") from exc
     larger_better = _direction(metric)
+    if protocol is None:
+        chosen = EvaluationProtocol(k=k, metrics=(metric,), relevance_threshold=relevance_threshold, n_bootstrap=0)
+    else:
+        chosen = resolve_protocol(protocol, k=k, relevance_threshold=relevance_threshold, random_state=random_state)
+        chosen = chosen.replace(metrics=(metric,), n_bootstrap=0)
+        random_state = chosen.random_state  # type: ignore[assignment]
     train, test = user_split(data, test_fraction, random_state=random_state)
     trials: list[dict[str, Any]] = []
     scores: list[float] = []
@@ -711,9 +636,7 @@ def optuna_search(
         start = time.perf_counter()
         candidate.fit(train)
         fit_times.append(time.perf_counter() - start)
-        result = evaluate(
-            candidate, train, test, k=k, metrics=[metric], relevance_threshold=relevance_threshold, n_bootstrap=0
-        )
+        result = evaluate(candidate, train, test, protocol=chosen)
         trials.append(params)
         scores.append(result[metric])
         return result[metric]
@@ -734,5 +657,5 @@ def optuna_search(
     )
     best = int(np.nanargmax(scores) if larger_better else np.nanargmin(scores))
     best_model = model.clone().set_params(**trials[best]).fit(data) if refit else None
-    info = {"method": "optuna", "model": repr(model), "k": k, "metric": metric, "n_trials": n_trials}
+    info = {"method": "optuna", "model": repr(model), "k": chosen.k, "metric": metric, "n_trials": n_trials}
     return SearchResult(results, metric, dict(trials[best]), float(scores[best]), best_model, info)
