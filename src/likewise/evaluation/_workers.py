@@ -10,17 +10,20 @@ from __future__ import annotations
 import numbers
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
 
 from likewise.data.interactions import Interactions
 from likewise.evaluation._protocol import EvaluationProtocol
 from likewise.evaluation.evaluate import evaluate
+from likewise.evaluation.split import Split, kfold
 from likewise.exceptions import InvalidParameterError
 from likewise.models.base import Recommender
 
-__all__ = ["Task", "TaskProgress", "check_n_jobs", "run_tasks", "threads_per_worker", "with_threads"]
+__all__ = ["Task", "TaskProgress", "as_splits", "check_n_jobs", "run_tasks", "threads_per_worker", "with_threads"]
 
 TaskProgress = Callable[[int, int], None]
 """Called with (tasks done, tasks in all) after each fold / trial finishes."""
@@ -121,3 +124,26 @@ def run_tasks(tasks: list[Task], n_jobs: int, progress: TaskProgress | None) -> 
             if progress:
                 progress(done, len(tasks))
     return [r for r in out if r is not None]
+
+
+def as_splits(
+    folds: Any, data: Interactions | None, by: str, random_state: int | np.random.Generator | None
+) -> list[Split]:
+    """`folds` as a list of splits: `kfold` of `data` for an int, else the given splits."""
+    if isinstance(folds, numbers.Integral) and not isinstance(folds, bool):
+        if data is None:
+            raise InvalidParameterError("an integer number of folds needs data to split")
+        return list(kfold(data, n_splits=int(folds), by=by, random_state=random_state))  # type: ignore[arg-type]
+    if isinstance(folds, (str, bytes)) or not isinstance(folds, Iterable):
+        raise InvalidParameterError(f"folds must be an int or an iterable of splits, got {type(folds).__name__}")
+    splits = []
+    for number, split in enumerate(folds):
+        if isinstance(split, Split):
+            splits.append(split)
+        elif isinstance(split, tuple) and len(split) == 2 and all(isinstance(p, Interactions) for p in split):
+            splits.append(Split(split[0], split[1], {"method": "given", "fold": number}))
+        else:
+            raise InvalidParameterError(f"fold {number} is not a Split or a (train, test) pair of Interactions")
+    if not splits:
+        raise InvalidParameterError("folds is empty")
+    return splits
