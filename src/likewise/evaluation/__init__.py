@@ -1,6 +1,8 @@
 """Evaluation: splits, metrics, `evaluate`, `compare` with significance tests, cross-validation,
 hyper-parameter search and report folders (see docs/evaluation.md)."""
 
+from likewise.evaluation._protocol import EvaluationProtocol
+from likewise.evaluation._registry import REGISTRY, Metric
 from likewise.evaluation.compare import LOWER_IS_BETTER, Comparison, compare, holm, paired_tests
 from likewise.evaluation.evaluate import METRICS, EvaluationResult, evaluate
 from likewise.evaluation.metrics import (
@@ -44,9 +46,12 @@ from likewise.evaluation.tuning import (
 __all__ = [
     "LOWER_IS_BETTER",
     "METRICS",
+    "REGISTRY",
     "Comparison",
     "CrossValidationResult",
+    "EvaluationProtocol",
     "EvaluationResult",
+    "Metric",
     "SearchResult",
     "Split",
     "auc",

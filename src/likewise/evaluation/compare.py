@@ -41,31 +41,13 @@ import numpy as np
 import pandas as pd
 
 from likewise.data.interactions import Interactions
-from likewise.evaluation import metrics as _m
-from likewise.evaluation.evaluate import (
-    _BATCH,
-    EvaluationResult,
-    _evaluate,
-    _jsonable,
-    _Lists,
-    _records,
-)
+from likewise.evaluation._protocol import EvaluationProtocol, Lists, jsonable, records, resolve_protocol
+from likewise.evaluation._registry import BATCH_METRICS, CURVE_METRICS, LOWER_IS_BETTER, REGISTRY, ListContext
+from likewise.evaluation.evaluate import EvaluationResult, run_evaluation
 from likewise.exceptions import InvalidParameterError
 from likewise.models.base import Recommender
 
-__all__ = ["LOWER_IS_BETTER", "Comparison", "compare", "holm", "paired_tests"]
-
-LOWER_IS_BETTER = frozenset({"rmse", "mae", "gini", "popularity_bias"})
-"""Metrics for which a smaller value is better (the others: larger is better)."""
-
-CURVE_METRICS = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
-_CURVE_FUNCS = {
-    "precision": _m.precision_at_k,
-    "recall": _m.recall_at_k,
-    "map": _m.average_precision_at_k,
-    "mrr": _m.reciprocal_rank,
-    "hit_rate": _m.hit_rate_at_k,
-}
+__all__ = ["CURVE_METRICS", "LOWER_IS_BETTER", "Comparison", "compare", "holm", "paired_tests"]
 
 ProgressCallback = Callable[[str, str], None]
 """Called with (model name, stage) where stage is "fit", "evaluate" or "done"."""
@@ -109,7 +91,7 @@ class Comparison:
     history: dict[str, list[dict[str, float]]]
     primary: str
     info: dict[str, Any] = field(default_factory=dict)
-    lists: dict[str, _Lists] = field(default_factory=dict, repr=False)
+    lists: dict[str, Lists] = field(default_factory=dict, repr=False)
 
     @property
     def models(self) -> list[str]:
@@ -170,12 +152,12 @@ class Comparison:
         """
         return {
             "primary": self.primary,
-            "info": _jsonable(self.info),
-            "leaderboard": _records(self.leaderboard),
-            "tests": _records(self.tests),
-            "curves": _records(self.curves),
-            "fit_seconds": _jsonable(self.fit_seconds),
-            "history": _jsonable(self.history),
+            "info": jsonable(self.info),
+            "leaderboard": records(self.leaderboard),
+            "tests": records(self.tests),
+            "curves": records(self.curves),
+            "fit_seconds": jsonable(self.fit_seconds),
+            "history": jsonable(self.history),
             "results": {name: result.to_dict(per_user=per_user) for name, result in self.results.items()},
         }
 
@@ -206,6 +188,7 @@ def compare(
     primary: str | None = None,
     random_state: int = 0,
     progress: ProgressCallback | None = None,
+    protocol: EvaluationProtocol | None = None,
 ) -> Comparison:
     """Evaluate several models on the same split and test their differences.
 
@@ -235,6 +218,10 @@ def compare(
         intervals resample the same users.
     progress : callable, optional
         ``progress(name, stage)`` before each model's "fit" and "evaluate" and after it is "done".
+    protocol : EvaluationProtocol, optional
+        The evaluation settings (k, metrics, relevance_threshold, relevance, n_negatives,
+        exclude_seen, n_bootstrap, confidence, random_state) in one object instead of the
+        keywords, which must then stay at their defaults.
 
     Returns
     -------
@@ -254,12 +241,24 @@ def compare(
         raise InvalidParameterError(f"fit must be True, False or 'auto', got {fit!r}")
     if isinstance(alpha, bool) or not isinstance(alpha, (int, float)) or not 0.0 < alpha < 1.0:
         raise InvalidParameterError(f"alpha must be a number strictly between 0 and 1, got {alpha!r}")
-    curve_k = max(k, 20) if curve_k is None else curve_k
+    curve_k = max(k if protocol is None else protocol.k, 20) if curve_k is None else curve_k
     if isinstance(curve_k, bool) or not isinstance(curve_k, (int, np.integer)) or curve_k < 1:
         raise InvalidParameterError(f"curve_k must be a positive integer, got {curve_k!r}")
+    settings = resolve_protocol(
+        protocol,
+        k=k,
+        metrics=metrics,
+        relevance_threshold=relevance_threshold,
+        relevance=relevance,
+        n_negatives=n_negatives,
+        exclude_seen=exclude_seen,
+        n_bootstrap=n_bootstrap,
+        confidence=confidence,
+        random_state=random_state,
+    )
 
     results: dict[str, EvaluationResult] = {}
-    lists: dict[str, _Lists] = {}
+    lists: dict[str, Lists] = {}
     fit_seconds: dict[str, float] = {}
     history: dict[str, list[dict[str, float]]] = {}
     for name, model in models.items():
@@ -275,21 +274,7 @@ def compare(
                 history[name] = epochs
         if progress:
             progress(name, "evaluate")
-        result, model_lists = _evaluate(
-            model,
-            train,
-            test,
-            k=k,
-            metrics=metrics,
-            relevance_threshold=relevance_threshold,
-            relevance=relevance,
-            n_negatives=n_negatives,
-            exclude_seen=exclude_seen,
-            n_bootstrap=n_bootstrap,
-            confidence=confidence,
-            random_state=random_state,
-            list_length=curve_k,
-        )
+        result, model_lists = run_evaluation(model, train, test, settings, list_length=curve_k)
         results[name] = result
         if model_lists is not None:
             lists[name] = model_lists
@@ -307,14 +292,14 @@ def compare(
     curves = _curves(lists, curve_k)
     first = next(iter(results.values())).info
     info = {
-        "k": k,
+        "k": settings.k,
         "metrics": metric_names,
         "models": {name: repr(model) for name, model in models.items()},
         "relevance_threshold": first.get("relevance_threshold"),
-        "relevance": relevance,
+        "relevance": settings.relevance,
         "candidates": first.get("candidates"),
-        "n_negatives": n_negatives,
-        "exclude_seen": bool(exclude_seen),
+        "n_negatives": settings.n_negatives,
+        "exclude_seen": bool(settings.exclude_seen),
         "n_users_evaluated": {name: r.info.get("n_users_evaluated") for name, r in results.items()},
         "n_users_skipped": first.get("n_users_skipped"),
         "confidence": first.get("confidence"),
@@ -324,7 +309,7 @@ def compare(
         "curve_k": curve_k,
         "n_train_interactions": train.nnz,
         "n_test_interactions": test.nnz,
-        "random_state": random_state,
+        "random_state": settings.random_state,
     }
     return Comparison(
         results=results,
@@ -372,19 +357,31 @@ def _leaderboard(
     return frame.reset_index(drop=True)
 
 
-def _curves(lists: dict[str, _Lists], curve_k: int) -> pd.DataFrame:
-    records = []
+def _curves(lists: dict[str, Lists], curve_k: int) -> pd.DataFrame:
+    rows = []
     for name, lst in lists.items():
         if lst.recs.shape[0] == 0:
             continue
         for cut in range(1, curve_k + 1):
+            context = ListContext(
+                lists=lst.recs,
+                k=cut,
+                relevant=lst.relevant,
+                gains=lst.gains,
+                popularity=lst.popularity,
+                n_train_users=0,
+                n_items=lst.n_items,
+                item_features=_no_features,
+            )
             for metric in CURVE_METRICS:
-                if metric == "ndcg":
-                    values = _m.ndcg_at_k(lst.recs, lst.gains, cut)
-                else:
-                    values = _CURVE_FUNCS[metric](lst.recs, lst.relevant, cut)
-                records.append((name, cut, metric, float(np.nanmean(values))))
-    return pd.DataFrame(records, columns=["model", "k", "metric", "value"])
+                compute = REGISTRY[metric].compute
+                assert compute is not None
+                rows.append((name, cut, metric, float(np.nanmean(compute(context)))))
+    return pd.DataFrame(rows, columns=["model", "k", "metric", "value"])
+
+
+def _no_features() -> Any:
+    raise AssertionError("curve metrics do not read item features")
 
 
 # --------------------------------------------------------------------------- tests
@@ -456,7 +453,7 @@ def paired_tests(
     if metrics is None:
         shared = [set(frame.columns) for frame in frames.values()]
         first = next(iter(results.values())).info.get("metrics", []) if results else []
-        metrics = [m for m in first if m not in _BATCH and all(m in cols for cols in shared)]
+        metrics = [m for m in first if m not in BATCH_METRICS and all(m in cols for cols in shared)]
     columns = [
         "metric",
         "model_a",

@@ -1,5 +1,9 @@
 """`evaluate(model, train, test)`: every metric for every test user, with bootstrap intervals.
 
+The metrics are those of the registry (`likewise.evaluation._registry`); the settings are an
+`EvaluationProtocol` (or the same keywords); the model is reached through its public API only
+(`likewise.evaluation._steps`).
+
 What is evaluated
 -----------------
 - **Users.** The test users are the rows of ``test`` with at least one interaction (or the
@@ -19,9 +23,9 @@ What is evaluated
   test items plus N items sampled uniformly (seeded by ``random_state``) from the items
   they have no training or test interaction with; lists and AUC rank only those, and
   ``info["candidates"]`` says so (such numbers are not comparable with full-catalogue ones).
-- **Lists.** One call of ``model.recommend(users, n=k, exclude_seen=...)`` for all users
-  (the model batches internally; with sampled negatives, blocks of dense scores masked to
-  each user's candidates). With ``exclude_seen=True`` a relevant test item the user
+- **Lists.** One call of ``model.recommend_indices(users, n=k, seen=exclude_seen)`` for all users
+  (the model batches internally; with sampled negatives, one call per block of users with
+  every non-candidate dropped). With ``exclude_seen=True`` a relevant test item the user
   also had in training can never be recommended: ``info["n_relevant_in_train"]``
   counts them (0 after a split without leakage).
 - **Ratings.** ``rmse`` / ``mae`` compare ``model.predict`` with every test rating of the
@@ -55,35 +59,16 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from likewise.data.idmap import IdMap
+from likewise._util import check_int, check_random_state
 from likewise.data.interactions import Interactions
-from likewise.evaluation import metrics as _m
+from likewise.evaluation import _steps as steps
+from likewise.evaluation._protocol import EvaluationProtocol, Lists, jsonable, records, resolve_protocol
+from likewise.evaluation._registry import DEFAULT_METRICS, METRICS, RATING_METRICS, REGISTRY, ListContext
 from likewise.exceptions import DataWarning, InvalidParameterError
-from likewise.kernels.topk import topk_rows
 from likewise.models.base import Recommender
 
-__all__ = ["METRICS", "EvaluationResult", "evaluate"]
+__all__ = ["METRICS", "EvaluationProtocol", "EvaluationResult", "evaluate", "run_evaluation"]
 
-_RANKING = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "auc")
-_LIST = ("novelty", "diversity", "popularity_bias")
-_BATCH = ("coverage", "gini", "personalisation")
-_RATING = ("rmse", "mae")
-METRICS: tuple[str, ...] = _RANKING + _RATING + _LIST + _BATCH
-"""Every metric name `evaluate` accepts."""
-
-_DEFAULT = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate", "coverage")
-_RANK_FUNCS = {
-    "precision": _m.precision_at_k,
-    "recall": _m.recall_at_k,
-    "ndcg": _m.ndcg_at_k,
-    "map": _m.average_precision_at_k,
-    "mrr": _m.reciprocal_rank,
-    "hit_rate": _m.hit_rate_at_k,
-}
-_SKIP_NO_TEST = "no test interactions"
-_SKIP_UNKNOWN = "unknown to the model"
-_SKIP_NO_RELEVANT = "no relevant test items"
-_SCORE_CELLS = 4_000_000  # dense score cells per block for AUC
 _BOOT_CELLS = 4_000_000  # resampled positions per bootstrap chunk
 
 
@@ -128,11 +113,11 @@ class EvaluationResult:
         dict
         """
         out: dict[str, Any] = {
-            "summary": _records(self.summary),
-            "info": _jsonable(self.info),
+            "summary": records(self.summary),
+            "info": jsonable(self.info),
         }
         if per_user:
-            out["per_user"] = _records(self.per_user)
+            out["per_user"] = records(self.per_user)
         return out
 
     def __repr__(self) -> str:
@@ -156,6 +141,7 @@ def evaluate(
     n_bootstrap: int = 1000,
     confidence: float = 0.95,
     random_state: int | np.random.Generator | None = 0,
+    protocol: EvaluationProtocol | None = None,
 ) -> EvaluationResult:
     """Measure a fitted model on a test set (see the module docstring for every rule).
 
@@ -195,161 +181,220 @@ def evaluate(
         Interval coverage, strictly between 0 and 1.
     random_state : int, numpy Generator or None
         Seed of the bootstrap (and of the sampled negatives).
+    protocol : EvaluationProtocol, optional
+        All of the settings above (k ... random_state) in one object, instead of the
+        keywords (which must then stay at their defaults).
 
     Returns
     -------
     EvaluationResult
+
+    Examples
+    --------
+    >>> protocol = EvaluationProtocol(k=20, metrics=["ndcg", "recall"])  # doctest: +SKIP
+    >>> evaluate(model, train, test, protocol=protocol)["ndcg"]  # doctest: +SKIP
     """
-    return _evaluate(
-        model,
-        train,
-        test,
+    _check_inputs(model, train, test)
+    settings = resolve_protocol(
+        protocol,
         k=k,
         metrics=metrics,
         relevance_threshold=relevance_threshold,
         relevance=relevance,
         n_negatives=n_negatives,
         exclude_seen=exclude_seen,
-        users=users,
         n_bootstrap=n_bootstrap,
         confidence=confidence,
         random_state=random_state,
-    )[0]
+    )
+    return run_evaluation(model, train, test, settings, users=users)[0]
 
 
-@dataclass(frozen=True, eq=False)
-class _Lists:
-    """What `_evaluate` ranked, for curves and plots (`compare`, reports).
-
-    ``recs``: model item indices (n_evaluated, width >= k), ``-1`` padding, for the users
-    evaluated by the ranking metrics; ``relevant`` / ``gains`` their relevance (binary /
-    graded; columns past ``n_items`` are test items the model does not know);
-    ``popularity``: training users per model item.
-    """
-
-    recs: np.ndarray
-    relevant: sp.csr_matrix
-    gains: sp.csr_matrix
-    popularity: np.ndarray
-    n_items: int
-
-
-def _evaluate(
+def run_evaluation(
     model: Recommender,
     train: Interactions,
     test: Interactions,
+    protocol: EvaluationProtocol,
     *,
-    k: int = 10,
-    metrics: Sequence[str] | str | None = None,
-    relevance_threshold: float | None = None,
-    relevance: str = "binary",
-    n_negatives: int | None = None,
-    exclude_seen: bool = True,
     users: Any = None,
-    n_bootstrap: int = 1000,
-    confidence: float = 0.95,
-    random_state: int | np.random.Generator | None = 0,
     list_length: int | None = None,
-) -> tuple[EvaluationResult, _Lists | None]:
-    """`evaluate`, also returning the lists (``list_length`` >= k of them) for curves."""
+) -> tuple[EvaluationResult, Lists | None]:
+    """`evaluate` under `protocol`, also returning the lists (``list_length`` >= k of them)
+    for curves and plots (None when no metric needed lists and no ``list_length`` was asked)."""
     _check_inputs(model, train, test)
-    k = _check_int(k, "k", 1)
-    width = k if list_length is None else max(k, _check_int(list_length, "list_length", 1))
-    n_bootstrap = _check_int(n_bootstrap, "n_bootstrap", 0)
-    confidence = _check_confidence(confidence)
-    threshold = _check_threshold(relevance_threshold)
-    if relevance not in ("binary", "graded"):
-        raise InvalidParameterError(f"relevance must be 'binary' or 'graded', got {relevance!r}")
-    if n_negatives is not None:
-        n_negatives = _check_int(n_negatives, "n_negatives", 1)
-    rng = _rng(random_state)
-    names = _resolve_metrics(metrics, model, train, test)
+    k = protocol.k
+    width = k if list_length is None else max(k, check_int(list_length, "list_length", 1))
+    rng = check_random_state(protocol.random_state)
+    names = _resolve_metrics(protocol.metrics, model, train, test)
+    wanted = [REGISTRY[name] for name in names]
 
-    # ---- who is evaluated, and what is relevant to them
-    skipped = {_SKIP_NO_TEST: 0, _SKIP_UNKNOWN: 0, _SKIP_NO_RELEVANT: 0}
-    rows, n_test, muidx = _select_users(model, test, users, skipped)
-    n_eval = rows.size
-    sub = sp.csr_matrix(test.matrix[rows]) if n_eval else sp.csr_matrix((0, test.n_items), dtype=np.float32)
-    entry_rows = np.repeat(np.arange(n_eval, dtype=np.int64), np.diff(sub.indptr))
-    gains, n_unknown_items = _relevance_matrix(model, test, sub, entry_rows, threshold, graded=relevance == "graded")
-    relevant = gains.copy()
-    relevant.data[:] = 1.0
-    n_relevant = np.diff(relevant.indptr).astype(np.int64)
-    has_relevant = n_relevant > 0
-
-    ranking_wanted = any(name in _RANKING for name in names)
+    evaluated = steps.select_test_users(
+        model, test, users, protocol.relevance_threshold, graded=protocol.relevance == "graded"
+    )
+    has_relevant = evaluated.n_relevant > 0
+    ranking_wanted = any(metric.uses_relevance for metric in wanted)
     if ranking_wanted:
-        skipped[_SKIP_NO_RELEVANT] = int(np.count_nonzero(~has_relevant))
+        evaluated.skipped[steps.SKIP_NO_RELEVANT] = int(np.count_nonzero(~has_relevant))
 
-    per_user: dict[str, np.ndarray] = {}
+    needs_lists = any(metric.source == "lists" for metric in wanted) or list_length is not None
+    recs, auc_values, candidates_info = _rank(model, test, evaluated, protocol, width, needs_lists, names, rng)
+    per_user: dict[str, np.ndarray] = {} if auc_values is None else {"auc": auc_values}
     batch: dict[str, tuple[float, int]] = {}
-    ratio: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
-    info_extra: dict[str, Any] = {}
-
-    # ---- lists (and AUC, which ranks the same candidates)
-    needs_lists = any(name != "auc" and name not in _RATING for name in names) or list_length is not None
-    recs = np.empty((0, width), dtype=np.int32)
-    if n_negatives is not None:
-        if needs_lists or "auc" in names:
-            neg_rng = np.random.default_rng(rng.integers(0, 2**63))
-            every_test_item = _relevance_matrix(model, test, sub, entry_rows, None)[0][:, : model.n_items]
-            recs, auc_values = _sampled_lists(
-                model, muidx, every_test_item, relevant, width, n_negatives, exclude_seen, "auc" in names, neg_rng
-            )
-            if "auc" in names:
-                per_user["auc"] = auc_values
-        candidates_info = f"each user's relevant test items + {n_negatives} sampled negatives"
-    else:
-        if needs_lists and n_eval:
-            recs = model.recommend(model.users_.ids[muidx], n=width, exclude_seen=exclude_seen).indices
-        if "auc" in names:
-            per_user["auc"] = _auc(model, muidx, relevant[:, : model.n_items], exclude_seen)
-        candidates_info = "all items" + (" not seen in training" if exclude_seen else "")
-    pop, n_train_users = _train_popularity(train, model)
+    pop, n_train_users = steps.train_popularity(train, model)
     if needs_lists:
-        lists = recs[:, :k]
-        n_lists = int(np.count_nonzero((lists >= 0).any(axis=1)))
-        for name in names:
-            if name == "ndcg":
-                per_user[name] = _m.ndcg_at_k(lists, gains, k)
-            elif name in _RANK_FUNCS:
-                per_user[name] = _RANK_FUNCS[name](lists, relevant, k)
-            elif name == "novelty":
-                per_user[name] = _m.novelty(lists, pop, max(n_train_users, int(pop.max(initial=0)), 1))
-            elif name == "popularity_bias":
-                per_user[name] = _m.popularity_bias(lists, pop)
-            elif name == "diversity":
-                per_user[name] = _m.intra_list_diversity(lists, _train_item_features(train, model))
-            elif name == "coverage":
-                batch[name] = (_m.catalogue_coverage(lists, model.n_items), n_lists)
-            elif name == "gini":
-                batch[name] = (_m.gini_index(lists, model.n_items), n_lists)
-            elif name == "personalisation":
-                batch[name] = (_m.personalisation(lists, model.n_items), n_lists)
+        _list_metrics(recs, k, evaluated, pop, n_train_users, model, train, wanted, per_user, batch)
 
+    info_extra: dict[str, Any] = {}
     if ranking_wanted:
-        info_extra["n_relevant_in_train"] = _count_relevant_in_train(model, muidx, relevant)
+        info_extra["n_relevant_in_train"] = steps.count_relevant_in_train(model, evaluated.muidx, evaluated.relevant)
+    ratio = _rating_metrics(model, test, evaluated, names, per_user, info_extra)
 
-    # ---- ratings
-    rating_names = [name for name in names if name in _RATING]
-    if rating_names:
-        sq, ab, count, unpredicted = _rating_sums(model, test, sub, entry_rows, muidx)
-        info_extra["n_ratings_unpredicted"] = unpredicted
-        info_extra["n_users_rated"] = int(np.count_nonzero(count))
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if "rmse" in names:
-                per_user["rmse"] = np.where(count > 0, np.sqrt(sq / count), np.nan)
-                ratio["rmse"] = (sq[count > 0], count[count > 0], True)
-            if "mae" in names:
-                per_user["mae"] = np.where(count > 0, ab / count, np.nan)
-                ratio["mae"] = (ab[count > 0], count[count > 0], False)
+    summary = _summary(names, per_user, batch, ratio, protocol, rng)
+    frame = pd.DataFrame(
+        {"user": test.users.ids[evaluated.rows], "n_test": evaluated.n_test, "n_relevant": evaluated.n_relevant}
+    )
+    for name in names:
+        if name in per_user:
+            frame[name] = per_user[name]
 
-    # ---- summary with bootstrap intervals
-    records = []
+    n_evaluated = int(np.count_nonzero(has_relevant)) if ranking_wanted else evaluated.rows.size
+    if n_evaluated == 0:
+        warnings.warn(
+            f"evaluate: no user could be evaluated (skipped: {_describe(evaluated.skipped)})",
+            DataWarning,
+            stacklevel=3,
+        )
+    info = _info(model, protocol, names, candidates_info, n_evaluated, evaluated, info_extra)
+    result = EvaluationResult(per_user=frame, summary=summary, info=info)
+    lists_out = None
+    if needs_lists:
+        lists_out = Lists(
+            recs=recs[has_relevant],
+            relevant=sp.csr_matrix(evaluated.relevant[has_relevant]),
+            gains=sp.csr_matrix(evaluated.gains[has_relevant]),
+            popularity=pop,
+            n_items=model.n_items,
+        )
+    return result, lists_out
+
+
+# --------------------------------------------------------------------------- steps
+
+
+def _rank(
+    model: Recommender,
+    test: Interactions,
+    evaluated: steps.TestUsers,
+    protocol: EvaluationProtocol,
+    width: int,
+    needs_lists: bool,
+    names: list[str],
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray | None, str]:
+    """The lists (and AUC, which ranks the same candidates) and how the candidates were chosen."""
+    want_auc = "auc" in names
+    recs = np.empty((0, width), dtype=np.int32)
+    auc_values = None
+    muidx, exclude_seen = evaluated.muidx, protocol.exclude_seen
+    if protocol.n_negatives is not None:
+        if needs_lists or want_auc:
+            neg_rng = np.random.default_rng(rng.integers(0, 2**63))
+            every_test_item = steps.relevance_matrix(model, test, evaluated.sub, evaluated.entry_rows, None)[0]
+            recs, sampled_auc = steps.sampled_lists(
+                model,
+                muidx,
+                every_test_item[:, : model.n_items],
+                evaluated.relevant,
+                width,
+                protocol.n_negatives,
+                exclude_seen,
+                want_auc,
+                neg_rng,
+            )
+            auc_values = sampled_auc if want_auc else None
+        return recs, auc_values, f"each user's relevant test items + {protocol.n_negatives} sampled negatives"
+    if needs_lists and muidx.size:
+        recs = steps.full_catalogue_lists(model, muidx, width, exclude_seen)
+    if want_auc:
+        auc_values = steps.auc_full_catalogue(model, muidx, evaluated.relevant[:, : model.n_items], exclude_seen)
+    return recs, auc_values, "all items" + (" not seen in training" if exclude_seen else "")
+
+
+def _list_metrics(
+    recs: np.ndarray,
+    k: int,
+    evaluated: steps.TestUsers,
+    pop: np.ndarray,
+    n_train_users: int,
+    model: Recommender,
+    train: Interactions,
+    wanted: list[Any],
+    per_user: dict[str, np.ndarray],
+    batch: dict[str, tuple[float, int]],
+) -> None:
+    """Every list metric of `wanted`, into `per_user` or (batch metrics) `batch`."""
+    lists = recs[:, :k]
+    n_lists = int(np.count_nonzero((lists >= 0).any(axis=1)))
+    context = ListContext(
+        lists=lists,
+        k=k,
+        relevant=evaluated.relevant,
+        gains=evaluated.gains,
+        popularity=pop,
+        n_train_users=n_train_users,
+        n_items=model.n_items,
+        item_features=lambda: steps.train_item_features(train, model),
+    )
+    for metric in wanted:
+        if metric.source != "lists" or metric.compute is None:
+            continue
+        if metric.per_user:
+            per_user[metric.name] = metric.compute(context)
+        else:
+            batch[metric.name] = (metric.compute(context), n_lists)
+
+
+def _rating_metrics(
+    model: Recommender,
+    test: Interactions,
+    evaluated: steps.TestUsers,
+    names: list[str],
+    per_user: dict[str, np.ndarray],
+    info_extra: dict[str, Any],
+) -> dict[str, tuple[np.ndarray, np.ndarray, bool]]:
+    """RMSE / MAE per user (into `per_user`) and the (numerator, denominator, sqrt) of their
+    global values."""
+    ratio: dict[str, tuple[np.ndarray, np.ndarray, bool]] = {}
+    if not any(name in RATING_METRICS for name in names):
+        return ratio
+    sq, ab, count, unpredicted = steps.rating_sums(model, test, evaluated)
+    info_extra["n_ratings_unpredicted"] = unpredicted
+    info_extra["n_users_rated"] = int(np.count_nonzero(count))
+    rated = count > 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        if "rmse" in names:
+            per_user["rmse"] = np.where(rated, np.sqrt(sq / count), np.nan)
+            ratio["rmse"] = (sq[rated], count[rated], True)
+        if "mae" in names:
+            per_user["mae"] = np.where(rated, ab / count, np.nan)
+            ratio["mae"] = (ab[rated], count[rated], False)
+    return ratio
+
+
+def _summary(
+    names: list[str],
+    per_user: dict[str, np.ndarray],
+    batch: dict[str, tuple[float, int]],
+    ratio: dict[str, tuple[np.ndarray, np.ndarray, bool]],
+    protocol: EvaluationProtocol,
+    rng: np.random.Generator,
+) -> pd.DataFrame:
+    """One row per metric: mean and bootstrap interval (none for batch metrics)."""
+    rows = []
     for name in names:
         if name in batch:
             value, n_users = batch[name]
-            records.append((name, value, math.nan, math.nan, n_users))
+            rows.append((name, value, math.nan, math.nan, n_users))
             continue
         if name in ratio:
             num, den, root = ratio[name]
@@ -358,54 +403,42 @@ def _evaluate(
             num = values[~np.isnan(values)]
             den = np.ones_like(num)
             root = False
-        mean, low, high = _bootstrap(num, den, root, n_bootstrap, confidence, rng)
-        records.append((name, mean, low, high, int(num.size)))
-    summary = pd.DataFrame(records, columns=["metric", "mean", "ci_low", "ci_high", "n_users"])
+        mean, low, high = _bootstrap(num, den, root, protocol.n_bootstrap, protocol.confidence, rng)
+        rows.append((name, mean, low, high, int(num.size)))
+    summary = pd.DataFrame(rows, columns=["metric", "mean", "ci_low", "ci_high", "n_users"])
     summary["n_users"] = summary["n_users"].astype(np.int64)
+    return summary
 
-    frame = pd.DataFrame({"user": test.users.ids[rows], "n_test": n_test, "n_relevant": n_relevant})
-    for name in names:
-        if name in per_user:
-            frame[name] = per_user[name]
 
-    n_evaluated = int(np.count_nonzero(has_relevant)) if ranking_wanted else n_eval
-    if n_evaluated == 0:
-        warnings.warn(
-            f"evaluate: no user could be evaluated (skipped: {_describe(skipped)})",
-            DataWarning,
-            stacklevel=3,
-        )
-    info: dict[str, Any] = {
+def _info(
+    model: Recommender,
+    protocol: EvaluationProtocol,
+    names: list[str],
+    candidates_info: str,
+    n_evaluated: int,
+    evaluated: steps.TestUsers,
+    info_extra: dict[str, Any],
+) -> dict[str, Any]:
+    random_state = protocol.random_state
+    return {
         "model": type(model).__name__,
-        "k": k,
+        "k": protocol.k,
         "metrics": list(names),
-        "relevance_threshold": threshold,
-        "relevance": relevance,
+        "relevance_threshold": protocol.relevance_threshold,
+        "relevance": protocol.relevance,
         "candidates": candidates_info,
-        "n_negatives": n_negatives,
-        "exclude_seen": bool(exclude_seen),
+        "n_negatives": protocol.n_negatives,
+        "exclude_seen": bool(protocol.exclude_seen),
         "n_users_evaluated": n_evaluated,
-        "n_users_skipped": {reason: n for reason, n in skipped.items() if n},
-        "n_test_interactions": int(sub.nnz),
-        "n_relevant": int(relevant.nnz),
-        "n_test_items_unknown": n_unknown_items,
+        "n_users_skipped": {reason: n for reason, n in evaluated.skipped.items() if n},
+        "n_test_interactions": int(evaluated.sub.nnz),
+        "n_relevant": int(evaluated.relevant.nnz),
+        "n_test_items_unknown": evaluated.n_unknown_items,
         **info_extra,
-        "n_bootstrap": n_bootstrap,
-        "confidence": confidence,
+        "n_bootstrap": protocol.n_bootstrap,
+        "confidence": protocol.confidence,
         "random_state": random_state if isinstance(random_state, numbers.Integral) else None,
     }
-    result = EvaluationResult(per_user=frame, summary=summary, info=info)
-    lists_out = None
-    if needs_lists:
-        keep = has_relevant
-        lists_out = _Lists(
-            recs=recs[keep],
-            relevant=sp.csr_matrix(relevant[keep]),
-            gains=sp.csr_matrix(gains[keep]),
-            popularity=pop,
-            n_items=model.n_items,
-        )
-    return result, lists_out
 
 
 # --------------------------------------------------------------------------- validation
@@ -420,279 +453,29 @@ def _check_inputs(model: Any, train: Any, test: Any) -> None:
             raise InvalidParameterError(f"{name} must be a likewise Interactions, got {type(data).__name__}")
 
 
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < minimum:
-        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _check_confidence(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0.0 < float(value) < 1.0:
-        raise InvalidParameterError(f"confidence must be a number strictly between 0 and 1, got {value!r}")
-    return float(value)
-
-
-def _check_threshold(value: Any) -> float | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value):
-        raise InvalidParameterError(f"relevance_threshold must be a finite number or None, got {value!r}")
-    return float(value)
-
-
-def _rng(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral) or int(random_state) < 0:
-        raise InvalidParameterError(
-            f"random_state must be a non-negative int, a numpy.random.Generator or None, got {random_state!r}"
-        )
-    return np.random.default_rng(int(random_state))
-
-
 def _resolve_metrics(
     metrics: Sequence[str] | str | None, model: Recommender, train: Interactions, test: Interactions
 ) -> list[str]:
+    """The protocol's metric names (or the defaults) checked against the model and the data."""
     rating_ok = bool(model.predicts_ratings) and test.kind == "explicit"
     if metrics is None:
-        names = list(_DEFAULT) + (list(_RATING) if rating_ok else [])
+        names = list(DEFAULT_METRICS) + (list(RATING_METRICS) if rating_ok else [])
     else:
-        requested = [metrics] if isinstance(metrics, str) else list(metrics)
-        if not requested:
-            raise InvalidParameterError("metrics is empty; give at least one name or None")
-        unknown = [m for m in requested if m not in METRICS]
-        if unknown:
-            raise InvalidParameterError(
-                f"unknown metric{'s' if len(unknown) > 1 else ''} {', '.join(map(repr, unknown))}; "
-                f"metrics are {', '.join(METRICS)}"
-            )
-        names = list(dict.fromkeys(requested))
+        names = list(metrics)
     for name in names:
-        if name in _RATING and not model.predicts_ratings:
+        metric = REGISTRY[name]
+        if metric.needs_ratings and not model.predicts_ratings:
             raise InvalidParameterError(
                 f"metric {name!r} needs a model that predicts ratings; {type(model).__name__} does not"
             )
-        if name in _RATING and test.kind != "explicit":
+        if metric.needs_ratings and test.kind != "explicit":
             raise InvalidParameterError(f"metric {name!r} needs explicit ratings; the test data is {test.kind}")
-        if name == "diversity" and train.item_features is None:
+        if metric.needs_item_features and train.item_features is None:
             raise InvalidParameterError("metric 'diversity' needs item features on train (Interactions.with_features)")
     return names
 
 
-# --------------------------------------------------------------------------- helpers
-
-
-def _select_users(
-    model: Recommender, test: Interactions, users: Any, skipped: dict[str, int]
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Test rows to evaluate, their test counts and model user indices; skips are counted."""
-    rows = _candidate_rows(test, users, skipped)
-    n_test = np.diff(test.matrix.indptr)[rows].astype(np.int64)
-    skipped[_SKIP_NO_TEST] += int(np.count_nonzero(n_test == 0))
-    rows, n_test = rows[n_test > 0], n_test[n_test > 0]
-    muidx = _map_ids(test.users, model.users_, test.users.ids[rows])
-    known = muidx >= 0
-    skipped[_SKIP_UNKNOWN] += int(np.count_nonzero(~known))
-    return rows[known], n_test[known], muidx[known]
-
-
-def _relevance_matrix(
-    model: Recommender,
-    test: Interactions,
-    sub: sp.csr_matrix,
-    entry_rows: np.ndarray,
-    threshold: float | None,
-    *,
-    graded: bool = False,
-) -> tuple[sp.csr_matrix, int]:
-    """Relevance (evaluated users x model items, plus one extra column per test item the
-    model does not know) and the number of test interactions with such an item.
-
-    Entries are 1 (binary) or the test values (``graded``, which must then be positive)."""
-    item_map = _map_ids(test.items, model.items_, test.items.ids).astype(np.int64)
-    unknown = item_map < 0
-    n_unknown = int(unknown.sum())
-    item_map[unknown] = model.n_items + np.arange(n_unknown)
-    keep = np.ones(sub.nnz, dtype=bool) if threshold is None else sub.data >= threshold
-    if graded:
-        values = sub.data[keep].astype(np.float64)
-        if values.size and not (np.isfinite(values).all() and values.min() > 0):
-            raise InvalidParameterError(
-                f"relevance='graded' uses test values as gains, which must be positive; got {values.min():g} "
-                "(set relevance_threshold to keep only positive values relevant)"
-            )
-    else:
-        values = np.ones(int(keep.sum()))
-    relevant = sp.csr_matrix(
-        (values, (entry_rows[keep], item_map[sub.indices][keep])),
-        shape=(sub.shape[0], model.n_items + n_unknown),
-    )
-    relevant.sum_duplicates()
-    relevant.sort_indices()
-    if not graded:
-        relevant.data[:] = 1.0
-    return relevant, int(np.count_nonzero(unknown[sub.indices]))
-
-
-def _sampled_lists(
-    model: Recommender,
-    muidx: np.ndarray,
-    test_items: sp.csr_matrix,
-    relevant: sp.csr_matrix,
-    width: int,
-    n_negatives: int,
-    exclude_seen: bool,
-    want_auc: bool,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Top-`width` lists and AUC over each user's candidates: their relevant known test
-    items (minus training items when `exclude_seen`) plus `n_negatives` items drawn
-    uniformly from those the user has no training or test interaction with.
-
-    `test_items` marks every test interaction of the evaluated users over model items.
-    Works on dense blocks of users (the blocks the scores come in anyway): a random key per
-    (user, item), forbidden items set to infinity, the `n_negatives` smallest keys kept.
-    """
-    n_eval, n_items = muidx.size, model.n_items
-    recs = np.full((n_eval, width), -1, dtype=np.int32)
-    auc_values = np.full(n_eval, np.nan)
-    if n_eval == 0 or n_items == 0:
-        return recs, auc_values
-    rel_known = sp.csr_matrix(relevant[:, :n_items])
-    take = min(n_negatives, n_items)
-    step = max(1, _SCORE_CELLS // n_items)
-    with model._threads():
-        for start in range(0, n_eval, step):
-            block = slice(start, min(start + step, n_eval))
-            b = block.stop - block.start
-            seen = _dense_rows(model.seen_[muidx[block]], n_items)
-            forbidden = seen | _dense_rows(test_items[block], n_items)
-            keys = rng.random((b, n_items))
-            keys[forbidden] = np.inf
-            chosen = np.argpartition(keys, take - 1, axis=1)[:, :take] if take < n_items else None
-            if chosen is None:
-                candidate = ~forbidden
-            else:
-                candidate = np.zeros((b, n_items), dtype=bool)
-                rows = np.repeat(np.arange(b), take)
-                picked = chosen.reshape(-1)
-                ok = np.isfinite(keys[rows, picked])
-                candidate[rows[ok], picked[ok]] = True
-            positive = _dense_rows(rel_known[block], n_items)
-            if exclude_seen:
-                positive &= ~seen
-            candidate |= positive
-            scores = np.array(model._score_users(muidx[block].astype(np.int32)), dtype=np.float32)
-            scores[~candidate] = np.nan
-            recs[block], _ = topk_rows(scores, width)
-            if want_auc:
-                auc_values[block] = _m.auc(scores, positive, exclude=~candidate)
-    return recs, auc_values
-
-
-def _dense_rows(matrix: sp.csr_matrix, n_cols: int) -> np.ndarray:
-    """Boolean dense rows marking the stored entries of a CSR block."""
-    n_rows = matrix.shape[0]
-    out = np.zeros((n_rows, n_cols), dtype=bool)
-    out[np.repeat(np.arange(n_rows), np.diff(matrix.indptr)), matrix.indices] = True
-    return out
-
-
-def _candidate_rows(test: Interactions, users: Any, skipped: dict[str, int]) -> np.ndarray:
-    """Test rows to consider; ids not in the test data are counted as having no test."""
-    if users is None:
-        return np.arange(test.n_users, dtype=np.int64)
-    raw = np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users
-    idx = test.users.to_index(raw, missing="negative").astype(np.int64)
-    idx_known = np.unique(idx[idx >= 0])
-    skipped[_SKIP_NO_TEST] += int(np.unique(np.asarray(raw)[idx < 0]).size)
-    return idx_known
-
-
-def _map_ids(source: IdMap, target: IdMap, ids: np.ndarray) -> np.ndarray:
-    """Indices in `target` of raw `ids` (which come from `source`); -1 when unknown."""
-    if source == target:
-        return source.to_index(ids) if ids.size else np.zeros(0, dtype=np.int32)
-    if ids.size == 0:
-        return np.zeros(0, dtype=np.int32)
-    if len(target) and (source.is_str != target.is_str):
-        return np.full(ids.size, -1, dtype=np.int32)
-    return target.to_index(ids, missing="negative")
-
-
-def _train_popularity(train: Interactions, model: Recommender) -> tuple[np.ndarray, int]:
-    """Number of training users per model item, and the number of training users."""
-    binary = sp.csr_matrix(train.matrix, copy=True)
-    binary.sum_duplicates()
-    counts = np.bincount(binary.indices, minlength=train.n_items).astype(np.float64)
-    n_users = int(np.count_nonzero(np.diff(binary.indptr)))
-    target = _map_ids(train.items, model.items_, train.items.ids)
-    pop = np.zeros(model.n_items, dtype=np.float64)
-    found = target >= 0
-    np.add.at(pop, target[found], counts[found])
-    return pop, n_users
-
-
-def _train_item_features(train: Interactions, model: Recommender) -> sp.csr_matrix:
-    assert train.item_features is not None
-    feats = sp.csr_matrix(train.item_features.matrix)
-    if train.items == model.items_:
-        return feats
-    source = _map_ids(model.items_, train.items, model.items_.ids).astype(np.int64)
-    selector = sp.csr_matrix(
-        (np.ones(int((source >= 0).sum())), (np.flatnonzero(source >= 0), source[source >= 0])),
-        shape=(model.n_items, train.n_items),
-    )
-    return sp.csr_matrix(selector @ feats)
-
-
-def _count_relevant_in_train(model: Recommender, muidx: np.ndarray, relevant: sp.csr_matrix) -> int:
-    """Relevant test items the user also had in training (leakage; unrecommendable when
-    ``exclude_seen``)."""
-    if muidx.size == 0:
-        return 0
-    seen = sp.csr_matrix(model.seen_[muidx], dtype=np.float64, copy=True)
-    seen.data[:] = 1.0  # a stored 0 rating is an interaction too
-    return int(relevant[:, : model.n_items].multiply(seen).nnz)
-
-
-def _auc(model: Recommender, muidx: np.ndarray, relevant: sp.csr_matrix, exclude_seen: bool) -> np.ndarray:
-    out = np.full(muidx.size, np.nan)
-    if muidx.size == 0:
-        return out
-    step = max(1, _SCORE_CELLS // max(model.n_items, 1))
-    with model._threads():
-        for start in range(0, muidx.size, step):
-            block = slice(start, min(start + step, muidx.size))
-            scores = np.asarray(model._score_users(muidx[block].astype(np.int32)), dtype=np.float64)
-            exclude = model.seen_[muidx[block]] if exclude_seen else None
-            out[block] = _m.auc(scores, relevant[block], exclude=exclude)
-    return out
-
-
-def _rating_sums(
-    model: Recommender,
-    test: Interactions,
-    sub: sp.csr_matrix,
-    entry_rows: np.ndarray,
-    muidx: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, int]:
-    """Per evaluated user: sum of squared errors, of absolute errors, count; and #unpredicted."""
-    n_eval = muidx.size
-    if sub.nnz == 0:
-        zeros = np.zeros(n_eval)
-        return zeros, zeros.copy(), zeros.copy(), 0
-    user_ids = model.users_.ids[muidx[entry_rows]]
-    pred = model.predict(user_ids, test.items.ids[sub.indices]).astype(np.float64)
-    err = pred - sub.data.astype(np.float64)
-    ok = np.isfinite(err)
-    rows = entry_rows[ok]
-    sq = np.bincount(rows, weights=err[ok] ** 2, minlength=n_eval)
-    ab = np.bincount(rows, weights=np.abs(err[ok]), minlength=n_eval)
-    count = np.bincount(rows, minlength=n_eval).astype(np.float64)
-    return sq, ab, count, int(np.count_nonzero(~ok))
+# --------------------------------------------------------------------------- statistics
 
 
 def _bootstrap(
@@ -735,24 +518,3 @@ def _bootstrap(
 def _describe(skipped: dict[str, int]) -> str:
     parts = [f"{n} {reason}" for reason, n in skipped.items() if n]
     return ", ".join(parts) if parts else "no users in the test data"
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(key): _jsonable(item) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(item) for item in value]
-    if isinstance(value, np.ndarray):
-        return [_jsonable(item) for item in value.tolist()]
-    if isinstance(value, np.generic):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
-def _records(frame: pd.DataFrame) -> list[dict[str, Any]]:
-    return [
-        {str(col): _jsonable(val) for col, val in zip(frame.columns, row, strict=True)}
-        for row in frame.itertuples(index=False, name=None)
-    ]

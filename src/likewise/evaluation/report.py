@@ -33,31 +33,16 @@ import numpy as np
 import pandas as pd
 
 from likewise import __version__
-from likewise.evaluation.compare import LOWER_IS_BETTER, Comparison
-from likewise.evaluation.evaluate import _jsonable
+from likewise.evaluation._protocol import jsonable
+from likewise.evaluation._registry import LOWER_IS_BETTER, REGISTRY
+from likewise.evaluation.compare import Comparison
 from likewise.evaluation.tuning import CrossValidationResult
 
 __all__ = ["write_cv_report", "write_report"]
 
 _BAR_METRICS = ("ndcg", "precision", "recall", "map", "hit_rate", "mrr", "auc", "rmse", "mae")
 _CURVE_PANELS = (("precision", "Precision@k"), ("recall", "Recall@k"), ("ndcg", "NDCG@k"), ("hit_rate", "Hit rate@k"))
-_LABELS = {
-    "precision": "precision",
-    "recall": "recall",
-    "ndcg": "NDCG",
-    "map": "MAP",
-    "mrr": "MRR",
-    "hit_rate": "hit rate",
-    "auc": "AUC",
-    "rmse": "RMSE",
-    "mae": "MAE",
-    "coverage": "coverage",
-    "gini": "Gini",
-    "novelty": "novelty",
-    "diversity": "diversity",
-    "personalisation": "personalisation",
-    "popularity_bias": "popularity bias",
-}
+_LABELS = {name: metric.label for name, metric in REGISTRY.items()}
 
 
 def write_report(
@@ -179,7 +164,7 @@ def write_cv_report(
 
 
 def _write_json(path: Path, payload: dict[str, Any]) -> Path:
-    path.write_text(json.dumps(_jsonable(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
+    path.write_text(json.dumps(jsonable(payload), indent=2, allow_nan=False) + "\n", encoding="utf-8")
     return path
 
 

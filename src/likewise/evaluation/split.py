@@ -28,8 +28,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import inspect
-import math
-import numbers
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -37,7 +35,20 @@ from typing import Any, Literal
 import numpy as np
 import pandas as pd
 
+from likewise._util import check_int, check_random_state
 from likewise.data.interactions import Interactions
+from likewise.evaluation._split_rules import (
+    check_fraction,
+    cutoff_seconds,
+    fraction_count,
+    holdout_info,
+    holdout_sizes,
+    iso,
+    no_eligible_user,
+    rank_in_rows,
+    user_rows,
+    utc,
+)
 from likewise.exceptions import DataError, InvalidParameterError
 
 __all__ = [
@@ -94,43 +105,6 @@ def _check_data(data: Any, what: str) -> Interactions:
     return data
 
 
-def _check_fraction(value: Any, name: str) -> float:
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise InvalidParameterError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    fraction = float(value)
-    if not (0.0 < fraction < 1.0):  # also refuses NaN
-        raise InvalidParameterError(f"{name} must be a number strictly between 0 and 1, got {value!r}")
-    return fraction
-
-
-def _check_int(value: Any, name: str, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    if int(value) < minimum:
-        raise InvalidParameterError(f"{name} must be an integer >= {minimum}, got {value!r}")
-    return int(value)
-
-
-def _rng(random_state: Any) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    if random_state is None:
-        return np.random.default_rng()
-    if isinstance(random_state, bool) or not isinstance(random_state, numbers.Integral):
-        raise InvalidParameterError(
-            f"random_state must be an int, a numpy.random.Generator or None, got {random_state!r}"
-        )
-    if int(random_state) < 0:
-        raise InvalidParameterError(f"random_state must be a non-negative int, got {random_state!r}")
-    return np.random.default_rng(int(random_state))
-
-
-def _fraction_count(fraction: float, n: np.ndarray | int) -> np.ndarray:
-    """``max(1, floor(fraction * n + 0.5))`` elementwise (see the module docstring)."""
-    counts = np.floor(fraction * np.asarray(n, dtype=np.float64) + 0.5).astype(np.int64)
-    return np.maximum(counts, 1)
-
-
 def _fraction_or_count(test_fraction: float | None, test_count: int | None) -> tuple[float | None, int | None]:
     if test_fraction is not None and test_count is not None:
         raise InvalidParameterError(
@@ -138,8 +112,8 @@ def _fraction_or_count(test_fraction: float | None, test_count: int | None) -> t
             f"test_count={test_count!r})"
         )
     if test_count is not None:
-        return None, _check_int(test_count, "test_count", 1)
-    return _check_fraction(0.2 if test_fraction is None else test_fraction, "test_fraction"), None
+        return None, check_int(test_count, "test_count", 1)
+    return check_fraction(0.2 if test_fraction is None else test_fraction, "test_fraction"), None
 
 
 def _make(data: Interactions, test_mask: np.ndarray, info: dict[str, Any]) -> Split:
@@ -152,19 +126,6 @@ def _make(data: Interactions, test_mask: np.ndarray, info: dict[str, Any]) -> Sp
 
 
 # --------------------------------------------------------------------------- group ranks
-
-
-def _user_rows(data: Interactions) -> np.ndarray:
-    """User index of each interaction, int64, in CSR order (hence sorted)."""
-    return np.repeat(np.arange(data.n_users, dtype=np.int64), np.diff(data.matrix.indptr))
-
-
-def _rank_in_rows(data: Interactions, rows: np.ndarray, order: np.ndarray) -> np.ndarray:
-    """Rank of each interaction within its user, given an ordering sorted by user first."""
-    indptr = data.matrix.indptr.astype(np.int64)
-    rank = np.empty(data.nnz, dtype=np.int64)
-    rank[order] = np.arange(data.nnz, dtype=np.int64) - indptr[rows[order]]
-    return rank
 
 
 _COMBINED_KEY_LIMIT = 2**62
@@ -185,7 +146,7 @@ def _order_within_rows(data: Interactions, rows: np.ndarray, key: np.ndarray) ->
 def _random_ranks(data: Interactions, rows: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random rank 0..n_u-1 for each interaction within its user's row."""
     keys = rng.permutation(data.nnz)  # distinct keys: no ties to break
-    return _rank_in_rows(data, rows, _order_within_rows(data, rows, keys))
+    return rank_in_rows(data, rows, _order_within_rows(data, rows, keys))
 
 
 def _time_ranks(data: Interactions, rows: np.ndarray, timestamps: np.ndarray) -> np.ndarray:
@@ -197,27 +158,7 @@ def _time_ranks(data: Interactions, rows: np.ndarray, timestamps: np.ndarray) ->
     by_time = np.argsort(timestamps, kind="stable")
     key = np.empty(data.nnz, dtype=np.int64)
     key[by_time] = np.arange(data.nnz, dtype=np.int64)
-    return _rank_in_rows(data, rows, _order_within_rows(data, rows, key))
-
-
-def _holdout_sizes(counts: np.ndarray, fraction: float | None, count: int | None, min_train: int) -> np.ndarray:
-    """Per-user number of test interactions; 0 for users with too few to spare."""
-    wanted = _fraction_count(fraction, counts) if fraction is not None else np.full_like(counts, count)
-    eligible = (counts > 0) & (counts - wanted >= min_train)
-    return np.where(eligible, wanted, 0)
-
-
-def _holdout_info(counts: np.ndarray, sizes: np.ndarray) -> dict[str, Any]:
-    n_test_users = int(np.count_nonzero(sizes))
-    return {
-        "n_test_users": n_test_users,
-        "n_skipped_users": int(np.count_nonzero(counts)) - n_test_users,
-    }
-
-
-def _no_eligible_user(what: str, fraction: float | None, count: int | None, min_train: int) -> str:
-    asked = f"test_fraction={fraction}" if fraction is not None else f"test_count={count}"
-    return f"{what}: no user has enough interactions to hold out {asked} and keep min_train={min_train} in train"
+    return rank_in_rows(data, rows, _order_within_rows(data, rows, key))
 
 
 # --------------------------------------------------------------------------- splits
@@ -247,9 +188,9 @@ def random_split(data: Interactions, test_fraction: float = 0.2, *, random_state
         When the data has fewer than two interactions (train or test would be empty).
     """
     data = _check_data(data, "randomly")
-    fraction = _check_fraction(test_fraction, "test_fraction")
-    rng = _rng(random_state)
-    n_test = int(_fraction_count(fraction, data.nnz))
+    fraction = check_fraction(test_fraction, "test_fraction")
+    rng = check_random_state(random_state)
+    n_test = int(fraction_count(fraction, data.nnz))
     mask = np.zeros(data.nnz, dtype=bool)
     mask[rng.permutation(data.nnz)[:n_test]] = True
     return _make(data, mask, {"method": "random", "test_fraction": fraction})
@@ -294,16 +235,16 @@ def user_split(
     """
     data = _check_data(data, "by user")
     fraction, count = _fraction_or_count(test_fraction, test_count)
-    min_train = _check_int(min_train, "min_train", 0)
-    rng = _rng(random_state)
+    min_train = check_int(min_train, "min_train", 0)
+    rng = check_random_state(random_state)
     counts = data.user_counts()
-    sizes = _holdout_sizes(counts, fraction, count, min_train)
+    sizes = holdout_sizes(counts, fraction, count, min_train)
     if not sizes.any():
-        raise DataError(_no_eligible_user("user split", fraction, count, min_train))
-    rows = _user_rows(data)
+        raise DataError(no_eligible_user("user split", fraction, count, min_train))
+    rows = user_rows(data)
     mask = _random_ranks(data, rows, rng) < sizes[rows]
     info: dict[str, Any] = {"method": "user", "test_fraction": fraction, "test_count": count}
-    info.update(_holdout_info(counts, sizes))
+    info.update(holdout_info(counts, sizes))
     return _make(data, mask, info)
 
 
@@ -339,47 +280,21 @@ def last_k_split(data: Interactions, k: int = 1, *, min_train: int = 1) -> Split
         For a bad ``k`` or ``min_train``.
     """
     data = _check_data(data, "by last interactions")
-    k = _check_int(k, "k", 1)
-    min_train = _check_int(min_train, "min_train", 0)
+    k = check_int(k, "k", 1)
+    min_train = check_int(min_train, "min_train", 0)
     if data.timestamps is None:
         raise DataError("last_k_split needs timestamps, but the data has none (read it with a timestamp column)")
     counts = data.user_counts()
-    sizes = _holdout_sizes(counts, None, k, min_train)
+    sizes = holdout_sizes(counts, None, k, min_train)
     if not sizes.any():
-        raise DataError(_no_eligible_user("last-k split", None, k, min_train))
-    rows = _user_rows(data)
+        raise DataError(no_eligible_user("last-k split", None, k, min_train))
+    rows = user_rows(data)
     rank = _time_ranks(data, rows, data.timestamps)
     from_end = counts[rows] - 1 - rank
     mask = from_end < sizes[rows]
     info: dict[str, Any] = {"method": "last_k", "k": k}
-    info.update(_holdout_info(counts, sizes))
+    info.update(holdout_info(counts, sizes))
     return _make(data, mask, info)
-
-
-def _cutoff_seconds(cutoff: Any) -> int:
-    """A cutoff as integer seconds since the epoch; ``ts >= cutoff`` is test."""
-    if isinstance(cutoff, bool):
-        raise InvalidParameterError(f"cutoff must be a timestamp or a date, got {cutoff!r}")
-    if isinstance(cutoff, numbers.Integral):
-        return int(cutoff)
-    if isinstance(cutoff, numbers.Real):
-        if not math.isfinite(float(cutoff)):
-            raise InvalidParameterError(f"cutoff must be finite, got {cutoff!r}")
-        return math.ceil(float(cutoff))  # integer ts >= 10.5  <=>  ts >= 11
-    if isinstance(cutoff, str | _dt.date | np.datetime64 | pd.Timestamp):
-        try:
-            stamp = pd.Timestamp(cutoff)
-        except (ValueError, TypeError) as exc:
-            raise InvalidParameterError(
-                f"cutoff must be a timestamp or a date, could not parse {cutoff!r}: {exc}"
-            ) from exc
-        if stamp is pd.NaT:
-            raise InvalidParameterError(f"cutoff must be a timestamp or a date, got {cutoff!r}")
-        if stamp.tzinfo is not None:
-            stamp = stamp.tz_convert("UTC").tz_localize(None)
-        nanos = int(stamp.as_unit("ns").value)
-        return -(-nanos // 1_000_000_000)  # ceil to whole seconds
-    raise InvalidParameterError(f"cutoff must be seconds since the epoch, a datetime or a date string, got {cutoff!r}")
 
 
 def temporal_split(
@@ -428,39 +343,26 @@ def temporal_split(
         raise DataError("temporal_split needs timestamps, but the data has none (read it with a timestamp column)")
     ts = data.timestamps
     if cutoff is not None:
-        seconds = _cutoff_seconds(cutoff)
+        seconds = cutoff_seconds(cutoff)
     else:
-        fraction = _check_fraction(test_fraction, "test_fraction")
-        n_test = min(int(_fraction_count(fraction, data.nnz)), data.nnz)
+        fraction = check_fraction(test_fraction, "test_fraction")
+        n_test = min(int(fraction_count(fraction, data.nnz)), data.nnz)
         seconds = int(np.partition(ts, data.nnz - n_test)[data.nnz - n_test])
     mask = ts >= seconds
-    shown = _iso(seconds)
+    shown = iso(seconds)
     if not mask.any():
         raise DataError(
             f"temporal split: cutoff {shown} would leave the test set empty "
-            f"(the latest interaction is at {_iso(int(ts.max()))})"
+            f"(the latest interaction is at {iso(int(ts.max()))})"
         )
     if mask.all():
         raise DataError(
             f"temporal split: cutoff {shown} would leave the training set empty "
-            f"(the earliest interaction is at {_iso(int(ts.min()))}"
+            f"(the earliest interaction is at {iso(int(ts.min()))}"
             + (", and it is tied with the cut-off)" if cutoff is None else ")")
         )
-    info = {"method": "temporal", "cutoff": seconds, "cutoff_utc": _utc(seconds)}
+    info = {"method": "temporal", "cutoff": seconds, "cutoff_utc": utc(seconds)}
     return _make(data, mask, info)
-
-
-def _utc(seconds: int) -> str | None:
-    """ISO 8601 UTC form of a timestamp, or None outside pandas' datetime range."""
-    try:
-        return str(pd.Timestamp(seconds, unit="s", tz="UTC").isoformat())
-    except (OverflowError, ValueError, pd.errors.OutOfBoundsDatetime):
-        return None
-
-
-def _iso(seconds: int) -> str:
-    utc = _utc(seconds)
-    return str(seconds) if utc is None else f"{seconds} ({utc})"
 
 
 def kfold(
@@ -514,8 +416,8 @@ def kfold(
         When there are fewer interactions (or eligible users) than folds.
     """
     data = _check_data(data, "into folds")
-    n_splits = _check_int(n_splits, "n_splits", 2)
-    rng = _rng(random_state)
+    n_splits = check_int(n_splits, "n_splits", 2)
+    rng = check_random_state(random_state)
     if by == "interaction":
         if test_fraction is not None or test_count is not None or min_train != 1:
             raise InvalidParameterError(
@@ -530,9 +432,9 @@ def kfold(
         extra: dict[str, Any] = {}
     elif by == "user":
         fraction, count = _fraction_or_count(test_fraction, test_count)
-        min_train = _check_int(min_train, "min_train", 0)
+        min_train = check_int(min_train, "min_train", 0)
         counts = data.user_counts()
-        sizes = _holdout_sizes(counts, fraction, count, min_train)
+        sizes = holdout_sizes(counts, fraction, count, min_train)
         eligible = np.flatnonzero(sizes)
         if eligible.size < n_splits:
             raise DataError(
@@ -543,7 +445,7 @@ def kfold(
             )
         group = np.full(data.n_users, -1, dtype=np.int64)
         group[rng.permutation(eligible)] = np.arange(eligible.size) % n_splits
-        rows = _user_rows(data)
+        rows = user_rows(data)
         held = _random_ranks(data, rows, rng) < sizes[rows]
         folds = np.where(held, group[rows], -1)
         extra = {"test_fraction": fraction, "test_count": count}
@@ -569,11 +471,11 @@ def _cold_split(
     entity: Literal["user", "item"],
 ) -> Split:
     data = _check_data(data, f"by {entity}")
-    fraction = _check_fraction(test_fraction, "test_fraction")
-    rng = _rng(random_state)
+    fraction = check_fraction(test_fraction, "test_fraction")
+    rng = check_random_state(random_state)
     counts = data.user_counts() if entity == "user" else data.item_counts()
     active = np.flatnonzero(counts)
-    n_test = int(_fraction_count(fraction, active.size))
+    n_test = int(fraction_count(fraction, active.size))
     if n_test >= active.size:
         raise DataError(
             f"cold-{entity} split: holding out {n_test} of the {active.size} {entity}s with "
@@ -581,7 +483,7 @@ def _cold_split(
         )
     held = np.zeros(counts.size, dtype=bool)
     held[rng.choice(active, size=n_test, replace=False)] = True
-    column = _user_rows(data) if entity == "user" else data.matrix.indices
+    column = user_rows(data) if entity == "user" else data.matrix.indices
     info = {"method": f"cold_{entity}", "test_fraction": fraction, f"n_test_{entity}s": n_test}
     return _make(data, held[column], info)
 

@@ -18,12 +18,9 @@ processes by pickle (models are sent unfitted; fitted models never come back).
 
 from __future__ import annotations
 
-import itertools
 import math
 import numbers
-import os
-import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -31,9 +28,18 @@ import numpy as np
 import pandas as pd
 
 from likewise.data.interactions import Interactions
-from likewise.evaluation.compare import LOWER_IS_BETTER
-from likewise.evaluation.evaluate import METRICS, _jsonable, _records, evaluate
-from likewise.evaluation.split import Split, kfold, user_split
+from likewise.evaluation._protocol import EvaluationProtocol, check_confidence, jsonable, records, resolve_protocol
+from likewise.evaluation._workers import (
+    Task,
+    TaskProgress,
+    as_splits,
+    check_n_jobs,
+    run_tasks,
+    threads_per_worker,
+    with_threads,
+)
+from likewise.evaluation.search import SearchResult, grid_search, optuna_search, random_search
+from likewise.evaluation.split import Split
 from likewise.exceptions import InvalidParameterError
 from likewise.models.base import Recommender
 
@@ -45,10 +51,6 @@ __all__ = [
     "optuna_search",
     "random_search",
 ]
-
-TaskProgress = Callable[[int, int], None]
-"""Called with (tasks done, tasks in all) after each fold / trial finishes."""
-
 
 # --------------------------------------------------------------------------- results
 
@@ -83,196 +85,13 @@ class CrossValidationResult:
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (NaN becomes None)."""
-        return {"per_fold": _records(self.per_fold), "summary": _records(self.summary), "info": _jsonable(self.info)}
+        return {"per_fold": records(self.per_fold), "summary": records(self.summary), "info": jsonable(self.info)}
 
     def __repr__(self) -> str:
         return f"<CrossValidationResult {len(self.per_fold)} folds>\n{self.summary.to_string(index=False)}"
 
 
-@dataclass(frozen=True, eq=False)
-class SearchResult:
-    """What `grid_search` / `random_search` / `optuna_search` found.
-
-    Attributes
-    ----------
-    results : pandas.DataFrame
-        One row per trial: ``trial``, one ``param_<name>`` column per searched parameter,
-        ``mean_<metric>`` and ``std_<metric>`` (over folds; 0 with one validation split) for
-        every metric, ``fit_s`` (mean per fold), ``rank`` (1 = best by ``metric``).
-    metric : str
-        The metric that ranks the trials.
-    best_params : dict
-        The searched parameters of the best trial.
-    best_score : float
-        Its mean ``metric``.
-    best_model : Recommender or None
-        A copy of the model with the best parameters, refitted on all of ``data``
-        (None with ``refit=False``).
-    info : dict
-        Settings: k, validation scheme, n_trials, n_jobs, threads per worker, direction.
-    """
-
-    results: pd.DataFrame
-    metric: str
-    best_params: dict[str, Any]
-    best_score: float
-    best_model: Recommender | None
-    info: dict[str, Any] = field(default_factory=dict)
-
-    def to_dict(self) -> dict[str, Any]:
-        """A JSON-able dict (no model)."""
-        return {
-            "metric": self.metric,
-            "best_params": _jsonable(self.best_params),
-            "best_score": _jsonable(self.best_score),
-            "results": _records(self.results),
-            "info": _jsonable(self.info),
-        }
-
-    def __repr__(self) -> str:
-        return (
-            f"<SearchResult {len(self.results)} trials, best {self.metric}={self.best_score:.4g} "
-            f"with {self.best_params}>"
-        )
-
-
-# --------------------------------------------------------------------------- worker side
-
-
-@dataclass(frozen=True)
-class _Task:
-    index: int
-    model_class: type[Recommender]
-    params: dict[str, Any]
-    train: Interactions
-    test: Interactions
-    eval_kwargs: dict[str, Any]
-
-
-def _init_worker(n_threads: int) -> None:
-    """Limit every thread pool of a worker process to `n_threads`."""
-    import numba
-    from threadpoolctl import threadpool_limits
-
-    from likewise.kernels._threads import resolve_threads
-
-    threadpool_limits(n_threads)
-    numba.set_num_threads(resolve_threads(n_threads))
-
-
-def _run_task(task: _Task) -> dict[str, Any]:
-    """Fit a fresh model on the task's train part and evaluate it on its test part."""
-    model = task.model_class(**task.params)
-    start = time.perf_counter()
-    model.fit(task.train)
-    fit_s = time.perf_counter() - start
-    start = time.perf_counter()
-    result = evaluate(model, task.train, task.test, n_bootstrap=0, **task.eval_kwargs)
-    evaluate_s = time.perf_counter() - start
-    values = {str(r["metric"]): float(r["mean"]) for r in result.summary.to_dict("records")}
-    return {
-        "index": task.index,
-        "metrics": values,
-        "fit_s": fit_s,
-        "evaluate_s": evaluate_s,
-        "n_users": int(result.info["n_users_evaluated"]),
-    }
-
-
-def _cores() -> int:
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # pragma: no cover - not Linux
-        return os.cpu_count() or 1
-
-
-def _check_n_jobs(n_jobs: Any) -> int:
-    if isinstance(n_jobs, bool) or not isinstance(n_jobs, numbers.Integral) or n_jobs == 0 or n_jobs < -1:
-        raise InvalidParameterError(f"n_jobs must be a positive integer or -1 (all cores), got {n_jobs!r}")
-    return _cores() if n_jobs == -1 else int(n_jobs)
-
-
-def _threads_per_worker(n_jobs: int) -> int:
-    return max(1, _cores() // n_jobs)
-
-
-def _with_threads(model: Recommender, params: dict[str, Any], n_threads: int) -> dict[str, Any]:
-    """Give models with an unset ``n_threads`` parameter the worker's share of the cores."""
-    out = {**model.get_params(), **params}
-    if "n_threads" in out and out["n_threads"] is None:
-        out["n_threads"] = n_threads
-    return out
-
-
-def _run_tasks(tasks: list[_Task], n_jobs: int, progress: TaskProgress | None) -> list[dict[str, Any]]:
-    """Run tasks inline (n_jobs == 1) or in a spawn process pool; results in task order."""
-    out: list[dict[str, Any] | None] = [None] * len(tasks)
-    if n_jobs == 1 or len(tasks) <= 1:
-        for done, task in enumerate(tasks, start=1):
-            out[task.index] = _run_task(task)
-            if progress:
-                progress(done, len(tasks))
-        return [r for r in out if r is not None]
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    workers = min(n_jobs, len(tasks))
-    with ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=mp.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(_threads_per_worker(workers),),
-    ) as pool:
-        futures = [pool.submit(_run_task, task) for task in tasks]
-        for done, future in enumerate(as_completed(futures), start=1):
-            result = future.result()
-            out[result["index"]] = result
-            if progress:
-                progress(done, len(tasks))
-    return [r for r in out if r is not None]
-
-
 # --------------------------------------------------------------------------- cross-validation
-
-
-def _eval_kwargs(
-    k: int,
-    metrics: Sequence[str] | str | None,
-    relevance_threshold: float | None,
-    relevance: str,
-    n_negatives: int | None,
-    exclude_seen: bool,
-    random_state: int,
-) -> dict[str, Any]:
-    return {
-        "k": k,
-        "metrics": metrics,
-        "relevance_threshold": relevance_threshold,
-        "relevance": relevance,
-        "n_negatives": n_negatives,
-        "exclude_seen": exclude_seen,
-        "random_state": random_state,
-    }
-
-
-def _as_splits(folds: Any, data: Interactions | None, by: str, random_state: int) -> list[Split]:
-    if isinstance(folds, numbers.Integral) and not isinstance(folds, bool):
-        if data is None:
-            raise InvalidParameterError("an integer number of folds needs data to split")
-        return list(kfold(data, n_splits=int(folds), by=by, random_state=random_state))  # type: ignore[arg-type]
-    if isinstance(folds, (str, bytes)) or not isinstance(folds, Iterable):
-        raise InvalidParameterError(f"folds must be an int or an iterable of splits, got {type(folds).__name__}")
-    splits = []
-    for number, split in enumerate(folds):
-        if isinstance(split, Split):
-            splits.append(split)
-        elif isinstance(split, tuple) and len(split) == 2 and all(isinstance(p, Interactions) for p in split):
-            splits.append(Split(split[0], split[1], {"method": "given", "fold": number}))
-        else:
-            raise InvalidParameterError(f"fold {number} is not a Split or a (train, test) pair of Interactions")
-    if not splits:
-        raise InvalidParameterError("folds is empty")
-    return splits
 
 
 def cross_validate(
@@ -291,6 +110,7 @@ def cross_validate(
     n_jobs: int = 1,
     random_state: int = 0,
     progress: TaskProgress | None = None,
+    protocol: EvaluationProtocol | None = None,
 ) -> CrossValidationResult:
     """K-fold cross-validation of a model: a fresh copy fitted and evaluated on every fold.
 
@@ -314,6 +134,9 @@ def cross_validate(
         Seed of the folds and of sampled negatives.
     progress : callable, optional
         ``progress(done, total)`` after each fold.
+    protocol : EvaluationProtocol, optional
+        k, metrics, relevance_threshold, relevance, n_negatives, exclude_seen, confidence and
+        random_state in one object (its n_bootstrap is not used), instead of the keywords.
 
     Returns
     -------
@@ -321,15 +144,24 @@ def cross_validate(
     """
     if not isinstance(model, Recommender):
         raise InvalidParameterError(f"model must be a likewise Recommender, got {type(model).__name__}")
-    if isinstance(confidence, bool) or not isinstance(confidence, (int, float)) or not 0 < confidence < 1:
-        raise InvalidParameterError(f"confidence must be a number strictly between 0 and 1, got {confidence!r}")
-    n_jobs = _check_n_jobs(n_jobs)
-    splits = _as_splits(folds, data, by, random_state)
-    threads = _threads_per_worker(min(n_jobs, len(splits))) if n_jobs > 1 else None
-    params = _with_threads(model, {}, threads) if threads else model.get_params()
-    kwargs = _eval_kwargs(k, metrics, relevance_threshold, relevance, n_negatives, exclude_seen, random_state)
-    tasks = [_Task(i, type(model), params, s.train, s.test, kwargs) for i, s in enumerate(splits)]
-    outputs = _run_tasks(tasks, n_jobs, progress)
+    check_confidence(confidence)
+    settings = resolve_protocol(
+        protocol,
+        k=k,
+        metrics=metrics,
+        relevance_threshold=relevance_threshold,
+        relevance=relevance,
+        n_negatives=n_negatives,
+        exclude_seen=exclude_seen,
+        confidence=confidence,
+        random_state=random_state,
+    )
+    n_jobs = check_n_jobs(n_jobs)
+    splits = as_splits(folds, data, by, settings.random_state)
+    threads = threads_per_worker(min(n_jobs, len(splits))) if n_jobs > 1 else None
+    params = with_threads(model, {}, threads) if threads else model.get_params()
+    tasks = [Task(i, type(model), params, s.train, s.test, settings) for i, s in enumerate(splits)]
+    outputs = run_tasks(tasks, n_jobs, progress)
 
     metric_names = list(outputs[0]["metrics"])
     rows = []
@@ -344,20 +176,20 @@ def cross_validate(
         row.update(out["metrics"])
         rows.append(row)
     per_fold = pd.DataFrame(rows)
-    summary = _fold_summary(per_fold, metric_names, confidence)
+    summary = _fold_summary(per_fold, metric_names, settings.confidence)
     info = {
         "model": repr(model),
-        "k": k,
+        "k": settings.k,
         "metrics": metric_names,
-        "relevance_threshold": relevance_threshold,
-        "relevance": relevance,
-        "n_negatives": n_negatives,
+        "relevance_threshold": settings.relevance_threshold,
+        "relevance": settings.relevance,
+        "n_negatives": settings.n_negatives,
         "n_folds": len(splits),
         "folds": by if isinstance(folds, numbers.Integral) else "given",
         "n_jobs": n_jobs,
         "threads_per_worker": threads,
-        "confidence": confidence,
-        "random_state": random_state,
+        "confidence": settings.confidence,
+        "random_state": settings.random_state,
     }
     return CrossValidationResult(per_fold=per_fold, summary=summary, info=info)
 
@@ -379,360 +211,3 @@ def _fold_summary(per_fold: pd.DataFrame, metric_names: list[str], confidence: f
             low = high = math.nan
         records.append((metric, mean, std, low, high, n))
     return pd.DataFrame(records, columns=["metric", "mean", "std", "ci_low", "ci_high", "n_folds"])
-
-
-# --------------------------------------------------------------------------- search
-
-
-def _check_space(model: Recommender, space: Any) -> dict[str, Any]:
-    if not isinstance(space, Mapping) or not space:
-        raise InvalidParameterError("space must be a non-empty mapping of parameter name -> values")
-    valid = set(model.get_params())
-    unknown = sorted(set(space) - valid)
-    if unknown:
-        raise InvalidParameterError(
-            f"{type(model).__name__} has no parameter {', '.join(map(repr, unknown))}; parameters are {sorted(valid)}"
-        )
-    return dict(space)
-
-
-def _direction(metric: str) -> bool:
-    """True when larger is better."""
-    if metric not in METRICS:
-        raise InvalidParameterError(f"unknown metric {metric!r}; metrics are {', '.join(METRICS)}")
-    return metric not in LOWER_IS_BETTER
-
-
-def _search(
-    model: Recommender,
-    trials: list[dict[str, Any]],
-    data: Interactions,
-    *,
-    metric: str,
-    metrics: Sequence[str] | None,
-    k: int,
-    folds: int | None,
-    test_fraction: float,
-    relevance_threshold: float | None,
-    relevance: str,
-    n_negatives: int | None,
-    exclude_seen: bool,
-    refit: bool,
-    n_jobs: int,
-    random_state: int,
-    progress: TaskProgress | None,
-    method: str,
-) -> SearchResult:
-    if not isinstance(model, Recommender):
-        raise InvalidParameterError(f"model must be a likewise Recommender, got {type(model).__name__}")
-    if not isinstance(data, Interactions):
-        raise InvalidParameterError(f"data must be a likewise Interactions, got {type(data).__name__}")
-    larger_better = _direction(metric)
-    n_jobs = _check_n_jobs(n_jobs)
-    names = list(dict.fromkeys([metric, *(metrics or [])]))
-    if folds is None:
-        splits = [user_split(data, test_fraction, random_state=random_state)]
-        scheme = f"per-user holdout, test_fraction={test_fraction}"
-    else:
-        splits = _as_splits(folds, data, "interaction", random_state)
-        scheme = f"{len(splits)}-fold cross-validation"
-    n_tasks = len(trials) * len(splits)
-    threads = _threads_per_worker(min(n_jobs, n_tasks)) if n_jobs > 1 else None
-    kwargs = _eval_kwargs(k, names, relevance_threshold, relevance, n_negatives, exclude_seen, random_state)
-    tasks = []
-    for t, params in enumerate(trials):
-        full = _with_threads(model, params, threads) if threads else {**model.get_params(), **params}
-        model.clone().set_params(**params)  # unknown names raise here, before any work
-        for f, split in enumerate(splits):
-            tasks.append(_Task(t * len(splits) + f, type(model), full, split.train, split.test, kwargs))
-    outputs = _run_tasks(tasks, n_jobs, progress)
-
-    rows = []
-    for t, params in enumerate(trials):
-        chunk = outputs[t * len(splits) : (t + 1) * len(splits)]
-        row: dict[str, Any] = {"trial": t}
-        row.update({f"param_{name}": value for name, value in params.items()})
-        for name in names:
-            values = np.array([out["metrics"][name] for out in chunk], dtype=np.float64)
-            row[f"mean_{name}"] = float(np.nanmean(values)) if np.isfinite(values).any() else math.nan
-            row[f"std_{name}"] = float(np.nanstd(values)) if np.isfinite(values).any() else math.nan
-        row["fit_s"] = float(np.mean([out["fit_s"] for out in chunk]))
-        rows.append(row)
-    results = pd.DataFrame(rows)
-    score = results[f"mean_{metric}"]
-    results["rank"] = score.rank(ascending=not larger_better, method="min", na_option="bottom").astype(np.int64)
-    if score.isna().all():
-        raise InvalidParameterError(f"no trial produced a {metric!r} value (no evaluable users?)")
-    best = int(np.nanargmax(score.to_numpy()) if larger_better else np.nanargmin(score.to_numpy()))
-    best_params = dict(trials[best])
-    best_model = None
-    if refit:
-        best_model = model.clone().set_params(**best_params)
-        best_model.fit(data)
-    info = {
-        "method": method,
-        "model": repr(model),
-        "k": k,
-        "metric": metric,
-        "larger_is_better": larger_better,
-        "validation": scheme,
-        "n_trials": len(trials),
-        "n_jobs": n_jobs,
-        "threads_per_worker": threads,
-        "relevance_threshold": relevance_threshold,
-        "relevance": relevance,
-        "n_negatives": n_negatives,
-        "random_state": random_state,
-    }
-    return SearchResult(
-        results=results,
-        metric=metric,
-        best_params=best_params,
-        best_score=float(score.iloc[best]),
-        best_model=best_model,
-        info=info,
-    )
-
-
-def grid_search(
-    model: Recommender,
-    space: Mapping[str, Sequence[Any]],
-    data: Interactions,
-    *,
-    metric: str = "ndcg",
-    metrics: Sequence[str] | None = None,
-    k: int = 10,
-    folds: int | None = None,
-    test_fraction: float = 0.2,
-    relevance_threshold: float | None = None,
-    relevance: Literal["binary", "graded"] = "binary",
-    n_negatives: int | None = None,
-    exclude_seen: bool = True,
-    refit: bool = True,
-    n_jobs: int = 1,
-    random_state: int = 0,
-    progress: TaskProgress | None = None,
-) -> SearchResult:
-    """Try every combination of the given hyper-parameter values.
-
-    Parameters
-    ----------
-    model : Recommender
-        The model whose other parameters stay as they are.
-    space : mapping of str -> sequence
-        Parameter name -> values to try, e.g. ``{"n_factors": [32, 64], "reg": [0.01, 0.1]}``.
-    data : Interactions
-        Split for validation (a per-user holdout with ``test_fraction``, or ``folds`` folds)
-        and, with ``refit``, used whole to fit the best model.
-    metric : str
-        The metric to optimise (rmse, mae, gini, popularity_bias: smaller is better; others larger).
-    metrics : sequence of str, optional
-        More metrics to record for every trial.
-    k, relevance_threshold, relevance, n_negatives, exclude_seen
-        As in `evaluate`.
-    folds : int, optional
-        Cross-validate every trial over this many folds instead of one holdout.
-    test_fraction : float
-        Held-out share of each user's interactions (without ``folds``).
-    refit : bool
-        Fit a copy with the best parameters on all of ``data`` (``best_model``).
-    n_jobs : int
-        (trial, fold) tasks run in this many worker processes (-1: one per core).
-    random_state : int
-        Seed of the split(s) and of sampled negatives.
-    progress : callable, optional
-        ``progress(done, total)`` after each (trial, fold).
-
-    Returns
-    -------
-    SearchResult
-    """
-    space = _check_space(model, space)
-    values = []
-    for name, options in space.items():
-        if isinstance(options, (str, bytes)) or not isinstance(options, Iterable):
-            raise InvalidParameterError(f"space[{name!r}] must be a list of values, got {options!r}")
-        options = list(options)
-        if not options:
-            raise InvalidParameterError(f"space[{name!r}] is empty")
-        values.append(options)
-    trials = [dict(zip(space, combo, strict=True)) for combo in itertools.product(*values)]
-    return _search(
-        model,
-        trials,
-        data,
-        metric=metric,
-        metrics=metrics,
-        k=k,
-        folds=folds,
-        test_fraction=test_fraction,
-        relevance_threshold=relevance_threshold,
-        relevance=relevance,
-        n_negatives=n_negatives,
-        exclude_seen=exclude_seen,
-        refit=refit,
-        n_jobs=n_jobs,
-        random_state=random_state,
-        progress=progress,
-        method="grid",
-    )
-
-
-def _draw(name: str, spec: Any, rng: np.random.Generator) -> Any:
-    if hasattr(spec, "rvs"):
-        value = spec.rvs(random_state=rng)
-        return value.item() if isinstance(value, np.generic) else value
-    if isinstance(spec, (str, bytes)) or not isinstance(spec, Sequence) or len(spec) == 0:
-        raise InvalidParameterError(
-            f"space[{name!r}] must be a non-empty list of values or a distribution with .rvs "
-            f"(e.g. scipy.stats.loguniform(1e-3, 1)), got {spec!r}"
-        )
-    value = spec[int(rng.integers(len(spec)))]
-    return value.item() if isinstance(value, np.generic) else value
-
-
-def random_search(
-    model: Recommender,
-    space: Mapping[str, Any],
-    data: Interactions,
-    *,
-    n_trials: int = 20,
-    metric: str = "ndcg",
-    metrics: Sequence[str] | None = None,
-    k: int = 10,
-    folds: int | None = None,
-    test_fraction: float = 0.2,
-    relevance_threshold: float | None = None,
-    relevance: Literal["binary", "graded"] = "binary",
-    n_negatives: int | None = None,
-    exclude_seen: bool = True,
-    refit: bool = True,
-    n_jobs: int = 1,
-    random_state: int = 0,
-    progress: TaskProgress | None = None,
-) -> SearchResult:
-    """Try ``n_trials`` random hyper-parameter settings.
-
-    Parameters
-    ----------
-    model : Recommender
-    space : mapping of str -> list or distribution
-        Parameter name -> a list (drawn uniformly) or an object with ``rvs(random_state=)``,
-        such as ``scipy.stats.loguniform(1e-4, 1e-1)`` or ``scipy.stats.randint(8, 129)``.
-    data : Interactions
-    n_trials : int
-        Number of settings drawn (seeded by ``random_state``; repeats are possible).
-    metric, metrics, k, folds, test_fraction, relevance_threshold, relevance, n_negatives,
-    exclude_seen, refit, n_jobs, random_state, progress
-        As in `grid_search`.
-
-    Returns
-    -------
-    SearchResult
-    """
-    space = _check_space(model, space)
-    if isinstance(n_trials, bool) or not isinstance(n_trials, numbers.Integral) or n_trials < 1:
-        raise InvalidParameterError(f"n_trials must be a positive integer, got {n_trials!r}")
-    rng = np.random.default_rng(random_state)
-    trials = [{name: _draw(name, spec, rng) for name, spec in space.items()} for _ in range(int(n_trials))]
-    return _search(
-        model,
-        trials,
-        data,
-        metric=metric,
-        metrics=metrics,
-        k=k,
-        folds=folds,
-        test_fraction=test_fraction,
-        relevance_threshold=relevance_threshold,
-        relevance=relevance,
-        n_negatives=n_negatives,
-        exclude_seen=exclude_seen,
-        refit=refit,
-        n_jobs=n_jobs,
-        random_state=random_state,
-        progress=progress,
-        method="random",
-    )
-
-
-def optuna_search(
-    model: Recommender,
-    space: Callable[[Any], dict[str, Any]],
-    data: Interactions,
-    *,
-    n_trials: int = 20,
-    metric: str = "ndcg",
-    k: int = 10,
-    test_fraction: float = 0.2,
-    relevance_threshold: float | None = None,
-    refit: bool = True,
-    random_state: int = 0,
-) -> SearchResult:
-    """Search with an Optuna study (TPE sampler) when Optuna is installed.
-
-    Trials run one after another in this process (Optuna proposes each setting from the
-    results so far), each scored on one per-user holdout of ``data``.
-
-    Parameters
-    ----------
-    model : Recommender
-    space : callable
-        ``space(trial) -> dict`` proposing parameters with Optuna's ``trial.suggest_*``, e.g.
-        ``lambda t: {"reg": t.suggest_float("reg", 1e-4, 1, log=True)}``.
-    data : Interactions
-    n_trials, metric, k, test_fraction, relevance_threshold, refit, random_state
-        As in `random_search`.
-
-    Returns
-    -------
-    SearchResult
-
-    Raises
-    ------
-    NotSupportedError
-        When Optuna is not installed (``pip install optuna``).
-    """
-    from likewise.exceptions import NotSupportedError
-
-    try:
-        import optuna
-    except ImportError as exc:
-        raise NotSupportedError("optuna_search needs Optuna: pip install optuna") from exc
-    larger_better = _direction(metric)
-    train, test = user_split(data, test_fraction, random_state=random_state)
-    trials: list[dict[str, Any]] = []
-    scores: list[float] = []
-    fit_times: list[float] = []
-
-    def objective(trial: Any) -> float:
-        params = dict(space(trial))
-        candidate = model.clone().set_params(**params)
-        start = time.perf_counter()
-        candidate.fit(train)
-        fit_times.append(time.perf_counter() - start)
-        result = evaluate(
-            candidate, train, test, k=k, metrics=[metric], relevance_threshold=relevance_threshold, n_bootstrap=0
-        )
-        trials.append(params)
-        scores.append(result[metric])
-        return result[metric]
-
-    study = optuna.create_study(
-        direction="maximize" if larger_better else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=random_state),
-    )
-    study.optimize(objective, n_trials=n_trials)
-    rows = []
-    for t, (params, value, fit_s) in enumerate(zip(trials, scores, fit_times, strict=True)):
-        rows.append(
-            {"trial": t, **{f"param_{n}": v for n, v in params.items()}, f"mean_{metric}": value, "fit_s": fit_s}
-        )
-    results = pd.DataFrame(rows)
-    results["rank"] = (
-        results[f"mean_{metric}"].rank(ascending=not larger_better, method="min", na_option="bottom").astype(np.int64)
-    )
-    best = int(np.nanargmax(scores) if larger_better else np.nanargmin(scores))
-    best_model = model.clone().set_params(**trials[best]).fit(data) if refit else None
-    info = {"method": "optuna", "model": repr(model), "k": k, "metric": metric, "n_trials": n_trials}
-    return SearchResult(results, metric, dict(trials[best]), float(scores[best]), best_model, info)

@@ -267,6 +267,162 @@ class Recommender(ABC):
             )
         return indices, scores
 
+    # ----------------------------------------------------------------- index-level API
+    def score_indices(self, uidx: Any, iidx: Any = None) -> np.ndarray:
+        """Dense scores of known users (by index) over every item, or over the given items.
+
+        The scores the model ranks by (`recommend_indices` orders items by them): for rating
+        models the raw estimates, before the clipping `predict` and `recommend` report. NaN
+        marks an item the model cannot score for that user. Computed in memory-bounded blocks
+        of users, inside the model's thread limits.
+
+        Parameters
+        ----------
+        uidx : int array-like (b,)
+            Dense user indices in ``[0, n_users)`` (a scalar counts as one user).
+        iidx : int array-like (m,), optional
+            Dense item indices in ``[0, n_items)``, in the column order wanted (repeats
+            allowed). Default: every item, in index order.
+
+        Returns
+        -------
+        numpy.ndarray
+            float32 of shape ``(b, n_items)``, or ``(b, m)`` with `iidx`.
+
+        Raises
+        ------
+        InvalidParameterError
+            When `uidx` or `iidx` is not integer, not 1-D, or holds an index out of range.
+        NotFittedError
+            When the model is not fitted.
+        """
+        self.check_is_fitted()
+        users = self._index_array(uidx, "uidx", self.n_users)
+        items = None if iidx is None else self._index_array(iidx, "iidx", self.n_items)
+        out = np.empty((users.size, self.n_items if items is None else items.size), dtype=np.float32)
+        with self._threads():
+            for block in self._blocks(users.size):
+                scores = self._score_users(users[block])
+                out[block] = scores if items is None else scores[:, items]
+        return out
+
+    def recommend_indices(
+        self,
+        uidx: Any,
+        n: int = 10,
+        *,
+        seen: bool | sp.spmatrix | sp.sparray = True,
+        allowed: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`n` item indices and scores for known users, by index: `recommend` without ids.
+
+        The same selection as `recommend` (the model's batch top-n path, ties broken by the
+        lower item index), the same scores (as reported: rating models clip them to the rating
+        scale after ranking), entered in the model's thread limits. Rows are padded with index
+        -1 and score -inf when fewer than `n` items are eligible.
+
+        Parameters
+        ----------
+        uidx : int array-like (b,)
+            Dense user indices in ``[0, n_users)`` (a scalar counts as one user; repeats allowed).
+        n : int
+            Length of every list (>= 1).
+        seen : bool or sparse matrix
+            True (default): drop the items each user had in training (``exclude_seen=True``);
+            False: drop none; a sparse matrix of shape ``(b, n_items)``: drop, from row r, the
+            items stored in its row r (the training items then count only if they are in it).
+        allowed : bool array-like (n_items,), optional
+            Items that may be recommended at all (False: never); default every item.
+
+        Returns
+        -------
+        indices : numpy.ndarray
+            int32 ``(b, n)``, best first.
+        scores : numpy.ndarray
+            float32 ``(b, n)``.
+
+        Raises
+        ------
+        InvalidParameterError
+            For a non-integer or out-of-range `uidx`, a bad `n`, a `seen` matrix of the wrong
+            shape, or an `allowed` that is not a boolean mask over the items.
+        NotFittedError
+            When the model is not fitted.
+        """
+        self.check_is_fitted()
+        self._check_n(n)
+        users = self._index_array(uidx, "uidx", self.n_users)
+        mask = self._item_mask(allowed)
+        if isinstance(seen, (bool, np.bool_)):
+            with self._threads():
+                indices, scores = self._top_n_users(users, int(n), self.seen_ if seen else None, mask)
+        elif sp.issparse(seen):
+            drop = sp.csr_matrix(seen, copy=True)
+            if drop.shape != (users.size, self.n_items):
+                raise InvalidParameterError(
+                    f"seen must have one row per user and one column per item {(users.size, self.n_items)}, "
+                    f"got shape {drop.shape}"
+                )
+            drop.sum_duplicates()
+            drop.sort_indices()
+            indices = np.empty((users.size, int(n)), dtype=np.int32)
+            scores = np.empty((users.size, int(n)), dtype=np.float32)
+            # The hook takes a seen CSR indexed by user: place row r at user uidx[r]. A user
+            # asked for twice (with different rows) goes in a later round.
+            order = np.argsort(users, kind="stable")
+            starts = np.flatnonzero(np.r_[True, users[order][1:] != users[order][:-1]])
+            occurrence = np.empty(users.size, dtype=np.int64)
+            occurrence[order] = np.arange(users.size) - np.repeat(starts, np.diff(np.r_[starts, users.size]))
+            with self._threads():
+                for round_ in range(int(occurrence.max(initial=-1)) + 1):
+                    rows = np.flatnonzero(occurrence == round_)
+                    by_user = rows[np.argsort(users[rows], kind="stable")]
+                    part = drop[by_user]
+                    counts = np.zeros(self.n_users + 1, dtype=np.int64)
+                    counts[users[by_user] + 1] = np.diff(part.indptr)
+                    placed = sp.csr_matrix(
+                        (part.data, part.indices, np.cumsum(counts)), shape=(self.n_users, self.n_items)
+                    )
+                    indices[rows], scores[rows] = self._top_n_users(users[rows], int(n), placed, mask)
+        else:
+            raise InvalidParameterError(
+                f"seen must be True, False or a sparse matrix of the items to drop per row, got {type(seen).__name__}"
+            )
+        indices = np.asarray(indices, dtype=np.int32)
+        scores = np.asarray(scores, dtype=np.float32)
+        valid = indices >= 0
+        scores[valid] = self._reported_scores(scores[valid])
+        return indices, scores
+
+    def _index_array(self, values: Any, name: str, size: int) -> np.ndarray:
+        """`values` as int32 indices in [0, size) (part of the index-level API's validation)."""
+        arr = np.asarray(values)
+        if arr.ndim == 0:
+            arr = arr.reshape(1)
+        if arr.ndim != 1:
+            raise InvalidParameterError(f"{name} must be a 1-D array of indices, got shape {arr.shape}")
+        if arr.size == 0:
+            return np.zeros(0, dtype=np.int32)
+        if arr.dtype.kind not in "iu":
+            raise InvalidParameterError(f"{name} must hold integer indices, got dtype {arr.dtype}")
+        low, high = int(arr.min()), int(arr.max())
+        if low < 0 or high >= size:
+            bad = low if low < 0 else high
+            raise InvalidParameterError(f"{name} must hold indices in [0, {size}), got {bad}")
+        return np.ascontiguousarray(arr, dtype=np.int32)
+
+    def _item_mask(self, allowed: Any) -> np.ndarray:
+        """`allowed` checked as a boolean mask over the items (part of the index-level API)."""
+        if allowed is None:
+            return np.ones(self.n_items, dtype=bool)
+        mask = np.asarray(allowed)
+        if mask.dtype != np.bool_ or mask.shape != (self.n_items,):
+            raise InvalidParameterError(
+                f"allowed must be a boolean mask of shape ({self.n_items},), got dtype {mask.dtype} "
+                f"and shape {mask.shape}"
+            )
+        return np.ascontiguousarray(mask)
+
     def recommend_from_history(
         self,
         items: Any,
