@@ -1,20 +1,17 @@
-"""Shared CLI plumbing: reading data from a path or data set name, and recommendation tables."""
+"""Reading DATA (train, evaluate, compare): a file, a MovieLens-style folder, or a data set name."""
 
 from __future__ import annotations
 
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rich.table import Table
-
 from likewise.cli._options import DataOptions
 from likewise.exceptions import DataError, InvalidParameterError
 
 if TYPE_CHECKING:
     from likewise.data.interactions import Interactions
-    from likewise.models.recs import Recs
 
-__all__ = ["load_data", "recs_table"]
+__all__ = ["load_data"]
 
 _TABULAR = {".csv": ",", ".tsv": "\t", ".tab": "\t", ".txt": None, ".dat": None}
 
@@ -73,26 +70,3 @@ def load_data(source: str, options: DataOptions) -> Interactions:
         header=options.header,
         on_error=options.on_error,
     )
-
-
-def recs_table(recs: Recs, row: int, title: str, *, explanations: list[str] | None = None) -> Table:
-    """One row of `recs` as a rich table: rank, item id, title (when known), score, reason."""
-    table = Table(title=title, title_justify="left")
-    table.add_column("#", justify="right", style="dim")
-    table.add_column("item", justify="right")
-    if recs.titles is not None:
-        table.add_column("title")
-    table.add_column("score", justify="right")
-    if explanations is not None:
-        table.add_column("why", overflow="fold")
-    ids, scores = recs.row(row)
-    valid_idx = recs.indices[row][recs.valid[row]]
-    for rank, (raw, score) in enumerate(zip(ids, scores, strict=True)):
-        cells = [str(rank + 1), str(raw)]
-        if recs.titles is not None:
-            cells.append(str(recs.titles[valid_idx[rank]]))
-        cells.append(f"{score:.4g}")
-        if explanations is not None:
-            cells.append(explanations[rank])
-        table.add_row(*cells)
-    return table

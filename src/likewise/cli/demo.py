@@ -22,8 +22,7 @@ from rich.table import Table
 
 from likewise.cli._algorithms import demo_classes
 from likewise.cli._console import console, handle_errors
-from likewise.cli._io import recs_table
-from likewise.cli.evaluate_cmds import significance_note
+from likewise.cli._tables import recs_table, significance_note
 
 if TYPE_CHECKING:
     from likewise.data.interactions import Interactions

@@ -7,13 +7,11 @@ paired_tests, report writers); the command options come from `likewise.cli._opti
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Literal
 
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from likewise.cli._algorithms import algorithm_names, build_model, parse_params
 from likewise.cli._console import console, handle_errors
@@ -49,6 +47,7 @@ from likewise.cli._options import (
     UserColumn,
     WeightColumn,
 )
+from likewise.cli._tables import cv_table, leaderboard_table, significance_note, tests_table
 from likewise.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
@@ -63,8 +62,6 @@ __all__ = [
     "significance_note",
     "tests_table",
 ]
-
-_PER_K = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
 
 
 def models_from_options(algos: list[str], params: list[str]) -> dict[str, Recommender]:
@@ -142,106 +139,6 @@ def _split(data: Interactions, method: str, test_fraction: float, last_k: int, s
     return split.train, split.test, f"{text} (seed {seed})" if key not in ("last-k", "temporal") else text
 
 
-def _metric_label(metric: str, k: int) -> str:
-    return f"{metric}@{k}" if metric in _PER_K else metric
-
-
-def leaderboard_table(comparison: Any, title: str) -> Table:
-    """A rich table: one row per model, each metric as mean ± half the interval width."""
-    k = comparison.info["k"]
-    metrics = list(comparison.info["metrics"])
-    table = Table(title=title, title_justify="left")
-    table.add_column("model")
-    for metric in metrics:
-        style = "bold" if metric == comparison.primary else None
-        table.add_column(_metric_label(metric, k), justify="right", style=style)
-    has_fit = comparison.leaderboard["fit_s"].notna().any()
-    if has_fit:
-        table.add_column("fit s", justify="right")
-    for row in comparison.leaderboard.to_dict("records"):
-        cells = [str(row["model"])]
-        for metric in metrics:
-            mean, low, high = row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
-            if not math.isfinite(mean):
-                cells.append("n/a")
-            elif math.isfinite(low) and math.isfinite(high) and high > low:
-                cells.append(f"{mean:.4f} [dim]±{(high - low) / 2:.4f}[/]")
-            else:
-                cells.append(f"{mean:.4f}")
-        if has_fit:
-            cells.append(f"{row['fit_s']:.2f}" if math.isfinite(row["fit_s"]) else "")
-        table.add_row(*cells)
-    return table
-
-
-def _p(value: float) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    return f"{value:.1e}" if value < 1e-4 else f"{value:.4f}"
-
-
-def tests_table(comparison: Any) -> Table:
-    """A rich table of the paired tests on the primary metric."""
-    k = comparison.info["k"]
-    tests = comparison.tests[comparison.tests["metric"] == comparison.primary]
-    table = Table(
-        title=f"Paired tests on {_metric_label(comparison.primary, k)} across users (Holm-adjusted p-values, "
-        f"alpha {comparison.info['alpha']})",
-        title_justify="left",
-    )
-    for name, justify in (
-        ("model A", "left"),
-        ("model B", "left"),
-        ("users", "right"),
-        ("A − B", "right"),
-        ("t-test p", "right"),
-        ("Wilcoxon p", "right"),
-        ("verdict", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for row in tests.to_dict("records"):
-        if row["significant"]:
-            verdict = f"[green]{row['better']} is better[/]"
-        elif row["better"] is None:
-            verdict = "identical"
-        else:
-            verdict = "[yellow]no significant difference[/]"
-        table.add_row(
-            str(row["model_a"]),
-            str(row["model_b"]),
-            str(row["n_users"]),
-            f"{row['mean_diff']:+.4f}",
-            _p(row["p_ttest_holm"]),
-            _p(row["p_wilcoxon_holm"]),
-            verdict,
-        )
-    return table
-
-
-def _cv_table(results: dict[str, Any]) -> Table:
-    first = next(iter(results.values()))
-    k = first.info["k"]
-    metrics = list(first.summary["metric"])
-    table = Table(
-        title=f"{first.info['n_folds']}-fold cross-validation: mean over folds ± half the "
-        f"{int(100 * first.info['confidence'])}% t-interval",
-        title_justify="left",
-    )
-    table.add_column("model")
-    for metric in metrics:
-        table.add_column(_metric_label(metric, k), justify="right")
-    table.add_column("fit s / fold", justify="right")
-    for name, result in results.items():
-        summary = result.summary.set_index("metric")
-        cells = [name]
-        for metric in metrics:
-            mean, low, high = (float(summary.loc[metric, c]) for c in ("mean", "ci_low", "ci_high"))
-            cells.append(f"{mean:.4f} [dim]±{(high - low) / 2:.4f}[/]" if math.isfinite(low) else f"{mean:.4f}")
-        cells.append(f"{result.per_fold['fit_s'].mean():.2f}")
-        table.add_row(*cells)
-    return table
-
-
 def _advance(bar: Progress, task: Any) -> Callable[[int, int], None]:
     def update(done: int, total: int) -> None:
         bar.update(task, completed=done, total=total)
@@ -304,7 +201,7 @@ def _cross_validate(
                 random_state=opts.seed,
                 progress=_advance(bar, task),
             )
-    console.print(_cv_table(cv_results))
+    console.print(cv_table(cv_results))
     if opts.report is not None:
         description = f"{interactions.summary()}. {folds}-fold cross-validation (seed {opts.seed}); {relevance_text}."
         files = write_cv_report(cv_results, opts.report, description=description)
@@ -477,47 +374,3 @@ def compare_cmd(
         header=header,
     )
     _run(data, models_from_options(algo, param or []), reading, opts, tests=True)
-
-
-def significance_note(results: dict[str, Any], metric: str = "ndcg", k: int = 10) -> str | None:
-    """One sentence on whether the best model really beats the runner-up on `metric`.
-
-    A paired t-test and a Wilcoxon signed-rank test over the users both were evaluated on
-    (`likewise.evaluation.paired_tests`); None with fewer than two models.
-
-    Parameters
-    ----------
-    results : dict of str -> EvaluationResult
-        Evaluations of several models on the same test users.
-    metric : str
-        A per-user metric all results hold.
-    k : int
-        The cut-off, for the label.
-
-    Returns
-    -------
-    str or None
-    """
-    from likewise.evaluation import paired_tests
-
-    if len(results) < 2:
-        return None
-    order = sorted(results, key=lambda name: -_summary_mean(results[name], metric))
-    best, second = order[0], order[1]
-    row = paired_tests({best: results[best], second: results[second]}, [metric]).iloc[0]
-    label = _metric_label(metric, k)
-    if row["better"] is None:
-        return f"{best} and {second} have identical {label} for every user."
-    evidence = (
-        f"{row['mean_diff']:+.3f} {label} per user over {row['n_users']} users; "
-        f"paired t-test p = {_p(row['p_ttest'])}, Wilcoxon p = {_p(row['p_wilcoxon'])}"
-    )
-    if row["p_ttest"] < 0.05:
-        return f"{best} beats {second}: {evidence}."
-    return f"{best} is ahead of {second} but not significantly: {evidence}."
-
-
-def _summary_mean(result: Any, metric: str) -> float:
-    rows = result.summary.loc[result.summary["metric"] == metric, "mean"]
-    value = float(rows.iloc[0]) if len(rows) else math.nan
-    return value if math.isfinite(value) else -math.inf

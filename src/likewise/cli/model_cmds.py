@@ -11,7 +11,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from likewise.cli._algorithms import build_model, parse_params
 from likewise.cli._console import console, handle_errors
-from likewise.cli._io import load_data, recs_table
+from likewise.cli._io import load_data
 from likewise.cli._options import (
     AlgoOption,
     DataArgument,
@@ -28,6 +28,7 @@ from likewise.cli._options import (
     UserColumn,
     WeightColumn,
 )
+from likewise.cli._tables import recs_table
 from likewise.exceptions import InvalidParameterError
 
 if TYPE_CHECKING:
