@@ -6,7 +6,8 @@ Layout (nothing heavy is imported until a command runs; the registry is read the
 - ``_console.py``      the consoles and the one error handler (LikewiseError -> one line, exit 1)
 - ``_options.py``      options shared by commands, as `typing.Annotated` aliases + option records
 - ``_algorithms.py``   the CLI's view of `likewise.models.ALGORITHMS` (``--algo``, parameters, demo)
-- ``_io.py``           reading DATA, recommendation tables
+- ``_io.py``           reading DATA (a file, a MovieLens-style folder, a data set name)
+- ``_tables.py``       the rich tables and one-line summaries the commands print
 - ``model_cmds.py``    train, recommend, similar, warmup
 - ``evaluate_cmds.py`` evaluate, compare
 - ``demo.py``          demo
