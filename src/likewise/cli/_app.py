@@ -1,17 +1,26 @@
-"""The Typer application, shared console and the one place CLI errors are turned into a line."""
+"""The `likewise` Typer application, assembled in one place.
+
+The command modules define plain functions (and the ``datasets`` sub-app) without knowing
+about this app; this module imports them and registers each one, so no command module imports
+the module that imports it. Commands are listed in ``likewise --help`` in the order below.
+"""
 
 from __future__ import annotations
 
-import functools
 import logging
-from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 
 from likewise import __version__
-from likewise.exceptions import LikewiseError
+from likewise.cli._algorithms import RegistryHelpCommand
+from likewise.cli._console import console, set_debug
+from likewise.cli.data_cmds import datasets_app
+from likewise.cli.demo import demo
+from likewise.cli.evaluate_cmds import compare_cmd, evaluate_cmd
+from likewise.cli.model_cmds import TRAIN_CONTEXT, recommend, similar, train, warmup
+
+__all__ = ["app"]
 
 app = typer.Typer(
     name="likewise",
@@ -20,11 +29,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(highlight=False)
-err_console = Console(stderr=True, highlight=False)
-
-_state = {"debug": False}
-F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _version(value: bool) -> None:
@@ -35,33 +39,20 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    debug: bool = typer.Option(False, "--debug", help="Show full tracebacks and debug logs."),
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version."),
+    debug: Annotated[bool, typer.Option("--debug", help="Show full tracebacks and debug logs.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
-    _state["debug"] = debug
+    set_debug(debug)
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING, format="%(name)s: %(message)s")
 
 
-def handle_errors(func: F) -> F:
-    """Print library and file errors as one red line and exit 1 (a traceback only with --debug)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return func(*args, **kwargs)
-        except (LikewiseError, OSError) as exc:
-            if _state["debug"]:
-                raise
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            err_console.print(f"[bold red]error:[/] {message}", soft_wrap=True)
-            raise typer.Exit(1) from None
-
-    return wrapper  # type: ignore[return-value]
-
-
-def register_commands() -> None:
-    """Import the command modules so they attach themselves to `app`."""
-    from likewise.cli import data_cmds, demo, evaluate_cmds, model_cmds  # noqa: F401
-
-
-register_commands()
+app.command()(demo)
+app.command("evaluate", cls=RegistryHelpCommand)(evaluate_cmd)
+app.command("compare", cls=RegistryHelpCommand)(compare_cmd)
+app.command(cls=RegistryHelpCommand, context_settings=TRAIN_CONTEXT)(train)
+app.command()(recommend)
+app.command()(similar)
+app.command()(warmup)
+app.add_typer(datasets_app, name="datasets")

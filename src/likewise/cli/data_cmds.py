@@ -1,16 +1,20 @@
-"""`likewise datasets list | info | fetch`."""
+"""`likewise datasets list | info | fetch`: a sub-app, joined to the root app with `add_typer`."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from likewise.cli._app import app, console, handle_errors
+from likewise.cli._console import console, handle_errors
+
+__all__ = ["datasets_app"]
 
 datasets_app = typer.Typer(help="Built-in data sets: list, describe, download.", no_args_is_help=True)
-app.add_typer(datasets_app, name="datasets")
+
+NameArgument = Annotated[str, typer.Argument(help="Data set name.")]
 
 
 @datasets_app.command("list")
@@ -33,7 +37,7 @@ def list_cmd() -> None:
 
 @datasets_app.command("info")
 @handle_errors
-def info_cmd(name: str = typer.Argument(..., help="Data set name.")) -> None:
+def info_cmd(name: NameArgument) -> None:
     """Describe a data set: source, checksum, licence, citation."""
     from likewise import datasets
 
@@ -48,10 +52,12 @@ def info_cmd(name: str = typer.Argument(..., help="Data set name.")) -> None:
 @datasets_app.command("fetch")
 @handle_errors
 def fetch_cmd(
-    name: str = typer.Argument(..., help="Data set name."),
-    from_path: Path | None = typer.Option(None, "--from", help="Use a local archive or folder (offline)."),
-    data_dir: Path | None = typer.Option(None, "--data-dir", help="Cache directory (default $LIKEWISE_DATA_DIR)."),
-    force: bool = typer.Option(False, "--force", help="Download again even when cached."),
+    name: NameArgument,
+    from_path: Annotated[Path | None, typer.Option("--from", help="Use a local archive or folder (offline).")] = None,
+    data_dir: Annotated[
+        Path | None, typer.Option("--data-dir", help="Cache directory (default $LIKEWISE_DATA_DIR).")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Download again even when cached.")] = False,
 ) -> None:
     """Download (or import from --from) a data set into the cache and verify it."""
     from likewise import datasets

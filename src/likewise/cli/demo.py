@@ -2,23 +2,33 @@
 
 It splits the sample, trains every demo model, prints a leaderboard with confidence intervals,
 then shows one user's history and their recommendations with reasons.
+
+The models are the registered algorithms that declare ``demo_params``
+(`likewise.models._registry.demo_classes`), each built with those parameters and the demo's
+seed as its ``random_state`` when it has one. They train in the order of their labels, and
+the leaderboard lists them by NDCG, best first, equal NDCG in label order: the order shown
+depends on the results only, never on which model module happened to be imported first.
 """
 
 from __future__ import annotations
 
+import math
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from likewise.cli._app import app, console, handle_errors
-from likewise.cli._io import recs_table
-from likewise.data.interactions import Interactions
-from likewise.kernels._jit import compile_time
-from likewise.models.base import Recommender
+from likewise.cli._algorithms import demo_classes
+from likewise.cli._console import console, handle_errors
+from likewise.cli._tables import recs_table, significance_note
+
+if TYPE_CHECKING:
+    from likewise.data.interactions import Interactions
+    from likewise.models.base import Recommender
+
+__all__ = ["demo", "demo_models"]
 
 K = 10
 # metric name -> column header (kept short so the table fits an 80-column terminal)
@@ -33,26 +43,13 @@ LEADERBOARD_METRICS = {
 
 
 def demo_models(seed: int) -> dict[str, Recommender]:
-    """Every algorithm the demo trains, with sensible settings for the sample data."""
-    from likewise.models import Popularity, Random
-
-    models: dict[str, Recommender] = {
-        "Popularity": Popularity(),
-        "Random": Random(random_state=seed),
-    }
-    from likewise.models import SVD, SVDpp
-
-    models["SVD"] = SVD(random_state=seed)
-    models["SVD++"] = SVDpp(random_state=seed)
-    from likewise.models import ALS, BPR, EASE
-
-    models["ALS"] = ALS(reg=20.0, alpha=0.5, random_state=seed)
-    models["BPR"] = BPR(random_state=seed)
-    models["EASE"] = EASE(reg=500.0)
-    from likewise.models import ItemKNN, UserKNN
-
-    models["ItemKNN"] = ItemKNN(prediction="sum", similarity="dot", weighting="bm25")
-    models["UserKNN"] = UserKNN(prediction="sum", k=50)
+    """Label -> unfitted model for every demo algorithm, in label order (see the module docstring)."""
+    models: dict[str, Recommender] = {}
+    for cls in sorted(demo_classes(), key=lambda cls: cls.label.casefold()):
+        params = dict(cls.demo_params or {})
+        if "random_state" in params:
+            params["random_state"] = seed
+        models[cls.label] = cls(**params)
     return models
 
 
@@ -67,13 +64,12 @@ def _leaderboard(results: dict[str, Any], fit_seconds: dict[str, float]) -> Tabl
     for header in LEADERBOARD_METRICS.values():
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("fit s", justify="right", no_wrap=True)
-    order = sorted(results, key=lambda name: -_mean(results[name], "ndcg"))
-    for name in order:
+    for name in _ranking(results):
         summary = results[name].summary.set_index("metric")
         cells = [name]
         for metric in LEADERBOARD_METRICS:
             row = summary.loc[metric]
-            if metric == "ndcg" and np.isfinite(row["ci_low"]) and row["ci_high"] > row["ci_low"]:
+            if metric == "ndcg" and math.isfinite(row["ci_low"]) and row["ci_high"] > row["ci_low"]:
                 cells.append(f"{row['mean']:.3f}[dim]±{(row['ci_high'] - row['ci_low']) / 2:.3f}[/]")
             else:
                 cells.append(f"{row['mean']:.3f}")
@@ -82,12 +78,19 @@ def _leaderboard(results: dict[str, Any], fit_seconds: dict[str, float]) -> Tabl
     return table
 
 
+def _ranking(results: dict[str, Any]) -> list[str]:
+    """Labels by NDCG, best first; `results` is in label order, which the stable sort keeps for ties."""
+    return sorted(results, key=lambda name: -_mean(results[name], "ndcg"))
+
+
 def _mean(result: Any, metric: str) -> float:
     summary = result.summary.set_index("metric")
     return float(summary.loc[metric, "mean"])
 
 
 def _history_table(data: Interactions, uidx: int, limit: int = 8) -> Table:
+    import numpy as np
+
     start, end = data.matrix.indptr[uidx], data.matrix.indptr[uidx + 1]
     items = data.matrix.indices[start:end]
     ratings = data.matrix.data[start:end]
@@ -111,13 +114,14 @@ def _history_table(data: Interactions, uidx: int, limit: int = 8) -> Table:
     return table
 
 
-@app.command()
 @handle_errors
 def demo(
-    seed: int = typer.Option(0, help="Random seed for the split and the models."),
-    user: str | None = typer.Option(None, help="Sample user to show (default: one with several hits)."),
+    seed: Annotated[int, typer.Option(help="Random seed for the split and the models.")] = 0,
+    user: Annotated[str | None, typer.Option(help="Sample user to show (default: one with several hits).")] = None,
 ) -> None:
     """Train every model on the built-in sample data, print a leaderboard and example recommendations."""
+    from likewise.kernels._jit import compile_time
+
     with compile_time() as compiling:
         _run_demo(seed, user)
     if compiling.seconds >= 1.0:
@@ -153,13 +157,11 @@ def _run_demo(seed: int, user: str | None) -> None:
             results[name] = evaluate(model, train, test, k=K, relevance_threshold=4.0, random_state=seed)
             progress.advance(task)
     console.print(_leaderboard(results, fit_seconds))
-    from likewise.cli.evaluate_cmds import significance_note
-
     note = significance_note(results, "ndcg", K)
     if note:
         console.print(f"[dim]{note} (`likewise compare` tests every pair and writes a report.)[/]")
 
-    best_name = max(results, key=lambda name: _mean(results[name], "ndcg"))
+    best_name = _ranking(results)[0]
     best = models[best_name]
     if user is None:
         per_user = results[best_name].per_user

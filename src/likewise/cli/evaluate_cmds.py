@@ -1,24 +1,58 @@
 """`likewise evaluate` and `likewise compare`: models on one split, a leaderboard with
-confidence intervals, paired significance tests, and a report folder with plots."""
+confidence intervals, paired significance tests, and a report folder with plots.
+
+Only public `likewise.evaluation` functions are called (split, compare, cross_validate,
+paired_tests, report writers); the command options come from `likewise.cli._options`.
+"""
 
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from likewise.cli._app import app, console, handle_errors
-from likewise.cli._io import build_model, load_data, parse_params
-from likewise.data.interactions import Interactions
+from likewise.cli._algorithms import algorithm_names, build_model, parse_params
+from likewise.cli._console import console, handle_errors
+from likewise.cli._io import load_data
+from likewise.cli._options import (
+    SPLITS,
+    AlgosOption,
+    AlphaOption,
+    BootstrapOption,
+    DataArgument,
+    DataOptions,
+    DelimiterOption,
+    EvalOptions,
+    FoldsOption,
+    FormatOption,
+    GradedOption,
+    HeaderOption,
+    ItemColumn,
+    JobsOption,
+    KOption,
+    LabelledParamOption,
+    LastKOption,
+    MetricOption,
+    NegativesOption,
+    PrimaryOption,
+    RatingColumn,
+    ReportOption,
+    SeedOption,
+    SplitOption,
+    TestFractionOption,
+    ThresholdOption,
+    TimestampColumn,
+    UserColumn,
+    WeightColumn,
+)
+from likewise.cli._tables import cv_table, leaderboard_table, significance_note, tests_table
 from likewise.exceptions import InvalidParameterError
-from likewise.models import ALGORITHMS
-from likewise.models.base import Recommender
+
+if TYPE_CHECKING:
+    from likewise.data.interactions import Interactions
+    from likewise.models.base import Recommender
 
 __all__ = [
     "compare_cmd",
@@ -28,9 +62,6 @@ __all__ = [
     "significance_note",
     "tests_table",
 ]
-
-_SPLITS = ("user", "random", "last-k", "temporal", "cold-user", "cold-item")
-_PER_K = ("precision", "recall", "ndcg", "map", "mrr", "hit_rate")
 
 
 def models_from_options(algos: list[str], params: list[str]) -> dict[str, Recommender]:
@@ -51,7 +82,7 @@ def models_from_options(algos: list[str], params: list[str]) -> dict[str, Recomm
         Label -> unfitted model, in the order given.
     """
     if not algos:
-        raise InvalidParameterError(f"give at least one --algo ({', '.join(sorted(ALGORITHMS))})")
+        raise InvalidParameterError(f"give at least one --algo ({algorithm_names()})")
     specs: dict[str, str] = {}
     for spec in algos:
         label, sep, name = spec.partition("=")
@@ -89,8 +120,8 @@ def _split(data: Interactions, method: str, test_fraction: float, last_k: int, s
     from likewise.evaluation import make_split
 
     key = method.lower().replace("_", "-")
-    if key not in _SPLITS:
-        raise InvalidParameterError(f"--split must be one of {', '.join(_SPLITS)}, got {method!r}")
+    if key not in SPLITS:
+        raise InvalidParameterError(f"--split must be one of {', '.join(SPLITS)}, got {method!r}")
     if key == "last-k":
         split = make_split(data, "last_k", k=last_k)
         text = f"each user's last {last_k} interaction(s) held out"
@@ -106,106 +137,6 @@ def _split(data: Interactions, method: str, test_fraction: float, last_k: int, s
             "cold-item": f"{test_fraction:.0%} of items held out entirely",
         }[key]
     return split.train, split.test, f"{text} (seed {seed})" if key not in ("last-k", "temporal") else text
-
-
-def _metric_label(metric: str, k: int) -> str:
-    return f"{metric}@{k}" if metric in _PER_K else metric
-
-
-def leaderboard_table(comparison: Any, title: str) -> Table:
-    """A rich table: one row per model, each metric as mean ± half the interval width."""
-    k = comparison.info["k"]
-    metrics = list(comparison.info["metrics"])
-    table = Table(title=title, title_justify="left")
-    table.add_column("model")
-    for metric in metrics:
-        style = "bold" if metric == comparison.primary else None
-        table.add_column(_metric_label(metric, k), justify="right", style=style)
-    has_fit = comparison.leaderboard["fit_s"].notna().any()
-    if has_fit:
-        table.add_column("fit s", justify="right")
-    for row in comparison.leaderboard.to_dict("records"):
-        cells = [str(row["model"])]
-        for metric in metrics:
-            mean, low, high = row[metric], row[f"{metric}_ci_low"], row[f"{metric}_ci_high"]
-            if not math.isfinite(mean):
-                cells.append("n/a")
-            elif math.isfinite(low) and math.isfinite(high) and high > low:
-                cells.append(f"{mean:.4f} [dim]±{(high - low) / 2:.4f}[/]")
-            else:
-                cells.append(f"{mean:.4f}")
-        if has_fit:
-            cells.append(f"{row['fit_s']:.2f}" if math.isfinite(row["fit_s"]) else "")
-        table.add_row(*cells)
-    return table
-
-
-def _p(value: float) -> str:
-    if not math.isfinite(value):
-        return "n/a"
-    return f"{value:.1e}" if value < 1e-4 else f"{value:.4f}"
-
-
-def tests_table(comparison: Any) -> Table:
-    """A rich table of the paired tests on the primary metric."""
-    k = comparison.info["k"]
-    tests = comparison.tests[comparison.tests["metric"] == comparison.primary]
-    table = Table(
-        title=f"Paired tests on {_metric_label(comparison.primary, k)} across users (Holm-adjusted p-values, "
-        f"alpha {comparison.info['alpha']})",
-        title_justify="left",
-    )
-    for name, justify in (
-        ("model A", "left"),
-        ("model B", "left"),
-        ("users", "right"),
-        ("A − B", "right"),
-        ("t-test p", "right"),
-        ("Wilcoxon p", "right"),
-        ("verdict", "left"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
-    for row in tests.to_dict("records"):
-        if row["significant"]:
-            verdict = f"[green]{row['better']} is better[/]"
-        elif row["better"] is None:
-            verdict = "identical"
-        else:
-            verdict = "[yellow]no significant difference[/]"
-        table.add_row(
-            str(row["model_a"]),
-            str(row["model_b"]),
-            str(row["n_users"]),
-            f"{row['mean_diff']:+.4f}",
-            _p(row["p_ttest_holm"]),
-            _p(row["p_wilcoxon_holm"]),
-            verdict,
-        )
-    return table
-
-
-def _cv_table(results: dict[str, Any]) -> Table:
-    first = next(iter(results.values()))
-    k = first.info["k"]
-    metrics = list(first.summary["metric"])
-    table = Table(
-        title=f"{first.info['n_folds']}-fold cross-validation: mean over folds ± half the "
-        f"{int(100 * first.info['confidence'])}% t-interval",
-        title_justify="left",
-    )
-    table.add_column("model")
-    for metric in metrics:
-        table.add_column(_metric_label(metric, k), justify="right")
-    table.add_column("fit s / fold", justify="right")
-    for name, result in results.items():
-        summary = result.summary.set_index("metric")
-        cells = [name]
-        for metric in metrics:
-            mean, low, high = (float(summary.loc[metric, c]) for c in ("mean", "ci_low", "ci_high"))
-            cells.append(f"{mean:.4f} [dim]±{(high - low) / 2:.4f}[/]" if math.isfinite(low) else f"{mean:.4f}")
-        cells.append(f"{result.per_fold['fit_s'].mean():.2f}")
-        table.add_row(*cells)
-    return table
 
 
 def _advance(bar: Progress, task: Any) -> Callable[[int, int], None]:
@@ -226,86 +157,63 @@ def _progress() -> Progress:
     )
 
 
-def _run(
-    *,
-    data: str,
-    algos: list[str],
-    params: list[str],
-    split: str,
-    test_fraction: float,
-    last_k: int,
-    k: int,
-    metrics: list[str],
-    threshold: float | None,
-    graded: bool,
-    negatives: int | None,
-    folds: int | None,
-    jobs: int,
-    bootstrap: int,
-    alpha: float,
-    primary: str | None,
-    seed: int,
-    report: Path | None,
-    fmt: str | None,
-    user: str,
-    item: str,
-    rating: str | None,
-    weight: str | None,
-    timestamp: str | None,
-    delimiter: str | None,
-    header: bool,
-    show_tests: bool,
-) -> None:
-    from likewise.evaluation import compare, cross_validate, write_cv_report, write_report
-
-    models = models_from_options(algos, params)
+def _run(data: str, models: dict[str, Recommender], reading: DataOptions, opts: EvalOptions, *, tests: bool) -> None:
+    """Read DATA, then cross-validate (``--folds``) or compare the models on one split."""
     with console.status(f"reading {data}"):
-        interactions = load_data(
-            data,
-            fmt=fmt,
-            user=user,
-            item=item,
-            rating=rating,
-            weight=weight,
-            timestamp=timestamp,
-            delimiter=delimiter,
-            header=header,
-        )
+        interactions = load_data(data, reading)
     console.print(f"[bold]Data[/]: {interactions.summary()}")
-    chosen_metrics = metrics or None
-    relevance: Literal["binary", "graded"] = "graded" if graded else "binary"
     relevance_text = (
-        "every held-out interaction is relevant" if threshold is None else f"values >= {threshold:g} are relevant"
+        "every held-out interaction is relevant"
+        if opts.threshold is None
+        else f"values >= {opts.threshold:g} are relevant"
     )
     started = time.perf_counter()
+    if opts.folds is not None:
+        _cross_validate(models, interactions, opts, opts.folds, relevance_text)
+    else:
+        _compare(models, interactions, opts, relevance_text, tests=tests)
+    console.print(f"[dim]{time.perf_counter() - started:.1f} s[/]")
 
-    if folds is not None:
-        cv_results = {}
-        with _progress() as bar:
-            for label, model in models.items():
-                task = bar.add_task(f"cross-validating {label}", total=folds)
-                cv_results[label] = cross_validate(
-                    model,
-                    interactions,
-                    folds=folds,
-                    k=k,
-                    metrics=chosen_metrics,
-                    relevance_threshold=threshold,
-                    relevance=relevance,
-                    n_negatives=negatives,
-                    n_jobs=jobs,
-                    random_state=seed,
-                    progress=_advance(bar, task),
-                )
-        console.print(_cv_table(cv_results))
-        description = f"{interactions.summary()}. {folds}-fold cross-validation (seed {seed}); {relevance_text}."
-        if report is not None:
-            files = write_cv_report(cv_results, report, description=description)
-            console.print(f"[green]report[/] -> {report} ({', '.join(sorted(p.name for p in files.values()))})")
-        console.print(f"[dim]{time.perf_counter() - started:.1f} s[/]")
-        return
 
-    train, test, split_text = _split(interactions, split, test_fraction, last_k, seed)
+def _relevance(opts: EvalOptions) -> Literal["binary", "graded"]:
+    return "graded" if opts.graded else "binary"
+
+
+def _cross_validate(
+    models: dict[str, Recommender], interactions: Interactions, opts: EvalOptions, folds: int, relevance_text: str
+) -> None:
+    from likewise.evaluation import cross_validate, write_cv_report
+
+    cv_results = {}
+    with _progress() as bar:
+        for label, model in models.items():
+            task = bar.add_task(f"cross-validating {label}", total=folds)
+            cv_results[label] = cross_validate(
+                model,
+                interactions,
+                folds=folds,
+                k=opts.k,
+                metrics=list(opts.metrics) or None,
+                relevance_threshold=opts.threshold,
+                relevance=_relevance(opts),
+                n_negatives=opts.negatives,
+                n_jobs=opts.jobs,
+                random_state=opts.seed,
+                progress=_advance(bar, task),
+            )
+    console.print(cv_table(cv_results))
+    if opts.report is not None:
+        description = f"{interactions.summary()}. {folds}-fold cross-validation (seed {opts.seed}); {relevance_text}."
+        files = write_cv_report(cv_results, opts.report, description=description)
+        console.print(f"[green]report[/] -> {opts.report} ({', '.join(sorted(p.name for p in files.values()))})")
+
+
+def _compare(
+    models: dict[str, Recommender], interactions: Interactions, opts: EvalOptions, relevance_text: str, *, tests: bool
+) -> None:
+    from likewise.evaluation import compare, write_report
+
+    train, test, split_text = _split(interactions, opts.split, opts.test_fraction, opts.last_k, opts.seed)
     console.print(f"Split: {train.nnz:,} training / {test.nnz:,} test interactions; {split_text}; {relevance_text}")
     with _progress() as bar:
         task = bar.add_task("evaluating", total=2 * len(models))
@@ -320,163 +228,149 @@ def _run(
             models,
             train,
             test,
-            k=k,
-            metrics=chosen_metrics,
-            relevance_threshold=threshold,
-            relevance=relevance,
-            n_negatives=negatives,
-            n_bootstrap=bootstrap,
-            alpha=alpha,
-            primary=primary,
-            random_state=seed,
+            k=opts.k,
+            metrics=list(opts.metrics) or None,
+            relevance_threshold=opts.threshold,
+            relevance=_relevance(opts),
+            n_negatives=opts.negatives,
+            n_bootstrap=opts.bootstrap,
+            alpha=opts.alpha,
+            primary=opts.primary,
+            random_state=opts.seed,
             progress=progress,
         )
     candidates = comparison.info["candidates"]
     title = (
-        f"Leaderboard, top-{k} over {candidates} "
+        f"Leaderboard, top-{opts.k} over {candidates} "
         f"({int(100 * comparison.info['confidence'])}% bootstrap intervals over users)"
     )
     console.print(leaderboard_table(comparison, title))
-    if negatives:
+    if opts.negatives:
         console.print(
-            f"[yellow]Ranked among {negatives} sampled negatives per user: "
+            f"[yellow]Ranked among {opts.negatives} sampled negatives per user: "
             "not comparable with full-catalogue numbers.[/]"
         )
-    if show_tests and len(models) > 1:
+    if tests and len(models) > 1:
         console.print(tests_table(comparison))
-    if report is not None:
+    if opts.report is not None:
         description = f"{interactions.summary()}. Split: {split_text}; {relevance_text}."
-        files = write_report(comparison, report, description=description)
-        console.print(f"[green]report[/] -> {report} ({', '.join(sorted(p.name for p in files.values()))})")
-    console.print(f"[dim]{time.perf_counter() - started:.1f} s[/]")
+        files = write_report(comparison, opts.report, description=description)
+        console.print(f"[green]report[/] -> {opts.report} ({', '.join(sorted(p.name for p in files.values()))})")
 
 
-_ALGO_HELP = f"Algorithm NAME or LABEL=NAME (repeatable): {', '.join(sorted(ALGORITHMS))}."
-
-
-@app.command("evaluate")
 @handle_errors
 def evaluate_cmd(
-    data: str = typer.Argument(..., help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
-    algo: list[str] = typer.Option(..., "--algo", "-a", help=_ALGO_HELP),
-    param: list[str] = typer.Option([], "--param", "-p", help="Parameter [ALGO.]NAME=VALUE (repeatable)."),
-    split: str = typer.Option("user", help=f"Split: {', '.join(_SPLITS)}."),
-    test_fraction: float = typer.Option(0.2, help="Held-out share (user, random, temporal, cold-* splits)."),
-    last_k: int = typer.Option(1, help="Interactions held out per user with --split last-k."),
-    k: int = typer.Option(10, "-k", help="Length of the recommendation lists."),
-    metric: list[str] = typer.Option(
-        [], "--metric", "-m", help="Metric to compute (repeatable; default: a standard set)."
-    ),
-    threshold: float | None = typer.Option(None, help="Held-out values >= this are relevant (e.g. 4 for 1-5 ratings)."),
-    graded: bool = typer.Option(False, "--graded", help="Graded NDCG: held-out values are the gains."),
-    negatives: int | None = typer.Option(None, help="Rank each user's relevant items among N sampled negatives."),
-    folds: int | None = typer.Option(None, help="Cross-validate over this many folds instead of one split."),
-    jobs: int = typer.Option(1, "--jobs", "-j", help="Worker processes for --folds (-1: one per core)."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the intervals (0: none)."),
-    alpha: float = typer.Option(0.05, help="Significance level of the paired tests."),
-    primary: str | None = typer.Option(None, help="Metric to sort by and test (default: ndcg when computed)."),
-    seed: int = typer.Option(0, help="Seed of the split, bootstrap and sampled negatives."),
-    report: Path | None = typer.Option(
-        None, "--report", "-r", help="Write a report folder here (JSON, Markdown, PNG)."
-    ),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="csv, tsv, parquet, ml-100k, ml-1m, ml-latest, ..."),
-    user: str = typer.Option("user", help="User id column."),
-    item: str = typer.Option("item", help="Item id column."),
-    rating: str | None = typer.Option(None, help="Rating column (explicit feedback)."),
-    weight: str | None = typer.Option(None, help="Weight column (implicit feedback)."),
-    timestamp: str | None = typer.Option(None, help="Timestamp column."),
-    delimiter: str | None = typer.Option(None, help="Field delimiter (default from the file suffix)."),
-    header: bool = typer.Option(True, "--header/--no-header", help="Whether the file has a header line."),
+    data: DataArgument,
+    algo: AlgosOption,
+    param: LabelledParamOption = None,
+    split: SplitOption = "user",
+    test_fraction: TestFractionOption = 0.2,
+    last_k: LastKOption = 1,
+    k: KOption = 10,
+    metric: MetricOption = None,
+    threshold: ThresholdOption = None,
+    graded: GradedOption = False,
+    negatives: NegativesOption = None,
+    folds: FoldsOption = None,
+    jobs: JobsOption = 1,
+    bootstrap: BootstrapOption = 1000,
+    alpha: AlphaOption = 0.05,
+    primary: PrimaryOption = None,
+    seed: SeedOption = 0,
+    report: ReportOption = None,
+    fmt: FormatOption = None,
+    user: UserColumn = "user",
+    item: ItemColumn = "item",
+    rating: RatingColumn = None,
+    weight: WeightColumn = None,
+    timestamp: TimestampColumn = None,
+    delimiter: DelimiterOption = None,
+    header: HeaderOption = True,
 ) -> None:
     """Evaluate one or more algorithms on a split of DATA: a leaderboard with confidence intervals."""
-    _run(**_collect(locals()), show_tests=False)
+    opts = EvalOptions(
+        split=split,
+        test_fraction=test_fraction,
+        last_k=last_k,
+        k=k,
+        metrics=tuple(metric or ()),
+        threshold=threshold,
+        graded=graded,
+        negatives=negatives,
+        bootstrap=bootstrap,
+        alpha=alpha,
+        primary=primary,
+        seed=seed,
+        report=report,
+        folds=folds,
+        jobs=jobs,
+    )
+    reading = DataOptions(
+        fmt=fmt,
+        user=user,
+        item=item,
+        rating=rating,
+        weight=weight,
+        timestamp=timestamp,
+        delimiter=delimiter,
+        header=header,
+    )
+    _run(data, models_from_options(algo, param or []), reading, opts, tests=False)
 
 
-@app.command("compare")
 @handle_errors
 def compare_cmd(
-    data: str = typer.Argument(..., help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
-    algo: list[str] = typer.Option(..., "--algo", "-a", help=_ALGO_HELP),
-    param: list[str] = typer.Option([], "--param", "-p", help="Parameter [ALGO.]NAME=VALUE (repeatable)."),
-    split: str = typer.Option("user", help=f"Split: {', '.join(_SPLITS)}."),
-    test_fraction: float = typer.Option(0.2, help="Held-out share (user, random, temporal, cold-* splits)."),
-    last_k: int = typer.Option(1, help="Interactions held out per user with --split last-k."),
-    k: int = typer.Option(10, "-k", help="Length of the recommendation lists."),
-    metric: list[str] = typer.Option(
-        [], "--metric", "-m", help="Metric to compute (repeatable; default: a standard set)."
-    ),
-    threshold: float | None = typer.Option(None, help="Held-out values >= this are relevant (e.g. 4 for 1-5 ratings)."),
-    graded: bool = typer.Option(False, "--graded", help="Graded NDCG: held-out values are the gains."),
-    negatives: int | None = typer.Option(None, help="Rank each user's relevant items among N sampled negatives."),
-    bootstrap: int = typer.Option(1000, help="Bootstrap resamples for the intervals (0: none)."),
-    alpha: float = typer.Option(0.05, help="Significance level of the paired tests (Holm-adjusted)."),
-    primary: str | None = typer.Option(None, help="Metric to sort by and test (default: ndcg when computed)."),
-    seed: int = typer.Option(0, help="Seed of the split, bootstrap and sampled negatives."),
-    report: Path | None = typer.Option(
-        None, "--report", "-r", help="Write a report folder here (JSON, Markdown, PNG)."
-    ),
-    fmt: str | None = typer.Option(None, "--format", "-f", help="csv, tsv, parquet, ml-100k, ml-1m, ml-latest, ..."),
-    user: str = typer.Option("user", help="User id column."),
-    item: str = typer.Option("item", help="Item id column."),
-    rating: str | None = typer.Option(None, help="Rating column (explicit feedback)."),
-    weight: str | None = typer.Option(None, help="Weight column (implicit feedback)."),
-    timestamp: str | None = typer.Option(None, help="Timestamp column."),
-    delimiter: str | None = typer.Option(None, help="Field delimiter (default from the file suffix)."),
-    header: bool = typer.Option(True, "--header/--no-header", help="Whether the file has a header line."),
+    data: DataArgument,
+    algo: AlgosOption,
+    param: LabelledParamOption = None,
+    split: SplitOption = "user",
+    test_fraction: TestFractionOption = 0.2,
+    last_k: LastKOption = 1,
+    k: KOption = 10,
+    metric: MetricOption = None,
+    threshold: ThresholdOption = None,
+    graded: GradedOption = False,
+    negatives: NegativesOption = None,
+    bootstrap: BootstrapOption = 1000,
+    alpha: AlphaOption = 0.05,
+    primary: PrimaryOption = None,
+    seed: SeedOption = 0,
+    report: ReportOption = None,
+    fmt: FormatOption = None,
+    user: UserColumn = "user",
+    item: ItemColumn = "item",
+    rating: RatingColumn = None,
+    weight: WeightColumn = None,
+    timestamp: TimestampColumn = None,
+    delimiter: DelimiterOption = None,
+    header: HeaderOption = True,
 ) -> None:
     """Compare two or more algorithms on the same split: leaderboard, paired tests with p-values, report."""
     if len(algo) < 2:
         raise InvalidParameterError("compare needs at least two --algo (use `likewise evaluate` for one)")
-    _run(**_collect(locals()), folds=None, jobs=1, show_tests=True)
-
-
-def _collect(options: dict[str, Any]) -> dict[str, Any]:
-    renamed = {"algo": "algos", "param": "params", "metric": "metrics"}
-    out = {renamed.get(name, name): value for name, value in options.items()}
-    if out["k"] < 1:
-        raise InvalidParameterError(f"-k must be a positive integer, got {out['k']}")
-    return out
-
-
-def significance_note(results: dict[str, Any], metric: str = "ndcg", k: int = 10) -> str | None:
-    """One sentence on whether the best model really beats the runner-up on `metric`.
-
-    A paired t-test and a Wilcoxon signed-rank test over the users both were evaluated on
-    (`likewise.evaluation.paired_tests`); None with fewer than two models.
-
-    Parameters
-    ----------
-    results : dict of str -> EvaluationResult
-        Evaluations of several models on the same test users.
-    metric : str
-        A per-user metric all results hold.
-    k : int
-        The cut-off, for the label.
-
-    Returns
-    -------
-    str or None
-    """
-    from likewise.evaluation import paired_tests
-
-    if len(results) < 2:
-        return None
-    order = sorted(results, key=lambda name: -_summary_mean(results[name], metric))
-    best, second = order[0], order[1]
-    row = paired_tests({best: results[best], second: results[second]}, [metric]).iloc[0]
-    label = _metric_label(metric, k)
-    if row["better"] is None:
-        return f"{best} and {second} have identical {label} for every user."
-    evidence = (
-        f"{row['mean_diff']:+.3f} {label} per user over {row['n_users']} users; "
-        f"paired t-test p = {_p(row['p_ttest'])}, Wilcoxon p = {_p(row['p_wilcoxon'])}"
+    opts = EvalOptions(
+        split=split,
+        test_fraction=test_fraction,
+        last_k=last_k,
+        k=k,
+        metrics=tuple(metric or ()),
+        threshold=threshold,
+        graded=graded,
+        negatives=negatives,
+        bootstrap=bootstrap,
+        alpha=alpha,
+        primary=primary,
+        seed=seed,
+        report=report,
     )
-    if row["p_ttest"] < 0.05:
-        return f"{best} beats {second}: {evidence}."
-    return f"{best} is ahead of {second} but not significantly: {evidence}."
-
-
-def _summary_mean(result: Any, metric: str) -> float:
-    rows = result.summary.loc[result.summary["metric"] == metric, "mean"]
-    value = float(rows.iloc[0]) if len(rows) else math.nan
-    return value if math.isfinite(value) else -math.inf
+    reading = DataOptions(
+        fmt=fmt,
+        user=user,
+        item=item,
+        rating=rating,
+        weight=weight,
+        timestamp=timestamp,
+        delimiter=delimiter,
+        header=header,
+    )
+    _run(data, models_from_options(algo, param or []), reading, opts, tests=True)

@@ -1,62 +1,84 @@
-"""`likewise train`, `recommend`, `similar` and `warmup`."""
+"""`likewise train`, `recommend`, `similar` and `warmup` (registered on the app by `likewise.cli._app`)."""
 
 from __future__ import annotations
 
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from likewise.cli._app import app, console, handle_errors
-from likewise.cli._io import build_model, load_data, parse_params, recs_table
-from likewise.data.interactions import Interactions
+from likewise.cli._algorithms import build_model, parse_params
+from likewise.cli._console import console, handle_errors
+from likewise.cli._io import load_data
+from likewise.cli._options import (
+    AlgoOption,
+    DataArgument,
+    DataOptions,
+    DelimiterOption,
+    FormatOption,
+    HeaderOption,
+    ItemColumn,
+    ModelDirArgument,
+    ParamOption,
+    RatingColumn,
+    SkipBadRowsOption,
+    TimestampColumn,
+    UserColumn,
+    WeightColumn,
+)
+from likewise.cli._tables import recs_table
 from likewise.exceptions import InvalidParameterError
-from likewise.models import ALGORITHMS
-from likewise.models.base import Recommender, load
+
+if TYPE_CHECKING:
+    from likewise.data.interactions import Interactions
+    from likewise.models.base import Recommender
+
+__all__ = ["TRAIN_CONTEXT", "recommend", "similar", "train", "warmup"]
+
+TRAIN_CONTEXT = {"allow_extra_args": True, "ignore_unknown_options": True}
+"""`train`'s context settings: unknown ``--name VALUE`` pairs reach it as algorithm parameters."""
+
+HowManyOption = Annotated[int, typer.Option("-n", help="How many items.")]
 
 
-@app.command(context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
 @handle_errors
 def train(
     ctx: typer.Context,
-    data: str = typer.Argument(..., help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
-    algo: str = typer.Option(..., "--algo", "-a", help=f"Algorithm: {', '.join(sorted(ALGORITHMS))}."),
-    output: Path = typer.Option(..., "--output", "-o", help="Directory to write the model into."),
-    param: list[str] = typer.Option([], "--param", "-p", help="Algorithm parameter NAME=VALUE (repeatable)."),
-    fmt: str | None = typer.Option(
-        None, "--format", "-f", help="csv, tsv, parquet, ml-100k, ml-1m, ml-latest, lastfm-hetrec."
-    ),
-    user: str = typer.Option("user", help="User id column."),
-    item: str = typer.Option("item", help="Item id column."),
-    rating: str | None = typer.Option(None, help="Rating column (explicit feedback)."),
-    weight: str | None = typer.Option(None, help="Weight column (implicit feedback: counts, plays)."),
-    timestamp: str | None = typer.Option(None, help="Timestamp column."),
-    delimiter: str | None = typer.Option(None, help="Field delimiter (default from the file suffix)."),
-    header: bool = typer.Option(True, "--header/--no-header", help="Whether the file has a header line."),
-    skip_bad_rows: bool = typer.Option(
-        False, "--skip-bad-rows", help="Skip and count malformed rows instead of failing."
-    ),
+    data: DataArgument,
+    algo: AlgoOption,
+    output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the model into.")],
+    param: ParamOption = None,
+    fmt: FormatOption = None,
+    user: UserColumn = "user",
+    item: ItemColumn = "item",
+    rating: RatingColumn = None,
+    weight: WeightColumn = None,
+    timestamp: TimestampColumn = None,
+    delimiter: DelimiterOption = None,
+    header: HeaderOption = True,
+    skip_bad_rows: SkipBadRowsOption = False,
 ) -> None:
     """Train a model on DATA and save it to a directory.
 
     Algorithm parameters go in ``--param NAME=VALUE`` or directly as ``--name VALUE``
     (e.g. ``--algo itemknn --similarity pearson_baseline --k 40``).
     """
-    model = build_model(algo, {**parse_params(param), **_extra_params(ctx.args)})
+    model = build_model(algo, {**parse_params(param or []), **_extra_params(ctx.args)})
+    reading = DataOptions(
+        fmt=fmt,
+        user=user,
+        item=item,
+        rating=rating,
+        weight=weight,
+        timestamp=timestamp,
+        delimiter=delimiter,
+        header=header,
+        on_error="skip" if skip_bad_rows else "raise",
+    )
     with console.status(f"reading {data}"):
-        interactions = load_data(
-            data,
-            fmt=fmt,
-            user=user,
-            item=item,
-            rating=rating,
-            weight=weight,
-            timestamp=timestamp,
-            delimiter=delimiter,
-            header=header,
-            on_error="skip" if skip_bad_rows else "raise",
-        )
+        interactions = load_data(data, reading)
     console.print(str(interactions.report), soft_wrap=True)
     start = time.perf_counter()
     _fit_with_progress(model, interactions)
@@ -107,19 +129,22 @@ def _extra_params(args: list[str]) -> dict[str, object]:
     return parse_params(pairs)
 
 
-@app.command()
 @handle_errors
 def recommend(
-    model_dir: Path = typer.Argument(..., help="A directory written by `likewise train`."),
-    user: str | None = typer.Option(None, "--user", "-u", help="Recommend for this known user id."),
-    history: str | None = typer.Option(None, "--history", help="Comma-separated item ids a new visitor liked."),
-    n: int = typer.Option(10, "-n", help="How many items."),
-    explain: bool = typer.Option(False, "--explain", help="Add a reason for each item."),
-    include_seen: bool = typer.Option(False, "--include-seen", help="Allow items the user already has."),
+    model_dir: ModelDirArgument,
+    user: Annotated[str | None, typer.Option("--user", "-u", help="Recommend for this known user id.")] = None,
+    history: Annotated[
+        str | None, typer.Option("--history", help="Comma-separated item ids a new visitor liked.")
+    ] = None,
+    n: HowManyOption = 10,
+    explain: Annotated[bool, typer.Option("--explain", help="Add a reason for each item.")] = False,
+    include_seen: Annotated[bool, typer.Option("--include-seen", help="Allow items the user already has.")] = False,
 ) -> None:
     """Top-N recommendations for a user (or for a new visitor's history)."""
     if (user is None) == (history is None):
         raise InvalidParameterError("give exactly one of --user or --history")
+    from likewise.models import load
+
     model = load(model_dir)
     if user is not None:
         raw_user = model.users_.coerce([user])[0]
@@ -137,14 +162,15 @@ def recommend(
     console.print(recs_table(recs, 0, title, explanations=reasons))
 
 
-@app.command()
 @handle_errors
 def similar(
-    model_dir: Path = typer.Argument(..., help="A directory written by `likewise train`."),
-    item: str = typer.Option(..., "--item", "-i", help="Item id."),
-    n: int = typer.Option(10, "-n", help="How many items."),
+    model_dir: ModelDirArgument,
+    item: Annotated[str, typer.Option("--item", "-i", help="Item id.")],
+    n: HowManyOption = 10,
 ) -> None:
     """Items most similar to an item."""
+    from likewise.models import load
+
     model = load(model_dir)
     raw_item = model.items_.coerce([item])[0]
     recs = model.similar_items(raw_item, n=n)
@@ -152,7 +178,6 @@ def similar(
     console.print(recs_table(recs, 0, f"Items like {label}"))
 
 
-@app.command()
 @handle_errors
 def warmup() -> None:
     """Compile (or load from cache) every numba kernel."""
