@@ -179,9 +179,13 @@ def similar(
 
 
 @handle_errors
-def warmup() -> None:
-    """Compile (or load from cache) every numba kernel."""
-    from likewise.kernels import warmup as run_warmup
+def warmup(
+    serial_only: Annotated[
+        bool,
+        typer.Option("--serial-only", help="Build only the serial kernels (servers whose models use n_threads=1)."),
+    ] = False,
+) -> None:
+    """Compile (or load from cache) every numba kernel, and say how long compiling took."""
+    from likewise.kernels import warmup_report
 
-    seconds = run_warmup()
-    console.print(f"kernels ready in {seconds:.2f} s")
+    console.print(warmup_report(parallel=not serial_only).summary())
