@@ -90,3 +90,15 @@ def test_warmup_report_splits_compiling_from_loading():
     report = warmup_report(parallel=False)
     assert 0.0 <= report.compile_seconds <= report.seconds
     assert report.summary().startswith("serial kernels ready in")
+
+
+def test_warmup_finds_every_kernel_family():
+    """A kernel module defining `_warm` is warmed up with no list to edit (issue 10)."""
+    import pkgutil
+
+    import likewise.kernels
+    from likewise.kernels._warmup import kernel_modules
+
+    families = {info.name for info in pkgutil.iter_modules(likewise.kernels.__path__) if not info.name.startswith("_")}
+    warmed = {module.__name__.rsplit(".", 1)[1] for module in kernel_modules() if hasattr(module, "_warm")}
+    assert warmed == families

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import importlib
+import pkgutil
 import time
 from dataclasses import dataclass
+from types import ModuleType
 
-import numpy as np
-
-__all__ = ["WarmupReport", "warmup", "warmup_report"]
+__all__ = ["WarmupReport", "kernel_modules", "warmup", "warmup_report"]
 
 
 @dataclass(frozen=True)
@@ -52,21 +53,18 @@ def warmup_report(parallel: bool = True) -> WarmupReport:
     return WarmupReport(time.perf_counter() - start, compiling.seconds, parallel)
 
 
+def kernel_modules() -> list[ModuleType]:
+    """Every kernel family module (``likewise/kernels/<family>.py``), found on disk: a new
+    family is warmed up by defining ``_warm()`` in its module, with no list to edit."""
+    import likewise.kernels
+
+    found = pkgutil.iter_modules(likewise.kernels.__path__)
+    names = sorted(info.name for info in found if not info.name.startswith("_"))
+    return [importlib.import_module(f"likewise.kernels.{name}") for name in names]
+
+
 def _run_every_kernel() -> None:
-    from likewise.kernels.topk import ranked_topk, topk_rows
-
-    scores = np.arange(12, dtype=np.float32).reshape(3, 4)
-    seen_indptr = np.array([0, 1, 1, 2])
-    seen_indices = np.array([0, 3], dtype=np.int32)
-    for parallel in (False, True):
-        topk_rows(
-            scores, 2, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3), parallel=parallel
-        )
-        ranked_topk(
-            scores[0], 2, n_rows=3, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3),
-            parallel=parallel,
-        )  # fmt: skip
-    from likewise.kernels import als, bpr, coclustering, knn, nmf, sgd, similarity, slopeone
-
-    for module in (als, bpr, sgd, nmf, slopeone, coclustering, similarity, knn):
-        module._warm()
+    for module in kernel_modules():
+        warm = getattr(module, "_warm", None)
+        if warm is not None:
+            warm()

@@ -263,3 +263,18 @@ def ranked_topk(
     kernel = _ranked_parallel if parallel and n_rows > 1 and parallel_allowed() else _ranked_serial
     kernel(order, scores, seen_rows, k, seen_indptr, seen_indices, allowed, out_idx, out_scores)
     return out_idx, out_scores
+
+
+def _warm() -> None:
+    """Compile every variant on tiny float32 inputs (called by `likewise.kernels.warmup`)."""
+    scores = np.arange(12, dtype=np.float32).reshape(3, 4)
+    seen_indptr = np.array([0, 1, 1, 2])
+    seen_indices = np.array([0, 3], dtype=np.int32)
+    for parallel in (False, True):
+        topk_rows(
+            scores, 2, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3), parallel=parallel
+        )
+        ranked_topk(
+            scores[0], 2, n_rows=3, seen_indptr=seen_indptr, seen_indices=seen_indices, seen_rows=np.arange(3),
+            parallel=parallel,
+        )  # fmt: skip

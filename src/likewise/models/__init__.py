@@ -2,7 +2,7 @@
 
 Importing a family module here is what makes its models known: each concrete class registers
 itself when defined (`likewise.models._registry`), which feeds `ALGORITHMS`, the CLI, the
-top-level ``likewise.<ClassName>`` exports, ``likewise warmup`` and ``likewise demo``.
+top-level ``likewise.<ClassName>`` exports and ``likewise demo``.
 """
 
 from likewise.models._registry import ALGORITHMS

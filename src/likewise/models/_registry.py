@@ -3,8 +3,9 @@
 `Recommender.__init_subclass__` calls `register` for every concrete subclass. A class that
 declares ``algorithm = "name"`` in its own body is an *algorithm*: it appears in
 `likewise.models.ALGORITHMS`, as ``likewise train --algo name`` (its constructor parameters as
-``--param`` / ``--name VALUE`` options), in the top-level ``likewise.<ClassName>`` exports,
-in ``likewise warmup``, and in ``likewise demo`` when it also declares ``demo_params``.
+``--param`` / ``--name VALUE`` options), in the top-level ``likewise.<ClassName>`` exports
+and in ``likewise demo`` when it also declares ``demo_params``. (``likewise warmup`` needs no
+list either: it finds every kernel module that defines ``_warm``.)
 
 Every concrete class, algorithm or not, gets a *registry key* under which `save` records it
 and `load` finds it again: the algorithm name, or ``"module:qualname"`` for a class without
