@@ -35,6 +35,7 @@ from likewise.data.idmap import IdMap
 from likewise.data.interactions import Interactions
 from likewise.exceptions import (
     InvalidParameterError,
+    LikewiseError,
     ModelFormatError,
     NotFittedError,
     NotSupportedError,
@@ -397,38 +398,64 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: Any) -> Recommender:
-        """Read a model directory written by `save` (no pickle; format and checksum verified)."""
+        """Read a model directory written by `save`, trusting nothing in it.
+
+        The format, both checksums of manifest.json, every array's dtype and shape (no pickle),
+        the class (resolved only through likewise's registry: nothing named in the file is
+        imported), the parameters (the constructor's names, validated like `fit` does), the
+        id maps, the training matrix and the model's own state are all checked; any problem is
+        a ModelFormatError naming the file and the reason (see docs/models.md, "Security model
+        of saved files").
+        """
         meta, arrays = _persistence.read_model_dir(path)
-        model_cls = _registry.class_for_key(str(meta.get("class")))
+        where = f"{path}/{_persistence.META_FILE}"
+        _persistence.check_meta(where, meta)
+        model_cls = _registry.class_for_key(meta["class"])
         if model_cls is None:
             raise ModelFormatError(
-                f"{path}: model class {meta.get('class')!r} is not a registered likewise model; "
+                f"{path}: model class {meta['class']!r} is not a registered likewise model; "
                 "import the module that defines it before loading"
             )
         if not issubclass(model_cls, cls):
             held = f"{model_cls.__module__}:{model_cls.__qualname__}"
             raise ModelFormatError(f"{path}: holds a {held}, not a {cls.__name__}")
+        _persistence.check_params(where, model_cls, meta["params"])
+        model = model_cls(**meta["params"])
         try:
-            model = model_cls(**meta["params"])
+            validate_params(model)
+        except InvalidParameterError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from exc
+        n_users, n_items = meta["n_users"], meta["n_items"]
+        data_where = f"{path}/{_persistence.ARRAYS_FILE}"
+        for name in ("users", "items", "seen_indptr", "seen_indices", "seen_data"):
+            if name not in arrays:
+                raise ModelFormatError(f"{data_where}: array {name!r} is missing")
+        _persistence.check_ids(data_where, arrays["users"], n_users, "user")
+        _persistence.check_ids(data_where, arrays["items"], n_items, "item")
+        parts = arrays.pop("seen_indptr"), arrays.pop("seen_indices"), arrays.pop("seen_data")
+        _persistence.check_csr(data_where, "seen", *parts, (n_users, n_items))
+        titles = arrays.pop("item_titles", None)
+        if titles is not None and (titles.dtype.kind != "U" or titles.shape != (n_items,)):
+            raise ModelFormatError(f"{data_where}: item_titles must be {n_items} strings")
+        try:
             model.users_ = IdMap.from_sorted_unique(arrays.pop("users"), name="user")
             model.items_ = IdMap.from_sorted_unique(arrays.pop("items"), name="item")
-            shape = (len(model.users_), len(model.items_))
-            model.seen_ = sp.csr_matrix(
-                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")), shape=shape
-            )
-            model.seen_.check_format(full_check=True)
-            model.kind_ = meta["kind"]
-            scale = meta.get("rating_scale")
-            model.rating_scale_ = tuple(scale) if scale else None
-            titles = arrays.pop("item_titles", None)
-            model.item_titles_ = titles
-            if titles is not None and titles.shape != (shape[1],):
-                raise ValueError("item_titles do not match the items")
-            model._set_state(arrays, meta.get("state", {}))
+        except LikewiseError as exc:
+            raise ModelFormatError(f"{data_where}: {exc}") from exc
+        indptr, indices, data = parts
+        model.seen_ = sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
+        model.kind_ = meta["kind"]
+        scale = meta["rating_scale"]
+        model.rating_scale_ = tuple(scale) if scale else None
+        model.item_titles_ = titles
+        state = meta["state"]
+        try:
+            model._set_state(arrays, state)
+            _persistence.check_round_trip(data_where, model, arrays, state)
         except ModelFormatError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ModelFormatError(f"{path}: inconsistent model contents: {exc}") from exc
+        except Exception as exc:  # model code reading untrusted input: any failure means a bad file
+            raise ModelFormatError(f"{path}: inconsistent model contents: {type(exc).__name__}: {exc}") from exc
         return model
 
     # ----------------------------------------------------------------- helpers
