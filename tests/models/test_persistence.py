@@ -208,6 +208,93 @@ def test_refuses_to_overwrite_a_foreign_directory(tmp_path):
         model.save(afile)
 
 
+def test_meta_json_beside_other_files_is_kept_and_refused(tmp_path):
+    # Issue 18 item 2: save() deleted any directory holding a file named meta.json.
+    model = Popularity().fit(tiny_ratings())
+    target = tmp_path / "paper"
+    target.mkdir()
+    (target / "meta.json").write_text('{"title": "my thesis"}')
+    (target / "thesis.tex").write_text("\\documentclass{article}")
+    with pytest.raises(ModelFormatError, match=r"does not hold exactly a likewise model \(it also holds thesis\.tex\)"):
+        model.save(target)
+    assert sorted(p.name for p in target.iterdir()) == ["meta.json", "thesis.tex"]
+    assert (target / "thesis.tex").read_text() == "\\documentclass{article}"
+    assert leftovers(tmp_path) == []
+
+
+def test_a_real_model_with_an_extra_file_is_refused(saved):
+    model, path = saved
+    (path / "notes.txt").write_text("keep me")
+    with pytest.raises(ModelFormatError, match=r"it also holds notes\.txt"):
+        model.save(path)
+    assert (path / "notes.txt").read_text() == "keep me" and load(path).is_fitted
+
+
+@pytest.mark.parametrize(
+    ("files", "match"),
+    [
+        ({"meta.json": '{"format": "likewise-model"}'}, r"it holds only meta\.json"),
+        (
+            {"arrays.npz": "x", "meta.json": "{}", "manifest.json": "{}"},
+            r"meta\.json is not a likewise model's metadata",
+        ),
+        ({"arrays.npz": "x", "meta.json": "not json"}, r"meta\.json is not a likewise model's metadata"),
+        ({"notes.txt": "x"}, r"it also holds notes\.txt"),
+    ],
+    ids=["only-meta", "foreign-meta", "unparsable-meta", "stray-file"],
+)
+def test_look_alike_directories_are_refused(tmp_path, files, match):
+    target = tmp_path / "target"
+    target.mkdir()
+    for name, text in files.items():
+        (target / name).write_text(text)
+    with pytest.raises(ModelFormatError, match=match):
+        Popularity().fit(tiny_ratings()).save(target)
+    assert {p.name: p.read_text() for p in target.iterdir()} == files
+    assert leftovers(tmp_path) == []
+
+
+def test_a_directory_named_like_a_model_file_is_refused(saved):
+    model, path = saved
+    (path / "arrays.npz").unlink()
+    (path / "arrays.npz").mkdir()
+    (path / "arrays.npz" / "data").write_text("precious")
+    with pytest.raises(ModelFormatError, match=r"arrays\.npz is not a regular file"):
+        model.save(path)
+    assert (path / "arrays.npz" / "data").read_text() == "precious"
+
+
+def test_symlinked_target_is_refused(saved, tmp_path):
+    model, path = saved
+    link = tmp_path / "link"
+    link.symlink_to(path)
+    with pytest.raises(ModelFormatError, match="is a symbolic link; refusing to replace it"):
+        model.save(link)
+    assert link.is_symlink() and load(path).is_fitted
+
+
+def test_version_1_model_is_replaced(saved):
+    model, path = saved
+    (path / "manifest.json").unlink()
+    edit_meta(path, seal=False, format_version=1)
+    Popularity(by="count").fit(tiny_ratings()).save(path)
+    assert load(path).get_params()["by"] == "count"
+
+
+def test_crash_while_writing_the_new_arrays_keeps_the_old_model(saved, monkeypatch):
+    _, path = saved
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt  # the process is interrupted mid-write
+
+    monkeypatch.setattr(_persistence.np, "savez", crash)
+    with pytest.raises(KeyboardInterrupt):
+        Popularity(by="count").fit(tiny_ratings()).save(path)
+    monkeypatch.undo()
+    assert load(path).get_params()["by"] == "rating"
+    assert leftovers(path.parent) == []
+
+
 def test_saves_into_an_empty_directory_and_creates_parents(tmp_path):
     model = Popularity().fit(tiny_ratings())
     (tmp_path / "empty").mkdir()
