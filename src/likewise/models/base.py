@@ -197,8 +197,9 @@ class Recommender(ABC):
     def predict(self, users: Any, items: Any, *, unknown: Literal["nan", "raise"] = "nan") -> np.ndarray:
         """Pointwise scores for (user, item) pairs (ratings for explicit models), float32.
 
-        Pairs with an unknown user or item score NaN, or raise UnknownIdError with
-        ``unknown="raise"``.
+        Pairs with a user or item the model cannot map score NaN: an unknown id, and also an id
+        of the wrong type (a string for integer ids or the reverse), a null or a non-whole float.
+        ``unknown="raise"`` raises UnknownIdError naming the id instead.
         """
         self.check_is_fitted()
         if unknown not in ("nan", "raise"):
@@ -230,21 +231,55 @@ class Recommender(ABC):
         exclude_seen: bool = True,
         exclude: Any = None,
         candidates: Any = None,
+        unknown: Literal["raise", "skip", "popular"] = "raise",
     ) -> Recs:
         """Top-`n` items for each of `users` (a raw id or an array of them).
 
         ``exclude_seen`` drops items the user interacted with in training; ``exclude`` drops
         the given items for everybody; ``candidates`` restricts the choice to the given items
         (ids the model does not know are ignored in both). A scalar user gives a one-row Recs.
+
+        ``unknown`` says what happens to a user the model cannot map (unknown, or an id of
+        the wrong type):
+
+        - ``"raise"`` (default): UnknownIdError naming the id(s);
+        - ``"skip"``: rows only for the known users, in the order given; ``Recs.queries`` says
+          which users they are (an all-unknown batch gives zero rows);
+        - ``"popular"``: one row per user given; an unknown user gets the items with the most
+          training interactions (users who interacted with them; ties by lower index), honouring
+          ``exclude`` / ``candidates``, scored by that count. ``Recs.fallback`` is True on those
+          rows and ``Recs.queries`` holds the ids as given.
         """
         self.check_is_fitted()
         self._check_n(n)
+        if unknown not in ("raise", "skip", "popular"):
+            raise InvalidParameterError(f"unknown must be 'raise', 'skip' or 'popular', got {unknown!r}")
         raw = np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users
-        uidx = self.users_.to_index(raw)
+        uidx = self.users_.to_index(raw, missing="raise" if unknown == "raise" else "negative")
+        known = uidx >= 0
         allowed = self._allowed_mask(exclude, candidates)
-        with self._threads():
-            indices, scores = self._top_n_users(uidx, n, self.seen_ if exclude_seen else None, allowed)
-        return self._user_recs(indices, scores, self.users_.to_ids(uidx))
+        rows = uidx[known]
+        if rows.size:
+            with self._threads():
+                indices, scores = self._top_n_users(rows, n, self.seen_ if exclude_seen else None, allowed)
+            valid = indices >= 0
+            scores[valid] = self._reported_scores(scores[valid])
+        else:
+            indices, scores = np.empty((0, n), np.int32), np.empty((0, n), np.float32)
+        if unknown != "popular" or known.all():
+            return self._recs(indices, scores, self.users_.to_ids(rows), "user", fallback=np.zeros(rows.size, bool))
+        all_indices = np.empty((uidx.size, n), dtype=np.int32)
+        all_scores = np.empty((uidx.size, n), dtype=np.float32)
+        all_indices[known], all_scores[known] = indices, scores
+        all_indices[~known], all_scores[~known] = self._popular_top_n(n, allowed)
+        queries = np.asarray(raw.to_numpy() if hasattr(raw, "to_numpy") else raw, dtype=object).reshape(-1)
+        queries[known] = [_plain(v) for v in self.users_.to_ids(rows)]
+        return self._recs(all_indices, all_scores, queries, "user", fallback=~known)
+
+    def _popular_top_n(self, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The fallback of ``unknown="popular"``: items by training interaction count, (1, n)."""
+        counts = np.bincount(self.seen_.indices, minlength=self.n_items).astype(np.float32)
+        return topk_rows(counts.reshape(1, -1), n, allowed=allowed, parallel=False)
 
     def _top_n_users(
         self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
@@ -305,11 +340,27 @@ class Recommender(ABC):
             indices, top = topk_rows(scores, n, allowed=allowed, parallel=False)
         return self._user_recs(indices, top, np.array([None], dtype=object))
 
-    def similar_items(self, items: Any, n: int = 10, *, exclude: Any = None, candidates: Any = None) -> Recs:
-        """The `n` items most similar to each of `items` (the item itself excluded)."""
+    def similar_items(
+        self,
+        items: Any,
+        n: int = 10,
+        *,
+        exclude: Any = None,
+        candidates: Any = None,
+        unknown: Literal["raise", "skip"] = "raise",
+    ) -> Recs:
+        """The `n` items most similar to each of `items` (the item itself excluded).
+
+        An item the model cannot map raises UnknownIdError (``unknown="raise"``, default) or
+        gets no row (``unknown="skip"``; ``Recs.queries`` says which items the rows are for).
+        """
         self.check_is_fitted()
         self._check_n(n)
-        iidx = self.items_.to_index(np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items)
+        if unknown not in ("raise", "skip"):
+            raise InvalidParameterError(f"unknown must be 'raise' or 'skip', got {unknown!r}")
+        raw = np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items
+        iidx = self.items_.to_index(raw, missing="negative" if unknown == "skip" else "raise")
+        iidx = iidx[iidx >= 0]
         allowed = self._allowed_mask(exclude, candidates)
         self_rows = sp.csr_matrix(
             (np.ones(iidx.size, np.float32), iidx, np.arange(iidx.size + 1)), shape=(iidx.size, self.n_items)
@@ -486,8 +537,17 @@ class Recommender(ABC):
             allowed[idx[idx >= 0]] = True
         return allowed
 
-    def _recs(self, indices: np.ndarray, scores: np.ndarray, queries: np.ndarray, query_name: str) -> Recs:
-        return Recs(indices, scores, self.items_, np.asarray(queries), query_name, titles=self.item_titles_)
+    def _recs(
+        self,
+        indices: np.ndarray,
+        scores: np.ndarray,
+        queries: np.ndarray,
+        query_name: str,
+        fallback: np.ndarray | None = None,
+    ) -> Recs:
+        return Recs(
+            indices, scores, self.items_, np.asarray(queries), query_name, titles=self.item_titles_, fallback=fallback
+        )
 
     def _user_recs(self, indices: np.ndarray, scores: np.ndarray, queries: np.ndarray) -> Recs:
         """Recommendations for users, their scores as `_reported_scores` makes them (after ranking)."""
