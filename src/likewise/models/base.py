@@ -420,7 +420,11 @@ class Recommender(ABC):
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:
-        """Write the fitted model to directory `path` (meta.json + arrays.npz), atomically."""
+        """Write the fitted model to directory `path` (meta.json + arrays.npz + manifest.json), atomically.
+
+        Replaces only an empty directory or exactly a likewise model; anything else is refused
+        with ModelFormatError and left untouched.
+        """
         self.check_is_fitted()
         arrays, state = self._state()
         common = {
