@@ -49,13 +49,17 @@ def test_predict_raise_still_names_the_id(int_model):
         int_model.predict([None], [0], unknown="raise")
 
 
-def test_to_index_negative_for_every_unmappable_id():
+def test_to_index_lenient_for_every_unmappable_id():
     ids = IdMap([3, 5, 9], name="item")
-    got = ids.to_index([5, "5", None, 9.0, 9.5, np.nan, False, 3], missing="negative")
-    assert got.tolist() == [1, -1, -1, 2, -1, -1, -1, 0]
-    assert ids.to_index(["a", "b"], missing="negative").tolist() == [-1, -1]
+    got = ids.to_index([5, "5", None, 9.0, 9.5, np.nan, False, 3, 10**30], missing="lenient")
+    assert got.tolist() == [1, -1, -1, 2, -1, -1, -1, 0, -1]
+    assert ids.to_index(["a", "b"], missing="lenient").tolist() == [-1, -1]
+    assert ids.to_index([4, 9], missing="lenient").tolist() == [-1, 2]
     names = IdMap(["a", "b"], name="user")
-    assert names.to_index(["b", 1, None], missing="negative").tolist() == [1, -1, -1]
+    assert names.to_index(["b", 1, None], missing="lenient").tolist() == [1, -1, -1]
+    # "negative" keeps refusing a column of the other type (data loading relies on it).
+    with pytest.raises(UnknownIdError, match="this map's ids are integers"):
+        ids.to_index(["a"], missing="negative")
     assert 1 not in names and "b" in names
     with pytest.raises(UnknownIdError, match="unknown user id 1"):
         names.to_index([1], missing="raise")

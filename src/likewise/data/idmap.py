@@ -140,20 +140,22 @@ class IdMap:
         except UnknownIdError:  # an id of the other type (or not an id at all)
             return False
 
-    def to_index(self, ids: Any, *, missing: MissingPolicy = "raise") -> np.ndarray:
+    def to_index(self, ids: Any, *, missing: MissingPolicy | Literal["lenient"] = "raise") -> np.ndarray:
         """Map raw ids to dense int32 indices.
 
         ``missing="raise"`` raises UnknownIdError naming the unknown ids;
-        ``missing="negative"`` maps them to -1, and so anything that cannot be one of this map's
-        ids: an id of the other type (``"7"`` for an integer map, ``7`` for a string map), a
-        null, a float that is not a whole number, a boolean.
+        ``missing="negative"`` maps them to -1 (ids of the other type still raise: a whole
+        column of them is usually a parsing mistake); ``missing="lenient"`` maps to -1 anything
+        that cannot be one of this map's ids: an unknown id, an id of the other type (``"7"``
+        for an integer map, ``7`` for a string map), a null, a non-whole float, a boolean.
         """
-        if missing == "negative":
+        if missing == "lenient":
             query, mappable = self._lenient_query(ids)
             if not mappable.all():
                 idx = np.full(query.size, -1, dtype=np.int32)
                 idx[mappable] = self.to_index(query[mappable], missing="negative")
                 return idx
+            ids, missing = query, "negative"  # every id is of this map's type: look them up below
         query = self._coerce_query(ids)
         if len(self) == 0 or query.size == 0:
             idx = np.full(query.size, -1, dtype=np.int32)
@@ -198,7 +200,7 @@ class IdMap:
         return out
 
     def _lenient_query(self, ids: Any) -> tuple[np.ndarray, np.ndarray]:
-        """(query, mask of the positions that can be ids of this map) for ``missing="negative"``."""
+        """(query, mask of the positions that can be ids of this map) for ``missing="lenient"``."""
         try:
             query = as_id_array(ids, what=f"{self.name} ids")
         except (DataError, OverflowError):

@@ -204,7 +204,7 @@ class Recommender(ABC):
         self.check_is_fitted()
         if unknown not in ("nan", "raise"):
             raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy: Literal["raise", "negative"] = "raise" if unknown == "raise" else "negative"
+        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
         uidx = self.users_.to_index(users, missing=policy)
         iidx = self.items_.to_index(items, missing=policy)
         if uidx.size != iidx.size:
@@ -255,7 +255,7 @@ class Recommender(ABC):
         if unknown not in ("raise", "skip", "popular"):
             raise InvalidParameterError(f"unknown must be 'raise', 'skip' or 'popular', got {unknown!r}")
         raw = np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users
-        uidx = self.users_.to_index(raw, missing="raise" if unknown == "raise" else "negative")
+        uidx = self.users_.to_index(raw, missing="raise" if unknown == "raise" else "lenient")
         known = uidx >= 0
         allowed = self._allowed_mask(exclude, candidates)
         rows = uidx[known]
@@ -359,7 +359,7 @@ class Recommender(ABC):
         if unknown not in ("raise", "skip"):
             raise InvalidParameterError(f"unknown must be 'raise' or 'skip', got {unknown!r}")
         raw = np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items
-        iidx = self.items_.to_index(raw, missing="negative" if unknown == "skip" else "raise")
+        iidx = self.items_.to_index(raw, missing="lenient" if unknown == "skip" else "raise")
         iidx = iidx[iidx >= 0]
         allowed = self._allowed_mask(exclude, candidates)
         self_rows = sp.csr_matrix(
