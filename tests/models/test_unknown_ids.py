@@ -134,6 +134,20 @@ def test_popular_rows_are_not_clipped_or_rescored():
     assert recs.scores[1].tolist() == sorted(counts.astype(float), reverse=True)[:2]
 
 
+def test_filters_ignore_ids_of_the_wrong_type(int_model):
+    # docs/models.md: ids the model does not know are ignored in exclude= and candidates=.
+    plain = int_model.recommend([0], n=3, exclude=[1])
+    np.testing.assert_array_equal(int_model.recommend([0], n=3, exclude=[1, "1", None]).indices, plain.indices)
+    only = int_model.recommend([0], n=3, candidates=[4, "x"], exclude_seen=False)
+    assert only.indices[0].tolist() == [4, -1, -1]
+
+
+def test_popular_with_a_series_of_users(int_model):
+    pd = pytest.importorskip("pandas")
+    recs = int_model.recommend(pd.Series([0, 42]), n=2, unknown="popular")
+    assert recs.queries.tolist() == [0, 42] and recs.fallback.tolist() == [False, True]
+
+
 def test_recommend_raise_has_no_fallbacks(str_model):
     recs = str_model.recommend(["u0", "u1"], n=2)
     assert recs.fallback is not None and recs.fallback.tolist() == [False, False]

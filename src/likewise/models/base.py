@@ -533,10 +533,10 @@ class Recommender(ABC):
             raise InvalidParameterError("give either exclude= or candidates=, not both")
         allowed = np.ones(self.n_items, dtype=bool)
         if exclude is not None:
-            idx = self.items_.to_index(exclude, missing="negative")
+            idx = self.items_.to_index(exclude, missing="lenient")
             allowed[idx[idx >= 0]] = False
         if candidates is not None:
-            idx = self.items_.to_index(candidates, missing="negative")
+            idx = self.items_.to_index(candidates, missing="lenient")
             allowed[:] = False
             allowed[idx[idx >= 0]] = True
         return allowed
