@@ -274,7 +274,7 @@ def test_symlinked_target_is_refused(saved, tmp_path):
 
 
 def test_version_1_model_is_replaced(saved):
-    model, path = saved
+    _, path = saved
     (path / "manifest.json").unlink()
     edit_meta(path, seal=False, format_version=1)
     Popularity(by="count").fit(tiny_ratings()).save(path)
