@@ -2,4 +2,5 @@
 
 from likewise.cli import main
 
-main()
+if __name__ == "__main__":  # importing this module (e.g. by name from a file) must not run the CLI
+    main()

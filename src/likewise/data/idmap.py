@@ -140,12 +140,22 @@ class IdMap:
         except UnknownIdError:  # an id of the other type (or not an id at all)
             return False
 
-    def to_index(self, ids: Any, *, missing: MissingPolicy = "raise") -> np.ndarray:
+    def to_index(self, ids: Any, *, missing: MissingPolicy | Literal["lenient"] = "raise") -> np.ndarray:
         """Map raw ids to dense int32 indices.
 
         ``missing="raise"`` raises UnknownIdError naming the unknown ids;
-        ``missing="negative"`` maps them to -1.
+        ``missing="negative"`` maps them to -1 (ids of the other type still raise: a whole
+        column of them is usually a parsing mistake); ``missing="lenient"`` maps to -1 anything
+        that cannot be one of this map's ids: an unknown id, an id of the other type (``"7"``
+        for an integer map, ``7`` for a string map), a null, a non-whole float, a boolean.
         """
+        if missing == "lenient":
+            query, mappable = self._lenient_query(ids)
+            if not mappable.all():
+                idx = np.full(query.size, -1, dtype=np.int32)
+                idx[mappable] = self.to_index(query[mappable], missing="negative")
+                return idx
+            ids, missing = query, "negative"  # every id is of this map's type: look them up below
         query = self._coerce_query(ids)
         if len(self) == 0 or query.size == 0:
             idx = np.full(query.size, -1, dtype=np.int32)
@@ -188,6 +198,29 @@ class IdMap:
                     f"unknown {self.name} id: {value!r} ({self.name} ids are integers)", (value,)
                 ) from None
         return out
+
+    def _lenient_query(self, ids: Any) -> tuple[np.ndarray, np.ndarray]:
+        """(query, mask of the positions that can be ids of this map) for ``missing="lenient"``."""
+        try:
+            query = as_id_array(ids, what=f"{self.name} ids")
+        except (DataError, OverflowError):
+            values = ids.to_numpy() if hasattr(ids, "to_numpy") else ids
+            if np.ndim(values) > 1:
+                raise UnknownIdError(f"{self.name} ids must be one-dimensional, got shape {np.shape(values)}") from None
+            items = np.asarray(values, dtype=object).reshape(-1)
+            mappable = np.zeros(items.size, dtype=bool)
+            for pos, value in enumerate(items):
+                try:
+                    one = as_id_array([value], what=f"{self.name} ids")
+                except (DataError, OverflowError):  # not an id at all, or an int beyond int64
+                    continue
+                mappable[pos] = (one.dtype.kind == "U") == self.is_str
+            if self.is_str:
+                return np.array([str(v) if ok else "" for v, ok in zip(items, mappable, strict=True)]), mappable
+            return np.array([int(v) if ok else 0 for v, ok in zip(items, mappable, strict=True)], np.int64), mappable
+        if len(self) and query.size and (query.dtype.kind == "U") != self.is_str:
+            return query, np.zeros(query.size, dtype=bool)
+        return query, np.ones(query.size, dtype=bool)
 
     def _coerce_query(self, ids: Any) -> np.ndarray:
         try:

@@ -35,6 +35,7 @@ from likewise.data.idmap import IdMap
 from likewise.data.interactions import Interactions
 from likewise.exceptions import (
     InvalidParameterError,
+    LikewiseError,
     ModelFormatError,
     NotFittedError,
     NotSupportedError,
@@ -196,13 +197,14 @@ class Recommender(ABC):
     def predict(self, users: Any, items: Any, *, unknown: Literal["nan", "raise"] = "nan") -> np.ndarray:
         """Pointwise scores for (user, item) pairs (ratings for explicit models), float32.
 
-        Pairs with an unknown user or item score NaN, or raise UnknownIdError with
-        ``unknown="raise"``.
+        Pairs with a user or item the model cannot map score NaN: an unknown id, and also an id
+        of the wrong type (a string for integer ids or the reverse), a null or a non-whole float.
+        ``unknown="raise"`` raises UnknownIdError naming the id instead.
         """
         self.check_is_fitted()
         if unknown not in ("nan", "raise"):
             raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy: Literal["raise", "negative"] = "raise" if unknown == "raise" else "negative"
+        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
         uidx = self.users_.to_index(users, missing=policy)
         iidx = self.items_.to_index(items, missing=policy)
         if uidx.size != iidx.size:
@@ -229,21 +231,55 @@ class Recommender(ABC):
         exclude_seen: bool = True,
         exclude: Any = None,
         candidates: Any = None,
+        unknown: Literal["raise", "skip", "popular"] = "raise",
     ) -> Recs:
         """Top-`n` items for each of `users` (a raw id or an array of them).
 
         ``exclude_seen`` drops items the user interacted with in training; ``exclude`` drops
         the given items for everybody; ``candidates`` restricts the choice to the given items
         (ids the model does not know are ignored in both). A scalar user gives a one-row Recs.
+
+        ``unknown`` says what happens to a user the model cannot map (unknown, or an id of
+        the wrong type):
+
+        - ``"raise"`` (default): UnknownIdError naming the id(s);
+        - ``"skip"``: rows only for the known users, in the order given; ``Recs.queries`` says
+          which users they are (an all-unknown batch gives zero rows);
+        - ``"popular"``: one row per user given; an unknown user gets the items with the most
+          training interactions (users who interacted with them; ties by lower index), honouring
+          ``exclude`` / ``candidates``, scored by that count. ``Recs.fallback`` is True on those
+          rows and ``Recs.queries`` holds the ids as given.
         """
         self.check_is_fitted()
         self._check_n(n)
+        if unknown not in ("raise", "skip", "popular"):
+            raise InvalidParameterError(f"unknown must be 'raise', 'skip' or 'popular', got {unknown!r}")
         raw = np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users
-        uidx = self.users_.to_index(raw)
+        uidx = self.users_.to_index(raw, missing="raise" if unknown == "raise" else "lenient")
+        known = uidx >= 0
         allowed = self._allowed_mask(exclude, candidates)
-        with self._threads():
-            indices, scores = self._top_n_users(uidx, n, self.seen_ if exclude_seen else None, allowed)
-        return self._user_recs(indices, scores, self.users_.to_ids(uidx))
+        rows = uidx[known]
+        if rows.size:
+            with self._threads():
+                indices, scores = self._top_n_users(rows, n, self.seen_ if exclude_seen else None, allowed)
+            valid = indices >= 0
+            scores[valid] = self._reported_scores(scores[valid])
+        else:
+            indices, scores = np.empty((0, n), np.int32), np.empty((0, n), np.float32)
+        if unknown != "popular" or known.all():
+            return self._recs(indices, scores, self.users_.to_ids(rows), "user", fallback=np.zeros(rows.size, bool))
+        all_indices = np.empty((uidx.size, n), dtype=np.int32)
+        all_scores = np.empty((uidx.size, n), dtype=np.float32)
+        all_indices[known], all_scores[known] = indices, scores
+        all_indices[~known], all_scores[~known] = self._popular_top_n(n, allowed)
+        queries = np.asarray(raw.to_numpy() if hasattr(raw, "to_numpy") else raw, dtype=object).reshape(-1)
+        queries[known] = [_plain(v) for v in self.users_.to_ids(rows)]
+        return self._recs(all_indices, all_scores, queries, "user", fallback=~known)
+
+    def _popular_top_n(self, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The fallback of ``unknown="popular"``: items by training interaction count, (1, n)."""
+        counts = np.bincount(self.seen_.indices, minlength=self.n_items).astype(np.float32)
+        return topk_rows(counts.reshape(1, -1), n, allowed=allowed, parallel=False)
 
     def _top_n_users(
         self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
@@ -460,11 +496,27 @@ class Recommender(ABC):
             indices, top = topk_rows(scores, n, allowed=allowed, parallel=False)
         return self._user_recs(indices, top, np.array([None], dtype=object))
 
-    def similar_items(self, items: Any, n: int = 10, *, exclude: Any = None, candidates: Any = None) -> Recs:
-        """The `n` items most similar to each of `items` (the item itself excluded)."""
+    def similar_items(
+        self,
+        items: Any,
+        n: int = 10,
+        *,
+        exclude: Any = None,
+        candidates: Any = None,
+        unknown: Literal["raise", "skip"] = "raise",
+    ) -> Recs:
+        """The `n` items most similar to each of `items` (the item itself excluded).
+
+        An item the model cannot map raises UnknownIdError (``unknown="raise"``, default) or
+        gets no row (``unknown="skip"``; ``Recs.queries`` says which items the rows are for).
+        """
         self.check_is_fitted()
         self._check_n(n)
-        iidx = self.items_.to_index(np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items)
+        if unknown not in ("raise", "skip"):
+            raise InvalidParameterError(f"unknown must be 'raise' or 'skip', got {unknown!r}")
+        raw = np.asarray(items).reshape(-1) if np.ndim(items) == 0 else items
+        iidx = self.items_.to_index(raw, missing="lenient" if unknown == "skip" else "raise")
+        iidx = iidx[iidx >= 0]
         allowed = self._allowed_mask(exclude, candidates)
         self_rows = sp.csr_matrix(
             (np.ones(iidx.size, np.float32), iidx, np.arange(iidx.size + 1)), shape=(iidx.size, self.n_items)
@@ -524,7 +576,11 @@ class Recommender(ABC):
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:
-        """Write the fitted model to directory `path` (meta.json + arrays.npz), atomically."""
+        """Write the fitted model to directory `path` (meta.json + arrays.npz + manifest.json), atomically.
+
+        Replaces only an empty directory or exactly a likewise model; anything else is refused
+        with ModelFormatError and left untouched.
+        """
         self.check_is_fitted()
         arrays, state = self._state()
         common = {
@@ -553,38 +609,64 @@ class Recommender(ABC):
 
     @classmethod
     def load(cls, path: Any) -> Recommender:
-        """Read a model directory written by `save` (no pickle; format and checksum verified)."""
+        """Read a model directory written by `save`, trusting nothing in it.
+
+        The format, both checksums of manifest.json, every array's dtype and shape (no pickle),
+        the class (resolved only through likewise's registry: nothing named in the file is
+        imported), the parameters (the constructor's names, validated like `fit` does), the
+        id maps, the training matrix and the model's own state are all checked; any problem is
+        a ModelFormatError naming the file and the reason (see docs/models.md, "Security model
+        of saved files").
+        """
         meta, arrays = _persistence.read_model_dir(path)
-        model_cls = _registry.class_for_key(str(meta.get("class")))
+        where = f"{path}/{_persistence.META_FILE}"
+        _persistence.check_meta(where, meta)
+        model_cls = _registry.class_for_key(meta["class"])
         if model_cls is None:
             raise ModelFormatError(
-                f"{path}: model class {meta.get('class')!r} is not a registered likewise model; "
+                f"{path}: model class {meta['class']!r} is not a registered likewise model; "
                 "import the module that defines it before loading"
             )
         if not issubclass(model_cls, cls):
             held = f"{model_cls.__module__}:{model_cls.__qualname__}"
             raise ModelFormatError(f"{path}: holds a {held}, not a {cls.__name__}")
+        _persistence.check_params(where, model_cls, meta["params"])
+        model = model_cls(**meta["params"])
         try:
-            model = model_cls(**meta["params"])
+            validate_params(model)
+        except InvalidParameterError as exc:
+            raise ModelFormatError(f"{where}: {exc}") from exc
+        n_users, n_items = meta["n_users"], meta["n_items"]
+        data_where = f"{path}/{_persistence.ARRAYS_FILE}"
+        for name in ("users", "items", "seen_indptr", "seen_indices", "seen_data"):
+            if name not in arrays:
+                raise ModelFormatError(f"{data_where}: array {name!r} is missing")
+        _persistence.check_ids(data_where, arrays["users"], n_users, "user")
+        _persistence.check_ids(data_where, arrays["items"], n_items, "item")
+        parts = arrays.pop("seen_indptr"), arrays.pop("seen_indices"), arrays.pop("seen_data")
+        _persistence.check_csr(data_where, "seen", *parts, (n_users, n_items))
+        titles = arrays.pop("item_titles", None)
+        if titles is not None and (titles.dtype.kind != "U" or titles.shape != (n_items,)):
+            raise ModelFormatError(f"{data_where}: item_titles must be {n_items} strings")
+        try:
             model.users_ = IdMap.from_sorted_unique(arrays.pop("users"), name="user")
             model.items_ = IdMap.from_sorted_unique(arrays.pop("items"), name="item")
-            shape = (len(model.users_), len(model.items_))
-            model.seen_ = sp.csr_matrix(
-                (arrays.pop("seen_data"), arrays.pop("seen_indices"), arrays.pop("seen_indptr")), shape=shape
-            )
-            model.seen_.check_format(full_check=True)
-            model.kind_ = meta["kind"]
-            scale = meta.get("rating_scale")
-            model.rating_scale_ = tuple(scale) if scale else None
-            titles = arrays.pop("item_titles", None)
-            model.item_titles_ = titles
-            if titles is not None and titles.shape != (shape[1],):
-                raise ValueError("item_titles do not match the items")
-            model._set_state(arrays, meta.get("state", {}))
+        except LikewiseError as exc:
+            raise ModelFormatError(f"{data_where}: {exc}") from exc
+        indptr, indices, data = parts
+        model.seen_ = sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
+        model.kind_ = meta["kind"]
+        scale = meta["rating_scale"]
+        model.rating_scale_ = tuple(scale) if scale else None
+        model.item_titles_ = titles
+        state = meta["state"]
+        try:
+            model._set_state(arrays, state)
+            _persistence.check_round_trip(data_where, model, arrays, state)
         except ModelFormatError:
             raise
-        except (KeyError, TypeError, ValueError, IndexError) as exc:
-            raise ModelFormatError(f"{path}: inconsistent model contents: {exc}") from exc
+        except Exception as exc:  # model code reading untrusted input: any failure means a bad file
+            raise ModelFormatError(f"{path}: inconsistent model contents: {type(exc).__name__}: {exc}") from exc
         return model
 
     # ----------------------------------------------------------------- helpers
@@ -607,16 +689,25 @@ class Recommender(ABC):
             raise InvalidParameterError("give either exclude= or candidates=, not both")
         allowed = np.ones(self.n_items, dtype=bool)
         if exclude is not None:
-            idx = self.items_.to_index(exclude, missing="negative")
+            idx = self.items_.to_index(exclude, missing="lenient")
             allowed[idx[idx >= 0]] = False
         if candidates is not None:
-            idx = self.items_.to_index(candidates, missing="negative")
+            idx = self.items_.to_index(candidates, missing="lenient")
             allowed[:] = False
             allowed[idx[idx >= 0]] = True
         return allowed
 
-    def _recs(self, indices: np.ndarray, scores: np.ndarray, queries: np.ndarray, query_name: str) -> Recs:
-        return Recs(indices, scores, self.items_, np.asarray(queries), query_name, titles=self.item_titles_)
+    def _recs(
+        self,
+        indices: np.ndarray,
+        scores: np.ndarray,
+        queries: np.ndarray,
+        query_name: str,
+        fallback: np.ndarray | None = None,
+    ) -> Recs:
+        return Recs(
+            indices, scores, self.items_, np.asarray(queries), query_name, titles=self.item_titles_, fallback=fallback
+        )
 
     def _user_recs(self, indices: np.ndarray, scores: np.ndarray, queries: np.ndarray) -> Recs:
         """Recommendations for users, their scores as `_reported_scores` makes them (after ranking)."""

@@ -41,7 +41,6 @@ from likewise.kernels.similarity import (
 )
 from likewise.models._params import BOOL, NONE, Interval, Options
 from likewise.models.base import FitCallback, Recommender
-from likewise.models.recs import Recs
 
 __all__ = ["EXACT_LIMIT", "ItemKNN", "UserKNN"]
 
@@ -648,40 +647,28 @@ class ItemKNN(_NeighborhoodModel):
 
     user_based: ClassVar[bool] = False
 
-    def recommend(
-        self,
-        users: Any,
-        n: int = 10,
-        *,
-        exclude_seen: bool = True,
-        exclude: Any = None,
-        candidates: Any = None,
-    ) -> Recs:
-        """Top-`n` items per user (see `Recommender.recommend`).
+    def _top_n_users(
+        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-`n` items per known user (see `Recommender._top_n_users`).
 
         With "sum" scoring the scores are spread and ranked per user over the items actually
         reached (`likewise.kernels.knn.spread_topk`), never as dense rows over the catalogue:
         the same result, in time proportional to the user's history times k.
         """
-        if not (self.is_fitted and self.prediction_ == "sum" and self._positive_weights()):
-            return super().recommend(users, n, exclude_seen=exclude_seen, exclude=exclude, candidates=candidates)
-        self._check_n(n)
-        raw = np.asarray(users).reshape(-1) if np.ndim(users) == 0 else users
-        uidx = self.users_.to_index(raw)
-        allowed = self._allowed_mask(exclude, candidates)
-        seen = self.seen_
-        with self._threads():
-            indices, scores = spread_topk(
-                self._sim_parts(),
-                (seen.indptr, seen.indices, seen.data),
-                uidx,
-                n,
-                seen=(seen.indptr, seen.indices) if exclude_seen else None,
-                seen_rows=uidx if exclude_seen else None,
-                allowed=allowed,
-                **_spread_args(self),
-            )
-        return self._user_recs(indices, scores, self.users_.to_ids(uidx))
+        if not (self.prediction_ == "sum" and self._positive_weights()):
+            return super()._top_n_users(uidx, n, seen, allowed)
+        context = self.seen_
+        return spread_topk(
+            self._sim_parts(),
+            (context.indptr, context.indices, context.data),
+            uidx,
+            n,
+            seen=None if seen is None else (seen.indptr, seen.indices),
+            seen_rows=None if seen is None else uidx,
+            allowed=allowed,
+            **_spread_args(self),
+        )
 
     def _positive_weights(self) -> bool:
         """Whether every reached item scores > 0 (the precondition of the fused top-n path)."""

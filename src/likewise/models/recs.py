@@ -20,7 +20,9 @@ class Recs:
     `indices` (int32) and `scores` (float32) have shape (n_queries, n); rows are sorted by score,
     best first, and padded with index -1 / score -inf when fewer than n items were eligible.
     `queries` holds the raw id of each query (a user, an item for `similar_items`, or None for
-    an anonymous history); `query_name` is its column name in `to_frame`.
+    an anonymous history); `query_name` is its column name in `to_frame`. `fallback` (from
+    `recommend`) is a boolean per query: True where the row is the popularity fallback of
+    ``unknown="popular"`` for a user the model does not know, not the model's own answer.
     """
 
     indices: np.ndarray
@@ -29,6 +31,7 @@ class Recs:
     queries: np.ndarray
     query_name: str = "user"
     titles: np.ndarray | None = field(default=None, repr=False)
+    fallback: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])
