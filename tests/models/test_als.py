@@ -102,13 +102,20 @@ def test_same_seed_same_model_as_implicit(rng):
 
 
 def test_cg_fit_approaches_the_cholesky_fit(rng):
+    # Four warm-started CG steps per row are not an exact solve: on this fixture the two fits'
+    # scores differ by 2.8e-3 after 25 epochs with numba 0.68 / OpenBLAS 0.3.30-0.3.31 (it was under
+    # 2e-3 with the versions of November 2026, and 1.2e-2 after 10 epochs). What CG must get
+    # right is the objective; with enough steps (2 x n_factors) it must match the exact fit.
     data = random_interactions(rng)
     params = {"n_factors": 4, "reg": 0.5, "alpha": 1.0, "n_epochs": 25, "random_state": 3}
-    exact = ALS(solver="cholesky", **params).fit(data)
-    approx = ALS(solver="cg", cg_steps=4, **params).fit(data)
+    exact = ALS(solver="cholesky", calculate_loss=True, **params).fit(data)
+    approx = ALS(solver="cg", cg_steps=4, calculate_loss=True, **params).fit(data)
+    np.testing.assert_allclose(approx.loss_history_[-1], exact.loss_history_[-1], rtol=1e-4)
     scores_exact = exact.user_factors_ @ exact.item_factors_.T
     scores_cg = approx.user_factors_ @ approx.item_factors_.T
-    np.testing.assert_allclose(scores_cg, scores_exact, atol=2e-3)
+    np.testing.assert_allclose(scores_cg, scores_exact, atol=5e-3)
+    converged = ALS(solver="cg", cg_steps=8, **params).fit(data)
+    np.testing.assert_allclose(converged.user_factors_ @ converged.item_factors_.T, scores_exact, atol=1e-4)
 
 
 def test_confidence_formulas():
