@@ -185,9 +185,10 @@ class ALS(FactorModel):
             return bool(np.isfinite(self.user_factors_).all() and np.isfinite(self.item_factors_).all())
 
         advice = f"raise reg (got {self.reg}) or lower alpha (got {self.alpha})"
+        divergence = Divergence("ALS", advice, "the factors became NaN or infinite")
         with thread_limits(self.n_threads):
             result = run_epochs(
-                step, int(self.n_epochs), callback=request.callback, divergence=Divergence("ALS", advice),
+                step, int(self.n_epochs), callback=request.callback, divergence=divergence,
                 finite=finite, check_loss=False, report_seconds=True,
             )  # fmt: skip
         self.n_iter_ = result.n_iter

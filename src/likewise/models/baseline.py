@@ -38,7 +38,6 @@ _ANONYMOUS = np.int64(2**40)  # pseudo-user index for fold-in, outside any real 
 _DEFAULTS = {"als": (10, 15.0, 10.0), "sgd": (20, 0.02, 0.02)}  # n_epochs, reg_user, reg_item
 
 
-
 class NormalPredictor(RatingModel):
     """A random rating from the normal distribution of the training ratings (the floor).
 

@@ -159,6 +159,7 @@ class BPR(FactorModel):
         with_loss = bool(self.calculate_loss) or request.callback is not None
         bits = positives_bitset(csr.indptr, csr.indices, data.n_items) if self.verify_negatives else None
         advice = f"lower learning_rate (got {self.learning_rate}) or raise reg (got {self.reg})"
+        divergence = Divergence("BPR", advice, "the factors became NaN or infinite")
         with thread_limits(self.n_threads) as threads:
             streams = 1 if self.deterministic else threads
 
@@ -178,7 +179,7 @@ class BPR(FactorModel):
                 return bool(np.isfinite(self.item_factors_).all())
 
             result = run_epochs(
-                step, int(self.n_epochs), callback=request.callback, divergence=Divergence("BPR", advice),
+                step, int(self.n_epochs), callback=request.callback, divergence=divergence,
                 finite=finite, check_loss=False, report_seconds=True,
             )  # fmt: skip
         self.n_iter_ = result.n_iter

@@ -285,4 +285,3 @@ def _means(index: np.ndarray, ratings: np.ndarray, size: int, fallback: float) -
     sums = np.bincount(index, weights=ratings, minlength=size)
     counts = np.bincount(index, minlength=size)
     return np.divide(sums, counts, out=np.full(size, fallback), where=counts > 0)
-

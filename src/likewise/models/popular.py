@@ -97,4 +97,3 @@ class Popularity(Recommender):
         self.item_rank_ = arrays["item_rank"].astype(np.int64)
         if self.item_scores_.shape != (self.n_items,):
             raise ValueError("item_scores do not match the items")
-

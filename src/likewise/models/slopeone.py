@@ -166,4 +166,3 @@ class SlopeOne(RatingModel):
 
 def _users(count: int) -> str:
     return f"{count} user" if count == 1 else f"{count} users"
-

@@ -361,4 +361,3 @@ class SVDpp(FactorRatingModel):
         if self.implicit_factors_.shape != self.item_factors_.shape:
             raise ValueError("implicit factors do not match the item factors")
         self._refresh_implicit()
-
