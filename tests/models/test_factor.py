@@ -119,7 +119,7 @@ def test_in_place_edits_need_forget_similarities():
     before = model.similar_items(data.items.ids[:1], n=2).scores
     model.item_factors_ *= 2  # cosines do not change, but the cached norms are now stale...
     model.item_factors_[1] = 0
-    model.forget_similarities()  # ...until told
+    model._forget_similarities()  # ...until told
     after = model.similar_items(data.items.ids[:1], n=model.n_items - 1)
     assert after.scores[0][after.indices[0] == 1] == 0
     assert before.shape == (1, 2)
@@ -131,7 +131,7 @@ def test_similar_items_from_many_threads_at_once(name):
     items, users = data.items.ids, data.users.ids
     expected_items = [model.similar_items([i], n=3).scores for i in items]
     expected_users = [model.similar_users([u], n=2).scores for u in users]
-    model.forget_similarities()
+    model._forget_similarities()
 
     def ask(k):
         i, u = k % len(items), k % len(users)

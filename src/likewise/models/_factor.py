@@ -17,7 +17,7 @@ deletes attributes ending in ``_``), ``partial_fit`` and ``_set_factor_state`` d
 explicitly, and pickling leaves it out. Several threads may ask at once: an entry is an
 immutable tuple, published by a single attribute assignment, and each caller uses the entry
 it read or built for the arrays it read, so a race costs at most a recomputation. Factors
-edited *in place* after fitting must be followed by `forget_similarities()`.
+edited *in place* after fitting must be followed by `_forget_similarities()`.
 """
 
 from __future__ import annotations
@@ -171,8 +171,9 @@ class FactorModel(Recommender):
         return None
 
     def _history_vector(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """The factors of a new user who interacted with `iidx` (fold-in)."""
-        raise NotImplementedError
+        """The factors of a new user who interacted with `iidx` (fold-in); every model that
+        keeps `FactorModel._score_history` defines it."""
+        raise NotImplementedError(f"{type(self).__name__} defines no fold-in vector")
 
     def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
         """Effective user vectors (SVD++ adds its implicit term); `_user_vector_sources` lists
@@ -180,6 +181,7 @@ class FactorModel(Recommender):
         return self.user_factors_[uidx]
 
     def _user_vector_sources(self) -> tuple[np.ndarray, ...]:
+        """Override together with `_user_vectors`: one source means the vectors are that array."""
         return (self.user_factors_,)
 
     # ------------------------------------------------------------------ scoring
@@ -207,7 +209,7 @@ class FactorModel(Recommender):
         return scores if offsets is None else scores + offsets
 
     # ------------------------------------------------------------------ similarities
-    def cosine_basis(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+    def _cosine_basis(self, side: str) -> tuple[np.ndarray, np.ndarray]:
         """(vectors, norms) whose row cosines are the similarities of ``side`` ("item" or
         "user"), from the cache while the arrays they come from are the same objects."""
         sources = (self.item_factors_,) if side == "item" else self._user_vector_sources()
@@ -226,16 +228,16 @@ class FactorModel(Recommender):
             self._cosine_cache_ = {**cache, side: entry}
         return entry[1], entry[2]
 
-    def forget_similarities(self) -> None:
+    def _forget_similarities(self) -> None:
         """Drop the cached norms (needed only after editing fitted factors in place)."""
         self.__dict__.pop("_cosine_cache_", None)
 
     def _similar_items(self, iidx: np.ndarray) -> np.ndarray:
-        vectors, norms = self.cosine_basis("item")
+        vectors, norms = self._cosine_basis("item")
         return cosine_rows(vectors, iidx, norms, self.n_threads)
 
     def _similar_users(self, uidx: np.ndarray) -> np.ndarray:
-        vectors, norms = self.cosine_basis("user")
+        vectors, norms = self._cosine_basis("user")
         return cosine_rows(vectors, uidx, norms, self.n_threads)
 
     # ------------------------------------------------------------------ persistence
@@ -247,7 +249,7 @@ class FactorModel(Recommender):
         self.user_factors_ = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
         self.item_factors_ = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
         check_factor_shapes(self.user_factors_, self.item_factors_, self.n_users, self.n_items)
-        self.forget_similarities()
+        self._forget_similarities()
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle the learned state, not the caches derived from it."""

@@ -324,7 +324,7 @@ class ALS(FactorModel):
             self.item_factors_ = factors
             self.seen_ = merged.T.tocsr()
             self.seen_.sort_indices()
-        self.forget_similarities()
+        self._forget_similarities()
 
     # ----------------------------------------------------------------- scoring
     def _history_vector(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:

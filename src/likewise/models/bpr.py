@@ -227,7 +227,7 @@ class BPR(FactorModel):
         history = self.seen_.indices[start:end]
         text = f"{self.item_label(iidx)} scores {score:.3g} (taste match {score - bias:+.3g}, item bias {bias:+.3g})"
         if history.size:
-            _, norms = self.cosine_basis("item")
+            _, norms = self._cosine_basis("item")
             sims = (self.item_factors_[history] @ self.item_factors_[iidx]) / np.maximum(
                 norms[history] * norms[iidx], np.float32(1e-12)
             )
