@@ -13,6 +13,7 @@ from typing import Any
 
 import numpy as np
 
+from likewise._util import check_random_state  # re-exported: it used to be defined here
 from likewise.exceptions import InvalidParameterError
 
 __all__ = ["Interval", "Options", "RandomState", "check_random_state", "validate_params"]
@@ -103,10 +104,3 @@ def validate_params(model: Any) -> None:
         if not any(c.is_satisfied_by(value) for c in allowed):
             expected = " or ".join(str(c) for c in allowed)
             raise InvalidParameterError(f"{type(model).__name__}: parameter {name!r} must be {expected}; got {value!r}")
-
-
-def check_random_state(random_state: Any) -> np.random.Generator:
-    """None -> fresh OS entropy; int -> seeded Generator; Generator -> itself."""
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    return np.random.default_rng(random_state)

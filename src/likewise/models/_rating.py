@@ -8,11 +8,12 @@
   with their learned terms at zero, or the global mean for models that cannot do better.
 - ``recommend_from_history(items, weights=ratings)``: ``weights`` are ratings; without them
   every item counts as rated at the top of the scale ("liked").
-- Iterative models (`EpochModel`) report ``{"loss": mean squared training error of the epoch,
-  "rmse": its root[, "val_rmse"]}`` to the fit callback after each epoch; a callback that
-  returns ``True`` stops training. ``fit(..., validation=Interactions)`` scores held-out
-  ratings after each epoch and, with ``early_stopping_rounds``, stops when the validation
-  RMSE has not improved for that many epochs and restores the best epoch's parameters.
+- Iterative models (`EpochModel`, through `likewise.models._epochs.run_epochs`) report
+  ``{"loss": mean squared training error of the epoch, "rmse": its root[, "val_rmse"]}`` to
+  the fit callback after each epoch (counted from 0); a callback that returns ``True`` stops
+  training. ``fit(..., validation=Interactions)`` scores held-out ratings after each epoch
+  and, with ``early_stopping_rounds``, stops when the validation RMSE has not improved for
+  that many epochs and restores the best epoch's parameters.
 """
 
 from __future__ import annotations
@@ -26,11 +27,12 @@ import numpy as np
 import pandas as pd
 
 from likewise.data.interactions import Interactions
-from likewise.exceptions import DataWarning, FitError, InvalidParameterError
+from likewise.exceptions import DataWarning, InvalidParameterError
 from likewise.kernels._threads import resolve_threads
+from likewise.models._epochs import Divergence, FitRequest, LossHistory, history_arrays, restore_history, run_epochs
 from likewise.models.base import FitCallback, Recommender
 
-__all__ = ["EpochModel", "RatingModel"]
+__all__ = ["EpochModel", "RatingModel", "clip_note", "sgd_schedule"]
 
 
 class RatingModel(Recommender):
@@ -38,6 +40,8 @@ class RatingModel(Recommender):
 
     predicts_ratings: ClassVar[bool] = True
 
+    rating_scale_: tuple[float, float] | None
+    """(lowest, highest) rating of the training data (set by `fit` and `load`); None: no clipping."""
     global_mean_: float
     user_known_: np.ndarray
     item_known_: np.ndarray
@@ -67,7 +71,7 @@ class RatingModel(Recommender):
         self.item_known_ = np.bincount(seen.indices, minlength=seen.shape[1]) > 0
 
     def _clip(self, scores: np.ndarray) -> np.ndarray:
-        scale = getattr(self, "rating_scale_", None)
+        scale = self.rating_scale_
         if scale:
             np.clip(scores, scale[0], scale[1], out=scores)
         return scores
@@ -91,7 +95,7 @@ class RatingModel(Recommender):
         return np.full(n_items, self._liked_rating(), dtype=np.float32)
 
     def _liked_rating(self) -> float:
-        scale = getattr(self, "rating_scale_", None)
+        scale = self.rating_scale_
         return float(scale[1]) if scale else 1.0
 
     # ------------------------------------------------------------------ explanations
@@ -99,11 +103,6 @@ class RatingModel(Recommender):
         return pd.DataFrame(
             {"kind": [r[0] for r in rows], "id": [r[1] for r in rows], "weight": [float(r[2]) for r in rows]}
         )
-
-    def _clip_note(self, raw: float, score: float) -> str:
-        if abs(raw - score) > 1e-6:
-            return f" (the raw estimate {raw:.2f} is clipped to the rating scale)"
-        return ""
 
     def _rated_items(self, uidx: int) -> tuple[np.ndarray, np.ndarray]:
         start, end = self.seen_.indptr[uidx], self.seen_.indptr[uidx + 1]
@@ -118,16 +117,23 @@ class RatingModel(Recommender):
 
 
 class EpochModel(RatingModel):
-    """A rating model trained in epochs: callback, validation and early stopping.
+    """A rating model trained in epochs (`likewise.models._epochs.run_epochs`): the fit
+    callback, validation and early stopping.
 
-    Subclasses define ``n_epochs``, ``early_stopping_rounds`` and ``random_state`` parameters
-    and call `_run_epochs` from `_fit`.
+    Subclasses define ``n_epochs`` and ``random_state`` parameters and call `_run_epochs`
+    from `_fit`.
     """
 
     n_epochs: int
-    early_stopping_rounds: int | None
-    loss_history_: np.ndarray
+    early_stopping_rounds: int | None = None
+    """Patience of early stopping on the validation RMSE (the constructor parameter when the model has one)."""
+    deterministic: bool = False
+    """Serial SGD in Surprise's order (the constructor parameter when the model has one)."""
+
+    loss_history_: LossHistory
+    validation_history_: np.ndarray
     n_iter_: int
+    best_epoch_: int
 
     def fit(
         self,
@@ -143,9 +149,10 @@ class EpochModel(RatingModel):
         interactions : Interactions
             Training ratings.
         callback : callable, optional
-            ``callback(epoch, metrics)`` after every epoch with ``metrics`` holding ``"loss"``
-            (mean squared training error seen during the epoch), ``"rmse"`` and, with
-            `validation`, ``"val_rmse"``. Returning ``True`` stops training after that epoch.
+            ``callback(epoch, metrics)`` after every epoch (counted from 0) with ``metrics``
+            holding ``"loss"`` (mean squared training error seen during the epoch), ``"rmse"``
+            and, with `validation`, ``"val_rmse"``. Returning ``True`` stops training after
+            that epoch.
         validation : Interactions, optional
             Held-out ratings scored after every epoch (pairs whose user or item the training
             data does not know are ignored); needed by ``early_stopping_rounds``.
@@ -158,25 +165,21 @@ class EpochModel(RatingModel):
             raise InvalidParameterError(
                 f"validation must be likewise Interactions or None, got {type(validation).__name__}"
             )
-        if getattr(self, "early_stopping_rounds", None) is not None and validation is None:
+        if self.early_stopping_rounds is not None and validation is None:
             raise InvalidParameterError(
                 f"{type(self).__name__}: early_stopping_rounds={self.early_stopping_rounds} needs "
                 "fit(..., validation=held_out_interactions)"
             )
-        self._validation_data = validation
-        try:
-            return super().fit(interactions, callback=callback)
-        finally:
-            self.__dict__.pop("_validation_data", None)
+        # the base class hands its callback argument to _fit untouched: validation travels in it
+        return super().fit(interactions, callback=FitRequest(callback, validation))
 
     def _n_groups(self) -> int:
         """Number of SGD blocks per side: 1 when deterministic, else the thread count."""
-        if getattr(self, "deterministic", False):
+        if self.deterministic:
             return 1
-        return resolve_threads(getattr(self, "n_threads", None))
+        return resolve_threads(self.n_threads)
 
-    def _validation_pairs(self) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
-        validation: Interactions | None = getattr(self, "_validation_data", None)
+    def _validation_pairs(self, validation: Interactions | None) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
         if validation is None:
             return None
         if validation.users == self.users_:
@@ -204,59 +207,60 @@ class EpochModel(RatingModel):
     ) -> None:
         """Run up to `n_epochs` (default ``self.n_epochs``) epochs; `epoch()` returns the epoch's
         sum of squared errors; `snapshot`/`restore` save and bring back the best epoch's state;
-        `before_predict` refreshes derived state before validation predictions."""
-        validation = self._validation_pairs()
-        patience = self.early_stopping_rounds
-        losses: list[float] = []
-        val_history: list[float] = []
-        best, best_epoch, best_state = math.inf, -1, None
-        done = 0
-        for number in range(self.n_epochs if n_epochs is None else n_epochs):
-            sse = epoch()
-            loss = sse / max(n_ratings, 1)
-            if not math.isfinite(loss):
-                raise FitError(
-                    f"{type(self).__name__}: training diverged at epoch {number} (loss {loss}); "
-                    "lower the learning rate or raise the regularisation"
-                )
-            losses.append(loss)
-            metrics = {"loss": loss, "rmse": math.sqrt(loss)}
-            if validation is not None and validation[0].size:
+        `before_predict` refreshes derived state before validation predictions. `callback` is
+        what `_fit` received (a `FitRequest` when `fit` was given validation data)."""
+        request = FitRequest.of(callback)
+        pairs = self._validation_pairs(request.validation)
+
+        def step(number: int) -> dict[str, float]:
+            loss = epoch() / max(n_ratings, 1)
+            return {"loss": loss, "rmse": math.sqrt(loss)}  # a NaN loss stops the runner
+
+        validate = None
+        if pairs is not None and pairs[0].size:
+            users, items, ratings = pairs
+
+            def validate() -> float:
                 if before_predict is not None:
                     before_predict()
-                pred = self._predict_pairs(validation[0], validation[1]).astype(np.float64)
-                val_rmse = float(np.sqrt(np.mean((pred - validation[2]) ** 2)))
-                metrics["val_rmse"] = val_rmse
-                val_history.append(val_rmse)
-                if patience is not None and val_rmse < best:
-                    best, best_epoch = val_rmse, number
-                    best_state = snapshot()
-            done = number + 1
-            stop = callback is not None and callback(number, metrics) is True
-            if patience is not None and best_epoch >= 0 and number - best_epoch >= patience:
-                stop = True
-            if stop:
-                break
-        if best_state is not None and best_epoch != done - 1:
-            restore(best_state)
-        self.n_iter_ = done
-        self.best_epoch_ = best_epoch if best_epoch >= 0 else done - 1
-        self.loss_history_ = np.asarray(losses, dtype=np.float64)
-        if val_history:
-            self.validation_history_ = np.asarray(val_history, dtype=np.float64)
+                pred = self._predict_pairs(users, items).astype(np.float64)
+                return float(np.sqrt(np.mean((pred - ratings) ** 2)))
+
+        result = run_epochs(
+            step,
+            self.n_epochs if n_epochs is None else n_epochs,
+            callback=request.callback,
+            divergence=Divergence(type(self).__name__, "lower the learning rate or raise the regularisation"),
+            validate=validate,
+            early_stopping_rounds=self.early_stopping_rounds,
+            snapshot=snapshot,
+            restore=restore,
+        )
+        self.n_iter_ = result.n_iter
+        self.best_epoch_ = result.best_epoch
+        self.loss_history_ = result.loss_history
+        if result.validation_history:
+            self.validation_history_ = np.asarray(result.validation_history, dtype=np.float64)
 
     def _history_state(self) -> dict[str, np.ndarray]:
-        arrays = {"loss_history": self.loss_history_}
-        if hasattr(self, "validation_history_"):
-            arrays["validation_history"] = self.validation_history_
-        return arrays
+        return history_arrays(self.loss_history_, getattr(self, "validation_history_", None))
+
+    def _epoch_state(self) -> dict[str, Any]:
+        """JSON state of an epoch-trained rating model: the base state, n_iter and best_epoch."""
+        return {**self._base_state(), "n_iter": self.n_iter_, "best_epoch": self.best_epoch_}
 
     def _restore_history(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.loss_history_ = arrays.get("loss_history", np.zeros(0))
+        self.loss_history_, self.n_iter_ = restore_history(arrays, state)
         if "validation_history" in arrays:
             self.validation_history_ = arrays["validation_history"]
-        self.n_iter_ = int(state.get("n_iter", self.loss_history_.size))
         self.best_epoch_ = int(state.get("best_epoch", self.n_iter_ - 1))
+
+
+def clip_note(raw: float, score: float) -> str:
+    """The clause a rating explanation adds when the shown score is the clipped `raw` estimate."""
+    if abs(raw - score) > 1e-6:
+        return f" (the raw estimate {raw:.2f} is clipped to the rating scale)"
+    return ""
 
 
 def sgd_schedule(

@@ -22,25 +22,27 @@ training's user half-step.
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from likewise._util import check_random_state, join_words
 from likewise.data.idmap import IdMap
 from likewise.data.interactions import Interactions
-from likewise.exceptions import FitError, InvalidParameterError
-from likewise.kernels._threads import blas_threads, thread_limits
-from likewise.kernels.als import als_loss, factor_topk, solve_rows
-from likewise.models._params import BOOL, NONE, Interval, Options, RandomState, check_random_state
-from likewise.models.base import FitCallback, Recommender
+from likewise.exceptions import InvalidParameterError
+from likewise.kernels._threads import thread_limits
+from likewise.kernels.als import als_loss, solve_rows
+from likewise.models._epochs import Divergence, FitRequest, history_arrays, restore_history, run_epochs
+from likewise.models._factor import FactorModel, item_contributions
+from likewise.models._params import BOOL, NONE, Interval, Options, RandomState
+from likewise.models.base import FitCallback
 
 __all__ = ["ALS"]
 
 
-class ALS(Recommender):
+class ALS(FactorModel):
     """Implicit-feedback matrix factorisation by alternating least squares (Hu et al. 2008).
 
     Parameters
@@ -74,9 +76,10 @@ class ALS(Recommender):
     Attributes
     ----------
     user_factors_, item_factors_ : float32 arrays (n_users, n_factors), (n_items, n_factors)
-    loss_history_ : list of float
+    loss_history_ : LossHistory (a list of float)
         One value per epoch when the loss was computed, else empty.
     n_iter_ : int
+        Epochs run (fewer than ``n_epochs`` when the fit callback returned True).
 
     Notes
     -----
@@ -89,8 +92,6 @@ class ALS(Recommender):
     algorithm = "als"
     demo_params: ClassVar[dict[str, Any] | None] = {"reg": 20.0, "alpha": 0.5, "random_state": None}
 
-    supports_similar_items: ClassVar[bool] = True
-    supports_similar_users: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_factors": [Interval(int, 1, None)],
         "reg": [Interval(float, 0, None)],
@@ -166,31 +167,32 @@ class ALS(Recommender):
         # uniform [0, 0.01) start, users drawn first (as implicit does); Cholesky only uses the items'
         self.user_factors_ = rng.random((data.n_users, f), dtype=np.float32) * np.float32(0.01)
         self.item_factors_ = rng.random((data.n_items, f), dtype=np.float32) * np.float32(0.01)
-        self.loss_history_: list[float] = []
-        with_loss = self.calculate_loss or callback is not None
+        request = FitRequest.of(callback)
+        with_loss = self.calculate_loss or request.callback is not None
+
+        def step(epoch: int) -> dict[str, float]:
+            self._half_step(users, self.user_factors_, self.item_factors_)
+            self._half_step(items, self.item_factors_, self.user_factors_)
+            if not with_loss:
+                return {}
+            objective, total_conf = als_loss(
+                users.indptr, users.indices, users.data, self.user_factors_, self.item_factors_, self.reg,
+                **self._conf_kwargs(),
+            )  # fmt: skip
+            return {"loss": objective / max(total_conf, 1.0)}
+
+        def finite() -> bool:
+            return bool(np.isfinite(self.user_factors_).all() and np.isfinite(self.item_factors_).all())
+
+        advice = f"raise reg (got {self.reg}) or lower alpha (got {self.alpha})"
+        divergence = Divergence("ALS", advice, "the factors became NaN or infinite")
         with thread_limits(self.n_threads):
-            for epoch in range(int(self.n_epochs)):
-                started = time.perf_counter()
-                self._half_step(users, self.user_factors_, self.item_factors_)
-                self._half_step(items, self.item_factors_, self.user_factors_)
-                seconds = time.perf_counter() - started
-                metrics = {"seconds": seconds}
-                if with_loss:
-                    objective, total_conf = als_loss(
-                        users.indptr, users.indices, users.data, self.user_factors_, self.item_factors_, self.reg,
-                        **self._conf_kwargs(),
-                    )  # fmt: skip
-                    loss = objective / max(total_conf, 1.0)
-                    self.loss_history_.append(loss)
-                    metrics["loss"] = loss
-                if not (np.isfinite(self.user_factors_).all() and np.isfinite(self.item_factors_).all()):
-                    raise FitError(
-                        f"ALS factors became NaN or infinite in epoch {epoch + 1}; raise reg (got {self.reg}) "
-                        f"or lower alpha (got {self.alpha})"
-                    )
-                if callback is not None:
-                    callback(epoch, metrics)
-        self.n_iter_ = int(self.n_epochs)
+            result = run_epochs(
+                step, int(self.n_epochs), callback=request.callback, divergence=divergence,
+                finite=finite, check_loss=False, report_seconds=True,
+            )  # fmt: skip
+        self.n_iter_ = result.n_iter
+        self.loss_history_ = result.loss_history
 
     def _half_step(self, csr: sp.csr_matrix, X: np.ndarray, Y: np.ndarray, *, solver: str | None = None) -> None:
         gram = Y.T @ Y
@@ -231,10 +233,11 @@ class ALS(Recommender):
         return x[0]
 
     def _item_gram(self) -> np.ndarray:
-        gram: tuple[np.ndarray, np.ndarray] | None = getattr(self, "_item_gram_cache", None)
+        """``Y^T Y`` of the item factors, cached like the cosines (keyed on the array, see `_factor`)."""
+        gram: tuple[np.ndarray, np.ndarray] | None = self.__dict__.get("_item_gram_cache_")
         if gram is None or gram[0] is not self.item_factors_:
             gram = (self.item_factors_, self.item_factors_.T @ self.item_factors_)
-            self._item_gram_cache = gram
+            self._item_gram_cache_ = gram
         return gram[1]
 
     # ----------------------------------------------------------------- partial fit
@@ -321,38 +324,11 @@ class ALS(Recommender):
             self.item_factors_ = factors
             self.seen_ = merged.T.tocsr()
             self.seen_.sort_indices()
+        self._forget_similarities()
 
     # ----------------------------------------------------------------- scoring
-    def _score_users(self, uidx: np.ndarray) -> np.ndarray:
-        with blas_threads(getattr(self, "n_threads", None)):
-            return self.user_factors_[uidx] @ self.item_factors_.T
-
-    def _top_n_users(
-        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return _factor_top_n(self.user_factors_, self.item_factors_, None, uidx, n, seen, allowed)
-
-    def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        x = self.solve_user(iidx, weights)
-        return self.item_factors_ @ x
-
-    def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
-        return _row_dots(self.user_factors_, uidx, self.item_factors_, iidx)
-
-    def _similar_items(self, iidx: np.ndarray) -> np.ndarray:
-        return _cosine(self.item_factors_, iidx, self._norms("item"), self.n_threads)
-
-    def _similar_users(self, uidx: np.ndarray) -> np.ndarray:
-        return _cosine(self.user_factors_, uidx, self._norms("user"), self.n_threads)
-
-    def _norms(self, side: str) -> np.ndarray:
-        factors = self.item_factors_ if side == "item" else self.user_factors_
-        key = f"_{side}_norm_cache"
-        cached = getattr(self, key, None)
-        if cached is None or cached[0] is not factors:
-            cached = (factors, np.linalg.norm(factors, axis=1).astype(np.float32))
-            setattr(self, key, cached)
-        return cached[1]
+    def _history_vector(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return self.solve_user(iidx, weights)
 
     # ----------------------------------------------------------------- explain
     def explain_weights(self, uidx: int, iidx: int) -> tuple[np.ndarray, np.ndarray]:
@@ -388,78 +364,15 @@ class ALS(Recommender):
         return items[positive], (Yu[positive] @ weighted) * c[positive]
 
     def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
-        items, contributions = self.explain_weights(uidx, iidx)
-        order = np.argsort(-np.abs(contributions), kind="stable")
-        items, contributions = items[order], contributions[order]
-        frame = pd.DataFrame(
-            {"kind": "item", "id": self.items_.to_ids(items), "weight": contributions.astype(np.float32)}
-        )
-        if items.size == 0:
+        frame, top = item_contributions(self, *self.explain_weights(uidx, iidx))
+        if not top:
             return frame, f"{self.item_label(iidx)} scores {score:.3g}; the user has no past items to explain it."
-        top = [f"{self.item_label(int(j))} ({w:+.3g})" for j, w in zip(items[:3], contributions[:3], strict=True)]
-        text = f"{self.item_label(iidx)} scores {score:.3g}, mostly because of {_join(top)}."
-        return frame, text
+        return frame, f"{self.item_label(iidx)} scores {score:.3g}, mostly because of {join_words(top)}."
 
     # ----------------------------------------------------------------- persistence
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
-        return arrays, {"n_iter": self.n_iter_, "loss_history": list(self.loss_history_)}
+        return {**self._factor_arrays(), **history_arrays(self.loss_history_)}, {"n_iter": self.n_iter_}
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.user_factors_ = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        self.item_factors_ = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
-        _check_factor_shapes(self.user_factors_, self.item_factors_, self.n_users, self.n_items)
-        self.n_iter_ = int(state.get("n_iter", 0))
-        self.loss_history_ = [float(v) for v in state.get("loss_history", [])]
-
-    def __getstate__(self) -> dict[str, Any]:
-        return {k: v for k, v in vars(self).items() if not k.endswith("_cache")}
-
-
-# --------------------------------------------------------------------- shared helpers
-def _factor_top_n(
-    U: np.ndarray,
-    V: np.ndarray,
-    bias: np.ndarray | None,
-    uidx: np.ndarray,
-    n: int,
-    seen: sp.csr_matrix | None,
-    allowed: np.ndarray,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Batch recommend for factor models: fused scoring + selection (`factor_topk`)."""
-    return factor_topk(
-        U, V, uidx, n, bias=bias, seen_indptr=None if seen is None else seen.indptr,
-        seen_indices=None if seen is None else seen.indices, allowed=allowed, parallel=uidx.size > 1,
-    )  # fmt: skip
-
-
-def _row_dots(A: np.ndarray, rows: np.ndarray, B: np.ndarray, cols: np.ndarray) -> np.ndarray:
-    out = np.empty(rows.size, dtype=np.float32)
-    step = 1 << 16
-    for start in range(0, rows.size, step):
-        sel = slice(start, start + step)
-        out[sel] = np.einsum("ij,ij->i", A[rows[sel]], B[cols[sel]])
-    return out
-
-
-def _cosine(factors: np.ndarray, rows: np.ndarray, norms: np.ndarray, n_threads: int | None) -> np.ndarray:
-    """Cosine of `factors[rows]` with every row of `factors`; zero vectors have similarity 0."""
-    with blas_threads(n_threads):
-        sims = factors[rows] @ factors.T
-    safe = np.where(norms > 0, norms, np.float32(np.inf))
-    sims /= safe[rows][:, None]
-    sims /= safe[None, :]
-    return sims
-
-
-def _check_factor_shapes(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> None:
-    if users.ndim != 2 or items.ndim != 2 or users.shape[0] != n_users or items.shape[0] != n_items:
-        raise ValueError(f"factor shapes {users.shape} / {items.shape} do not match {n_users} users x {n_items} items")
-    if users.shape[1] != items.shape[1]:
-        raise ValueError("user and item factors have different widths")
-
-
-def _join(parts: list[str]) -> str:
-    if len(parts) <= 1:
-        return "".join(parts)
-    return ", ".join(parts[:-1]) + " and " + parts[-1]
+        self._set_factor_arrays(arrays)
+        self.loss_history_, self.n_iter_ = restore_history(arrays, state)

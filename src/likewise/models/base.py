@@ -48,8 +48,9 @@ from likewise.models.recs import Explanation, Recs
 
 __all__ = ["FitCallback", "Recommender", "load"]
 
-FitCallback = Callable[[int, dict[str, float]], None]
-"""Called after each training epoch with (epoch, metrics such as {"loss": ...})."""
+FitCallback = Callable[[int, dict[str, float]], bool | None]
+"""Called after each training epoch with (epoch counted from 0, metrics such as {"loss": ...});
+returning ``True`` stops training after that epoch (every iterative model; see models/_epochs.py)."""
 
 # Dense score blocks are capped at this many float32 cells (~64 MB) per batch of users.
 _BLOCK_CELLS = 16_000_000
@@ -64,6 +65,8 @@ class Recommender(ABC):
     supports_features: ClassVar[bool] = False
     predicts_ratings: ClassVar[bool] = False
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {}
+    n_threads: int | None = None
+    """Threads for fitting and scoring (None: all cores): the constructor parameter when the model has one."""
 
     # Registration (see models/_registry.py), read from each class's own body, never inherited:
     algorithm: ClassVar[str]
@@ -671,7 +674,7 @@ class Recommender(ABC):
 
     # ----------------------------------------------------------------- helpers
     def _threads(self) -> Any:
-        return thread_limits(getattr(self, "n_threads", None))
+        return thread_limits(self.n_threads)
 
     def _blocks(self, count: int, *, width: int | None = None) -> Iterator[slice]:
         width = width or max(self.n_items, 1)

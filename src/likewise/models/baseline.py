@@ -23,11 +23,12 @@ import numpy as np
 import pandas as pd
 from scipy.special import ndtri
 
+from likewise._util import check_random_state, plain
 from likewise.data.interactions import Interactions
 from likewise.kernels._threads import thread_limits
 from likewise.kernels.sgd import svd_epoch
-from likewise.models._params import BOOL, NONE, Interval, Options, RandomState, check_random_state
-from likewise.models._rating import EpochModel, RatingModel, sgd_schedule
+from likewise.models._params import BOOL, NONE, Interval, Options, RandomState
+from likewise.models._rating import EpochModel, RatingModel, clip_note, sgd_schedule
 from likewise.models.base import FitCallback
 from likewise.models.random import uniform_hash
 
@@ -35,10 +36,6 @@ __all__ = ["Baseline", "NormalPredictor"]
 
 _ANONYMOUS = np.int64(2**40)  # pseudo-user index for fold-in, outside any real index range
 _DEFAULTS = {"als": (10, 15.0, 10.0), "sgd": (20, 0.02, 0.02)}  # n_epochs, reg_user, reg_item
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value
 
 
 class NormalPredictor(RatingModel):
@@ -94,7 +91,7 @@ class NormalPredictor(RatingModel):
         )
         text = (
             f"A random rating {score:.2f} for {self.item_label(iidx)}, drawn from N({self.global_mean_:.2f}, "
-            f"{self.sigma_:.2f}^2) (seed {self.seed_}){self._clip_note(raw, score)}."
+            f"{self.sigma_:.2f}^2) (seed {self.seed_}){clip_note(raw, score)}."
         )
         return frame, text
 
@@ -269,8 +266,8 @@ class Baseline(EpochModel):
         frame = self._terms_frame(
             [
                 ("global_mean", "mean", mu),
-                ("user_bias", _plain(self.users_.ids[uidx]), bu),
-                ("item_bias", _plain(self.items_.ids[iidx]), bi),
+                ("user_bias", plain(self.users_.ids[uidx]), bu),
+                ("item_bias", plain(self.items_.ids[iidx]), bi),
             ]
         )
         n_item = int(np.count_nonzero(self.seen_.indices == iidx))
@@ -278,13 +275,13 @@ class Baseline(EpochModel):
             f"Predicted rating {score:.2f} for {self.item_label(iidx)}: mean rating {mu:.2f}, the user rates "
             f"{abs(bu):.2f} {'above' if bu >= 0 else 'below'} average, the item is rated {abs(bi):.2f} "
             f"{'above' if bi >= 0 else 'below'} average ({n_item} rating{'s' if n_item != 1 else ''})"
-            f"{self._clip_note(mu + bu + bi, score)}."
+            f"{clip_note(mu + bu + bi, score)}."
         )
         return frame, text
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays = {"user_bias": self.user_bias_, "item_bias": self.item_bias_, **self._history_state()}
-        return arrays, {**self._base_state(), "n_iter": self.n_iter_, "best_epoch": self.best_epoch_}
+        return arrays, self._epoch_state()
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         self.user_bias_ = np.ascontiguousarray(arrays["user_bias"], dtype=np.float32)

@@ -19,25 +19,24 @@ the item parameters fixed (deterministic for a fitted model, approximate by natu
 
 from __future__ import annotations
 
-import time
 from typing import Any, ClassVar
 
 import numpy as np
 import pandas as pd
-import scipy.sparse as sp
 
+from likewise._util import check_random_state, join_words
 from likewise.data.interactions import Interactions
-from likewise.exceptions import FitError
-from likewise.kernels._threads import blas_threads, thread_limits
+from likewise.kernels._threads import thread_limits
 from likewise.kernels.bpr import bpr_epoch, bpr_fold_in, positives_bitset
-from likewise.models._params import BOOL, NONE, Interval, RandomState, check_random_state
-from likewise.models.als import _check_factor_shapes, _cosine, _factor_top_n, _join, _row_dots
-from likewise.models.base import FitCallback, Recommender
+from likewise.models._epochs import Divergence, FitRequest, history_arrays, restore_history, run_epochs
+from likewise.models._factor import FactorModel
+from likewise.models._params import BOOL, NONE, Interval, RandomState
+from likewise.models.base import FitCallback
 
 __all__ = ["BPR"]
 
 
-class BPR(Recommender):
+class BPR(FactorModel):
     """Matrix factorisation trained with the BPR pairwise ranking loss (Rendle et al. 2009).
 
     Parameters
@@ -69,9 +68,10 @@ class BPR(Recommender):
     ----------
     user_factors_, item_factors_ : float32 arrays
     item_bias_ : float32 array (zeros when ``item_bias=False``)
-    loss_history_ : list of float
+    loss_history_ : LossHistory (a list of float)
         Mean ``-ln sigmoid(x_uij)`` of each epoch's triples (before their steps), when tracked.
     n_iter_ : int
+        Epochs run (fewer than ``n_epochs`` when the fit callback returned True).
 
     Notes
     -----
@@ -83,8 +83,6 @@ class BPR(Recommender):
     algorithm = "bpr"
     demo_params: ClassVar[dict[str, Any] | None] = {"random_state": None}
 
-    supports_similar_items: ClassVar[bool] = True
-    supports_similar_users: ClassVar[bool] = True
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_factors": [Interval(int, 1, None)],
         "learning_rate": [Interval(float, 0, None, closed="neither")],
@@ -154,16 +152,18 @@ class BPR(Recommender):
         self.item_factors_ = (rng.standard_normal((data.n_items, f), dtype=np.float32) * scale).copy()
         self.item_bias_ = np.zeros(data.n_items, dtype=np.float32)
         self.seed_ = int(rng.integers(0, 2**63))
-        self.loss_history_: list[float] = []
         csr = data.matrix
         user_of = data.user_indices
         regs = self._regs()
-        with_loss = bool(self.calculate_loss) or callback is not None
+        request = FitRequest.of(callback)
+        with_loss = bool(self.calculate_loss) or request.callback is not None
         bits = positives_bitset(csr.indptr, csr.indices, data.n_items) if self.verify_negatives else None
+        advice = f"lower learning_rate (got {self.learning_rate}) or raise reg (got {self.reg})"
+        divergence = Divergence("BPR", advice, "the factors became NaN or infinite")
         with thread_limits(self.n_threads) as threads:
             streams = 1 if self.deterministic else threads
-            for epoch in range(int(self.n_epochs)):
-                started = time.perf_counter()
+
+            def step(epoch: int) -> dict[str, float]:
                 stats = bpr_epoch(
                     csr.indptr, csr.indices, user_of, self.user_factors_, self.item_factors_, self.item_bias_,
                     learning_rate=float(self.learning_rate), reg_user=regs["reg_user"], reg_pos=regs["reg_pos"],
@@ -171,29 +171,23 @@ class BPR(Recommender):
                     seed=self.seed_, epoch=epoch, n_streams=streams, verify=bool(self.verify_negatives),
                     positive_bits=bits, track_loss=with_loss,
                 )  # fmt: skip
-                stats["seconds"] = time.perf_counter() - started
-                if with_loss:
-                    self.loss_history_.append(stats["loss"])
-                if not np.isfinite(self.item_factors_).all():
-                    raise FitError(
-                        f"BPR factors became NaN or infinite in epoch {epoch + 1}; lower learning_rate "
-                        f"(got {self.learning_rate}) or raise reg (got {self.reg})"
-                    )
-                if callback is not None:
-                    callback(epoch, stats)
-        self.n_iter_ = int(self.n_epochs)
+                if not with_loss:
+                    del stats["loss"]  # NaN: not tracked
+                return stats
+
+            def finite() -> bool:
+                return bool(np.isfinite(self.item_factors_).all())
+
+            result = run_epochs(
+                step, int(self.n_epochs), callback=request.callback, divergence=divergence,
+                finite=finite, check_loss=False, report_seconds=True,
+            )  # fmt: skip
+        self.n_iter_ = result.n_iter
+        self.loss_history_ = result.loss_history
 
     # ----------------------------------------------------------------- scoring
-    def _score_users(self, uidx: np.ndarray) -> np.ndarray:
-        with blas_threads(self.n_threads):
-            scores = self.user_factors_[uidx] @ self.item_factors_.T
-        scores += self.item_bias_
-        return scores
-
-    def _top_n_users(
-        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        return _factor_top_n(self.user_factors_, self.item_factors_, self.item_bias_, uidx, n, seen, allowed)
+    def _item_offsets(self) -> np.ndarray:
+        return self.item_bias_
 
     def fold_in(self, items: np.ndarray) -> np.ndarray:
         """A new user's vector from their item indices, by BPR steps with the items fixed.
@@ -218,18 +212,8 @@ class BPR(Recommender):
             n_steps=int(self.n_epochs) * max(10, items.size), seed=self.seed_,
         )  # fmt: skip
 
-    def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        x = self.fold_in(iidx[weights > 0])
-        return self.item_factors_ @ x + self.item_bias_
-
-    def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
-        return _row_dots(self.user_factors_, uidx, self.item_factors_, iidx) + self.item_bias_[iidx]
-
-    def _similar_items(self, iidx: np.ndarray) -> np.ndarray:
-        return _cosine(self.item_factors_, iidx, _norms(self.item_factors_), self.n_threads)
-
-    def _similar_users(self, uidx: np.ndarray) -> np.ndarray:
-        return _cosine(self.user_factors_, uidx, _norms(self.user_factors_), self.n_threads)
+    def _history_vector(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        return self.fold_in(iidx[weights > 0])
 
     # ----------------------------------------------------------------- explain
     def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
@@ -243,30 +227,23 @@ class BPR(Recommender):
         history = self.seen_.indices[start:end]
         text = f"{self.item_label(iidx)} scores {score:.3g} (taste match {score - bias:+.3g}, item bias {bias:+.3g})"
         if history.size:
-            norms = _norms(self.item_factors_)
+            _, norms = self._cosine_basis("item")
             sims = (self.item_factors_[history] @ self.item_factors_[iidx]) / np.maximum(
                 norms[history] * norms[iidx], np.float32(1e-12)
             )
             order = np.argsort(-sims, kind="stable")[:3]
-            text += "; closest of the user's items: " + _join([self.item_label(int(history[k])) for k in order])
+            text += "; closest of the user's items: " + join_words([self.item_label(int(history[k])) for k in order])
         return frame, text + "."
 
     # ----------------------------------------------------------------- persistence
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {"user_factors": self.user_factors_, "item_factors": self.item_factors_, "item_bias": self.item_bias_}
-        return arrays, {"n_iter": self.n_iter_, "seed": self.seed_, "loss_history": list(self.loss_history_)}
+        arrays = {**self._factor_arrays(), "item_bias": self.item_bias_, **history_arrays(self.loss_history_)}
+        return arrays, {"n_iter": self.n_iter_, "seed": self.seed_}
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.user_factors_ = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        self.item_factors_ = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        self._set_factor_arrays(arrays)
         self.item_bias_ = np.ascontiguousarray(arrays["item_bias"], dtype=np.float32)
-        _check_factor_shapes(self.user_factors_, self.item_factors_, self.n_users, self.n_items)
         if self.item_bias_.shape != (self.n_items,):
             raise ValueError("item_bias does not match the items")
-        self.n_iter_ = int(state.get("n_iter", 0))
         self.seed_ = int(state["seed"])
-        self.loss_history_ = [float(v) for v in state.get("loss_history", [])]
-
-
-def _norms(factors: np.ndarray) -> np.ndarray:
-    return np.linalg.norm(factors, axis=1).astype(np.float32)
+        self.loss_history_, self.n_iter_ = restore_history(arrays, state)

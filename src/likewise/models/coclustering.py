@@ -20,11 +20,12 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from likewise._util import check_random_state, plain
 from likewise.data.interactions import Interactions
 from likewise.kernels._threads import thread_limits
 from likewise.kernels.coclustering import assign_clusters, cluster_averages
-from likewise.models._params import NONE, Interval, RandomState, check_random_state
-from likewise.models._rating import EpochModel
+from likewise.models._params import NONE, Interval, RandomState
+from likewise.models._rating import EpochModel, clip_note
 from likewise.models.base import FitCallback
 
 __all__ = ["CoClustering"]
@@ -236,15 +237,15 @@ class CoClustering(EpochModel):
         frame = self._terms_frame(
             [
                 ("cocluster_mean", f"user cluster {a} x item cluster {b}", co),
-                ("user_offset", _plain(self.users_.ids[uidx]), user_off),
-                ("item_offset", _plain(self.items_.ids[iidx]), item_off),
+                ("user_offset", plain(self.users_.ids[uidx]), user_off),
+                ("item_offset", plain(self.items_.ids[iidx]), item_off),
             ]
         )
         raw = co + user_off + item_off
         text = (
             f"Predicted rating {score:.2f} for {self.item_label(iidx)}: users of cluster {a} rate items of cluster {b} "
             f"{co:.2f} on average; this user rates {user_off:+.2f} vs their cluster and this item is rated "
-            f"{item_off:+.2f} vs its cluster{self._clip_note(raw, score)}."
+            f"{item_off:+.2f} vs its cluster{clip_note(raw, score)}."
         )
         return frame, text
 
@@ -259,7 +260,7 @@ class CoClustering(EpochModel):
             "cocluster_mean": self.cocluster_mean_,
             **self._history_state(),
         }
-        return arrays, {**self._base_state(), "n_iter": self.n_iter_, "best_epoch": self.best_epoch_}
+        return arrays, self._epoch_state()
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         self.user_cluster_ = arrays["user_cluster"].astype(np.int64)
@@ -284,7 +285,3 @@ def _means(index: np.ndarray, ratings: np.ndarray, size: int, fallback: float) -
     sums = np.bincount(index, weights=ratings, minlength=size)
     counts = np.bincount(index, minlength=size)
     return np.divide(sums, counts, out=np.full(size, fallback), where=counts > 0)
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

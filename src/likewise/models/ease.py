@@ -22,11 +22,12 @@ import pandas as pd
 import scipy.sparse as sp
 from scipy.linalg import lapack
 
+from likewise._util import join_words
 from likewise.data.interactions import Interactions
 from likewise.exceptions import FitError, NotSupportedError
 from likewise.kernels._threads import blas_threads
+from likewise.models._factor import item_contributions
 from likewise.models._params import BOOL, NONE, Interval
-from likewise.models.als import _join
 from likewise.models.base import FitCallback, Recommender
 
 __all__ = ["EASE"]
@@ -124,16 +125,12 @@ class EASE(Recommender):
         start, end = self.seen_.indptr[uidx], self.seen_.indptr[uidx + 1]
         items = self.seen_.indices[start:end]
         x = np.ones(items.size, np.float32) if self.binary else self.seen_.data[start:end]
-        contributions = x * self.item_weights_[items, iidx]
-        order = np.argsort(-np.abs(contributions), kind="stable")
-        items, contributions = items[order], contributions[order]
-        frame = pd.DataFrame({"kind": "item", "id": self.items_.to_ids(items), "weight": contributions})
-        if items.size == 0:
+        frame, top = item_contributions(self, items, x * self.item_weights_[items, iidx])
+        if not top:
             return frame, f"{self.item_label(iidx)} scores {score:.3g}; the user has no past items to explain it."
-        top = [f"{self.item_label(int(j))} ({w:+.3g})" for j, w in zip(items[:3], contributions[:3], strict=True)]
         text = (
             f"{self.item_label(iidx)} scores {score:.3g}, the sum of the weights of the user's "
-            f"{items.size} item{'s' if items.size != 1 else ''}; the largest: {_join(top)}."
+            f"{items.size} item{'s' if items.size != 1 else ''}; the largest: {join_words(top)}."
         )
         return frame, text
 

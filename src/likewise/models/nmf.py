@@ -18,14 +18,15 @@ from typing import Any, ClassVar
 import numpy as np
 from scipy.optimize import nnls
 
+from likewise._util import check_random_state
 from likewise.data.interactions import Interactions
 from likewise.exceptions import DataError, InvalidParameterError
 from likewise.kernels._threads import thread_limits
 from likewise.kernels.nmf import nmf_accumulate, nmf_multiplicative_update
-from likewise.models._params import BOOL, NONE, Interval, RandomState, check_random_state
+from likewise.models._factor import FactorRatingModel
+from likewise.models._params import BOOL, NONE, Interval, RandomState
 from likewise.models._rating import sgd_schedule
 from likewise.models.base import FitCallback
-from likewise.models.svd import FactorRatingModel
 
 __all__ = ["NMF", "nonnegative_user"]
 

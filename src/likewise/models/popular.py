@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from likewise._util import plain
 from likewise.data.interactions import Interactions
 from likewise.kernels.topk import ranked_topk
 from likewise.models._params import Interval, Options
@@ -81,7 +82,7 @@ class Popularity(Recommender):
         count = int(self.item_counts_[iidx])
         rank = int(self.item_rank_[iidx])
         measure = {"count": "interactions", "weight": "total weight", "rating": "damped mean rating"}[self.by]
-        frame = pd.DataFrame({"kind": ["popularity"], "id": [_plain(self.items_.ids[iidx])], "weight": [score]})
+        frame = pd.DataFrame({"kind": ["popularity"], "id": [plain(self.items_.ids[iidx])], "weight": [score]})
         users = f"{count} user{'s' if count != 1 else ''} interacted with it"
         detail = users if self.by == "count" else f"{score:.3g}; {users}"
         text = f"Popular: #{rank} of {self.n_items} items by {measure} ({detail})."
@@ -96,7 +97,3 @@ class Popularity(Recommender):
         self.item_rank_ = arrays["item_rank"].astype(np.int64)
         if self.item_scores_.shape != (self.n_items,):
             raise ValueError("item_scores do not match the items")
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

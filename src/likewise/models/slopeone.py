@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from likewise._util import plain
 from likewise.data.interactions import Interactions
 from likewise.kernels.slopeone import deviations, slopeone_pairs, slopeone_rows
 from likewise.models._params import NONE, Interval
-from likewise.models._rating import RatingModel
+from likewise.models._rating import RatingModel, clip_note
 from likewise.models.base import FitCallback
 
 __all__ = ["SlopeOne"]
@@ -116,7 +117,7 @@ class SlopeOne(RatingModel):
         dev_values = self.deviations_.data[row]
         support = self.support_.data[row]
         common, in_dev, in_user = np.intersect1d(dev_items, items, assume_unique=True, return_indices=True)
-        rows: list[tuple[str, Any, float]] = [("user_mean", _plain(self.users_.ids[uidx]), mean)]
+        rows: list[tuple[str, Any, float]] = [("user_mean", plain(self.users_.ids[uidx]), mean)]
         if not (self.user_known_[uidx] and self.item_known_[iidx]):
             text = f"Predicted rating {score:.2f} for {self.item_label(iidx)}: the global mean (no ratings to compare)."
             return self._terms_frame([("global_mean", "mean", self.global_mean_)]), text
@@ -128,7 +129,7 @@ class SlopeOne(RatingModel):
             return self._terms_frame(rows), text
         shares = dev_values[in_dev].astype(np.float64) / common.size
         order = np.argsort(-np.abs(shares), kind="stable")
-        rows += [("deviation", _plain(self.items_.ids[common[k]]), float(shares[k])) for k in order]
+        rows += [("deviation", plain(self.items_.ids[common[k]]), float(shares[k])) for k in order]
         top = order[:3]
         named = ", ".join(
             f"{self.item_label(int(common[k]))} (rated {ratings[in_user[k]]:g}; this item is rated "
@@ -138,7 +139,7 @@ class SlopeOne(RatingModel):
         raw = mean + float(shares.sum())
         text = (
             f"Predicted rating {score:.2f} for {self.item_label(iidx)}: the user's mean {mean:.2f} plus the average "
-            f"deviation {float(shares.sum()):+.2f} over {common.size} of their items{self._clip_note(raw, score)}; "
+            f"deviation {float(shares.sum()):+.2f} over {common.size} of their items{clip_note(raw, score)}; "
             f"largest: {named}."
         )
         return self._terms_frame(rows), text
@@ -165,7 +166,3 @@ class SlopeOne(RatingModel):
 
 def _users(count: int) -> str:
     return f"{count} user" if count == 1 else f"{count} users"
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

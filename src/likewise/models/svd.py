@@ -21,13 +21,14 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
+from likewise._util import check_random_state, plain
 from likewise.data.interactions import Interactions
-from likewise.kernels._threads import blas_threads, thread_limits
+from likewise.kernels._threads import thread_limits
 from likewise.kernels.sgd import implicit_sums, svd_epoch, svdpp_epoch_exact
-from likewise.models._params import BOOL, NONE, Interval, RandomState, check_random_state
-from likewise.models._rating import EpochModel, sgd_schedule
+from likewise.models._factor import FactorRatingModel, ridge_user
+from likewise.models._params import BOOL, NONE, Interval, RandomState
+from likewise.models._rating import sgd_schedule
 from likewise.models.base import FitCallback
 
 __all__ = ["SVD", "SVDpp"]
@@ -62,209 +63,6 @@ _COMMON_CONSTRAINTS: dict[str, list[Any]] = {
 
 def _or(value: float | None, default: float) -> float:
     return float(default if value is None else value)
-
-
-def ridge_user(
-    item_rows: np.ndarray, targets: np.ndarray, reg_bias: float, reg_factors: float, *, biased: bool
-) -> tuple[float, np.ndarray]:
-    """Bias and factors of one user by regularised least squares, item parameters fixed.
-
-    Solves :math:`\\min_{b, p} \\sum_k (t_k - b - q_k^T p)^2 + n (\\lambda_b b^2 + \\lambda_p |p|^2)`
-    (no bias when not `biased`), :math:`n` = number of ratings - the objective per-rating SGD
-    regularisation amounts to.
-
-    Parameters
-    ----------
-    item_rows : ndarray (n, f)
-        Factors :math:`q_k` of the rated items.
-    targets : ndarray (n,)
-        What bias + factors must explain (rating minus the known terms).
-    reg_bias, reg_factors : float
-    biased : bool
-
-    Returns
-    -------
-    (bias, factors) : (float, ndarray of float64 (f,))
-    """
-    n, n_factors = item_rows.shape
-    if n == 0:
-        return 0.0, np.zeros(n_factors)
-    design = item_rows.astype(np.float64)
-    lam = np.full(n_factors, n * reg_factors)
-    if biased:
-        design = np.hstack([np.ones((n, 1)), design])
-        lam = np.concatenate([[n * reg_bias], lam])
-    gram = design.T @ design + np.diag(lam)
-    rhs = design.T @ targets.astype(np.float64)
-    if np.all(lam > 0):
-        solution = np.linalg.solve(gram, rhs)
-    else:
-        solution = np.linalg.lstsq(gram, rhs, rcond=None)[0]
-    if biased:
-        return float(solution[0]), solution[1:]
-    return 0.0, solution
-
-
-class FactorRatingModel(EpochModel):
-    """Shared scoring of :math:`\\mu + b_u + b_i + q_i^T u_u` models (SVD, SVD++, NMF)."""
-
-    supports_similar_items: ClassVar[bool] = True
-    supports_similar_users: ClassVar[bool] = True
-
-    user_factors_: np.ndarray
-    item_factors_: np.ndarray
-    user_bias_: np.ndarray
-    item_bias_: np.ndarray
-
-    def _is_biased(self) -> bool:
-        return bool(getattr(self, "biased", True))
-
-    def _offset(self) -> float:
-        return self.global_mean_ if self._is_biased() else 0.0
-
-    def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
-        """Effective user vectors (SVD++ adds the implicit term)."""
-        return self.user_factors_[uidx]
-
-    def _zero_unknown(self) -> None:
-        self.user_factors_[~self.user_known_] = 0.0
-        self.item_factors_[~self.item_known_] = 0.0
-
-    def _score_users(self, uidx: np.ndarray) -> np.ndarray:
-        with blas_threads(getattr(self, "n_threads", None)):  # one BLAS product per block
-            scores = self._user_vectors(uidx) @ self.item_factors_.T
-        if self._is_biased():
-            scores += (self.global_mean_ + self.user_bias_[uidx])[:, None]
-            scores += self.item_bias_[None, :]
-            return scores
-        return self._mean_fallback(scores, uidx)
-
-    def _raw_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
-        dots = np.einsum("ij,ij->i", self._user_vectors(uidx), self.item_factors_[iidx])
-        if self._is_biased():
-            return (self.global_mean_ + self.user_bias_[uidx] + self.item_bias_[iidx] + dots).astype(np.float32)
-        known = self.user_known_[uidx] & self.item_known_[iidx]
-        return np.where(known, dots, self.global_mean_).astype(np.float32)
-
-    def _fold_in(self, iidx: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
-        """(bias, effective user vector) of a new user; default: `ridge_user`."""
-        known = self.item_known_[iidx]
-        iidx, ratings = iidx[known], ratings[known]
-        targets = ratings - self._offset() - (self.item_bias_[iidx] if self._is_biased() else 0.0)
-        reg_bu, reg_pu = self._fold_in_regs()
-        return ridge_user(self.item_factors_[iidx], targets, reg_bu, reg_pu, biased=self._is_biased())
-
-    def _fold_in_regs(self) -> tuple[float, float]:
-        """Per-rating penalties (bias, factors) of the new-user solve."""
-        reg = float(getattr(self, "fold_in_reg", 0.1))
-        return reg, reg
-
-    def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        bias, vector = self._fold_in(iidx, weights)
-        scores = (self.item_factors_ @ vector.astype(np.float32)).astype(np.float32)
-        if self._is_biased():
-            scores += np.float32(self.global_mean_ + bias)
-            scores += self.item_bias_
-            return scores
-        if not self.item_known_[iidx].any():
-            return np.full(self.n_items, self.global_mean_, dtype=np.float32)
-        return self._mean_fallback(scores[None, :], None)[0]
-
-    @staticmethod
-    def _unit_rows(matrix: np.ndarray) -> np.ndarray:
-        norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-        return np.divide(matrix, norms, out=np.zeros_like(matrix), where=norms > 0)
-
-    def _similar_items(self, iidx: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "_item_unit_"):
-            self._item_unit_ = self._unit_rows(self.item_factors_)
-        unit = self._item_unit_
-        return unit[iidx] @ unit.T
-
-    def _similar_users(self, uidx: np.ndarray) -> np.ndarray:
-        if not hasattr(self, "_user_unit_"):
-            self._user_unit_ = self._unit_rows(self._user_vectors(np.arange(self.n_users)))
-        unit = self._user_unit_
-        return unit[uidx] @ unit.T
-
-    # ------------------------------------------------------------------ explanations
-    def _factor_terms(self, uidx: int, iidx: int) -> tuple[list[tuple[str, Any, float]], float, str]:
-        """Rows of the contributions frame, the unclipped estimate, and a text fragment."""
-        user_id, item_id = _plain(self.users_.ids[uidx]), _plain(self.items_.ids[iidx])
-        dot = float(self._user_vectors(np.array([uidx]))[0] @ self.item_factors_[iidx])
-        if self._is_biased():
-            mu, bu, bi = self.global_mean_, float(self.user_bias_[uidx]), float(self.item_bias_[iidx])
-            rows = [("global_mean", "mean", mu), ("user_bias", user_id, bu), ("item_bias", item_id, bi)]
-            rows.append(("factors", "user x item factors", dot))
-            raw = mu + bu + bi + dot
-            text = f"mean rating {mu:.2f}, user bias {bu:+.2f}, item bias {bi:+.2f}, taste match {dot:+.2f}"
-        else:
-            rows = [("factors", "user x item factors", dot)]
-            raw = dot
-            text = f"taste match {dot:.2f}"
-        return rows, raw, text
-
-    def _similar_rated(self, uidx: int, iidx: int, limit: int = 3) -> list[tuple[int, float, float]]:
-        """The user's rated items closest to `iidx` in factor space: (index, cosine, rating)."""
-        items, ratings = self._rated_items(uidx)
-        keep = items != iidx
-        items, ratings = items[keep], ratings[keep]
-        if items.size == 0:
-            return []
-        unit = self._unit_rows(self.item_factors_[np.append(items, iidx)])
-        sims = unit[:-1] @ unit[-1]
-        order = np.argsort(-sims, kind="stable")[:limit]
-        return [(int(items[k]), float(sims[k]), float(ratings[k])) for k in order]
-
-    def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
-        rows, raw, text = self._factor_terms(uidx, iidx)
-        similar = self._similar_rated(uidx, iidx)
-        rows += [("similar_rated_item", _plain(self.items_.ids[j]), sim) for j, sim, _ in similar]
-        sentence = f"Predicted rating {score:.2f} for {self.item_label(iidx)}: {text}{self._clip_note(raw, score)}."
-        if similar:
-            named = ", ".join(f"{self.item_label(j)} ({rating:g})" for j, _, rating in similar)
-            sentence += f" Closest items the user rated: {named}."
-        return self._terms_frame(rows), sentence
-
-    # ------------------------------------------------------------------ persistence
-    def _factor_state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays = {
-            "user_factors": self.user_factors_,
-            "item_factors": self.item_factors_,
-            "user_bias": self.user_bias_,
-            "item_bias": self.item_bias_,
-            **self._history_state(),
-        }
-        state = {**self._base_state(), "n_iter": self.n_iter_, "best_epoch": self.best_epoch_}
-        return arrays, state
-
-    def _set_factor_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self.user_factors_ = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
-        self.item_factors_ = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
-        self.user_bias_ = np.ascontiguousarray(arrays["user_bias"], dtype=np.float32)
-        self.item_bias_ = np.ascontiguousarray(arrays["item_bias"], dtype=np.float32)
-        if self.user_factors_.shape[0] != self.n_users or self.item_factors_.shape[0] != self.n_items:
-            raise ValueError("factor shapes do not match the users and items")
-        if self.user_bias_.shape != (self.n_users,) or self.item_bias_.shape != (self.n_items,):
-            raise ValueError("bias shapes do not match the users and items")
-        self._restore_base(state)
-        self._restore_history(arrays, state)
-
-    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        return self._factor_state()
-
-    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self._set_factor_state(arrays, state)
-
-    def _snapshot(self) -> tuple[np.ndarray, ...]:
-        return tuple(a.copy() for a in self._trained_arrays())
-
-    def _restore(self, saved: tuple[np.ndarray, ...]) -> None:
-        for target, value in zip(self._trained_arrays(), saved, strict=True):
-            target[...] = value
-
-    def _trained_arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_)
 
 
 class SVD(FactorRatingModel):
@@ -492,6 +290,9 @@ class SVDpp(FactorRatingModel):
     def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
         return self.user_factors_[uidx] + self.user_implicit_[uidx]
 
+    def _user_vector_sources(self) -> tuple[np.ndarray, ...]:
+        return (self.user_factors_, self.user_implicit_)
+
     def _refresh_implicit(self) -> None:
         seen = self.seen_
         self.user_implicit_ = implicit_sums(seen.indptr, seen.indices, self.implicit_factors_)
@@ -545,22 +346,18 @@ class SVDpp(FactorRatingModel):
             explicit = float(self.user_factors_[uidx] @ q)
             rows[-1] = ("factors", "user x item factors", explicit)
             order = np.argsort(-np.abs(parts), kind="stable")[:5]
-            rows += [("implicit", _plain(self.items_.ids[items[k]]), float(parts[k])) for k in order]
+            rows += [("implicit", plain(self.items_.ids[items[k]]), float(parts[k])) for k in order]
             text += f" (user factors {explicit:+.2f}, rated items {float(parts.sum()):+.2f})"
         return rows, raw, text
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays, state = self._factor_state()
+        arrays, state = super()._state()
         arrays["implicit_factors"] = self.implicit_factors_
         return arrays, state
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
-        self._set_factor_state(arrays, state)
+        super()._set_state(arrays, state)
         self.implicit_factors_ = np.ascontiguousarray(arrays["implicit_factors"], dtype=np.float32)
         if self.implicit_factors_.shape != self.item_factors_.shape:
             raise ValueError("implicit factors do not match the item factors")
         self._refresh_implicit()
-
-
-def _plain(value: Any) -> Any:
-    return value.item() if isinstance(value, np.generic) else value

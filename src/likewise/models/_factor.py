@@ -1,0 +1,398 @@
+"""The factor-model family: what ALS, BPR, SVD, SVD++ and NMF share (EASE borrows the explanation).
+
+`FactorModel` is a base class, not a mixin. Its hooks (scores ``x_u . y_i (+ b_i)``, the
+fused top-n, cached cosines, factor persistence) need the whole `Recommender` contract
+(``n_items``, ``_threads``, ``n_threads``...), which a mixin could only promise through
+protocols, and every factor model is a Recommender anyway. The rating/implicit split is
+handled by the order of the bases: ``FactorRatingModel(EpochModel, FactorModel)`` puts the
+rating machinery (`RatingModel._predict_pairs` clips, `EpochModel.fit` takes validation)
+before the factor hooks in the MRO and overrides the three hooks whose rating form differs
+(`_score_users`, `_top_n_users`, `_score_history`).
+
+Similarities (``similar_items`` / ``similar_users``) are cosines of the factor rows, with one
+cache per model: the rows and their norms for each side, kept in ``_cosine_cache_`` under the
+identity of the arrays they were computed from. Replacing an array (refit, ``partial_fit``,
+load) makes the entry stale by construction; refit also drops it (`Recommender._forget`
+deletes attributes ending in ``_``), ``partial_fit`` and ``_set_factor_state`` drop it
+explicitly, and pickling leaves it out. Several threads may ask at once: an entry is an
+immutable tuple, published by a single attribute assignment, and each caller uses the entry
+it read or built for the arrays it read, so a race costs at most a recomputation. Factors
+edited *in place* after fitting must be followed by `_forget_similarities()`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from likewise._util import plain
+from likewise.kernels._threads import blas_threads
+from likewise.kernels.als import factor_topk
+from likewise.models._rating import EpochModel, clip_note
+from likewise.models.base import Recommender
+
+__all__ = [
+    "FactorModel",
+    "FactorRatingModel",
+    "check_factor_shapes",
+    "cosine_rows",
+    "factor_top_n",
+    "item_contributions",
+    "ridge_user",
+    "row_dots",
+]
+
+_ROW_DOT_STEP = 1 << 16  # pairs per einsum block in `row_dots`
+
+
+# --------------------------------------------------------------------- functions
+def factor_top_n(
+    U: np.ndarray,
+    V: np.ndarray,
+    bias: np.ndarray | None,
+    uidx: np.ndarray,
+    n: int,
+    seen: sp.csr_matrix | None,
+    allowed: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Batch recommend for factor models: fused scoring + selection (`factor_topk`)."""
+    return factor_topk(
+        U, V, uidx, n, bias=bias, seen_indptr=None if seen is None else seen.indptr,
+        seen_indices=None if seen is None else seen.indices, allowed=allowed, parallel=uidx.size > 1,
+    )  # fmt: skip
+
+
+def row_dots(A: np.ndarray, rows: np.ndarray, B: np.ndarray, cols: np.ndarray) -> np.ndarray:
+    """``A[rows[k]] . B[cols[k]]`` for every k, float32, in memory-bounded blocks."""
+    out = np.empty(rows.size, dtype=np.float32)
+    for start in range(0, rows.size, _ROW_DOT_STEP):
+        sel = slice(start, start + _ROW_DOT_STEP)
+        out[sel] = np.einsum("ij,ij->i", A[rows[sel]], B[cols[sel]])
+    return out
+
+
+def cosine_rows(vectors: np.ndarray, rows: np.ndarray, norms: np.ndarray, n_threads: int | None) -> np.ndarray:
+    """Cosine of `vectors[rows]` with every row of `vectors`; zero vectors have similarity 0."""
+    with blas_threads(n_threads):
+        sims = vectors[rows] @ vectors.T
+    safe = np.where(norms > 0, norms, np.float32(np.inf))
+    sims /= safe[rows][:, None]
+    sims /= safe[None, :]
+    return sims
+
+
+def check_factor_shapes(users: np.ndarray, items: np.ndarray, n_users: int, n_items: int) -> None:
+    """ValueError unless the factors are (n_users, f) and (n_items, f) matrices."""
+    if users.ndim != 2 or items.ndim != 2 or users.shape[0] != n_users or items.shape[0] != n_items:
+        raise ValueError(f"factor shapes {users.shape} / {items.shape} do not match {n_users} users x {n_items} items")
+    if users.shape[1] != items.shape[1]:
+        raise ValueError("user and item factors have different widths")
+
+
+def item_contributions(
+    model: Recommender, items: np.ndarray, contributions: np.ndarray
+) -> tuple[pd.DataFrame, list[str]]:
+    """An explanation by the user's items (ALS, EASE): the contributions frame, largest
+    magnitude first (weights as float32), and ``"label (+w)"`` for the top three."""
+    order = np.argsort(-np.abs(contributions), kind="stable")
+    items, contributions = items[order], contributions[order]
+    frame = pd.DataFrame({"kind": "item", "id": model.items_.to_ids(items), "weight": contributions.astype(np.float32)})
+    top = [f"{model.item_label(int(j))} ({w:+.3g})" for j, w in zip(items[:3], contributions[:3], strict=True)]
+    return frame, top
+
+
+def ridge_user(
+    item_rows: np.ndarray, targets: np.ndarray, reg_bias: float, reg_factors: float, *, biased: bool
+) -> tuple[float, np.ndarray]:
+    """Bias and factors of one user by regularised least squares, item parameters fixed.
+
+    Solves :math:`\\min_{b, p} \\sum_k (t_k - b - q_k^T p)^2 + n (\\lambda_b b^2 + \\lambda_p |p|^2)`
+    (no bias when not `biased`), :math:`n` = number of ratings - the objective per-rating SGD
+    regularisation amounts to.
+
+    Parameters
+    ----------
+    item_rows : ndarray (n, f)
+        Factors :math:`q_k` of the rated items.
+    targets : ndarray (n,)
+        What bias + factors must explain (rating minus the known terms).
+    reg_bias, reg_factors : float
+    biased : bool
+
+    Returns
+    -------
+    (bias, factors) : (float, ndarray of float64 (f,))
+    """
+    n, n_factors = item_rows.shape
+    if n == 0:
+        return 0.0, np.zeros(n_factors)
+    design = item_rows.astype(np.float64)
+    lam = np.full(n_factors, n * reg_factors)
+    if biased:
+        design = np.hstack([np.ones((n, 1)), design])
+        lam = np.concatenate([[n * reg_bias], lam])
+    gram = design.T @ design + np.diag(lam)
+    rhs = design.T @ targets.astype(np.float64)
+    if np.all(lam > 0):
+        solution = np.linalg.solve(gram, rhs)
+    else:
+        solution = np.linalg.lstsq(gram, rhs, rcond=None)[0]
+    if biased:
+        return float(solution[0]), solution[1:]
+    return 0.0, solution
+
+
+def _same_arrays(cached: tuple[np.ndarray, ...], current: tuple[np.ndarray, ...]) -> bool:
+    return len(cached) == len(current) and all(a is b for a, b in zip(cached, current, strict=True))
+
+
+# --------------------------------------------------------------------- base classes
+class FactorModel(Recommender):
+    """A model scoring ``x_u . y_i`` (+ a per-item term) from user and item factor matrices.
+
+    Provides the scoring hooks (dense blocks, the fused top-n kernel, row dots for pairs,
+    fold-in through `_history_vector`), cosine similarities of users and items (cached; see
+    the module docstring) and the persistence of ``user_factors_`` / ``item_factors_`` with
+    their shape checks. ALS and BPR use it as it is; `FactorRatingModel` adapts it to ratings.
+    """
+
+    supports_similar_items: ClassVar[bool] = True
+    supports_similar_users: ClassVar[bool] = True
+
+    user_factors_: np.ndarray
+    item_factors_: np.ndarray
+
+    # ------------------------------------------------------------------ hooks for subclasses
+    def _item_offsets(self) -> np.ndarray | None:
+        """A per-item term added to every score (BPR's item bias); None when there is none."""
+        return None
+
+    def _history_vector(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        """The factors of a new user who interacted with `iidx` (fold-in); every model that
+        keeps `FactorModel._score_history` defines it."""
+        raise NotImplementedError(f"{type(self).__name__} defines no fold-in vector")
+
+    def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
+        """Effective user vectors (SVD++ adds its implicit term); `_user_vector_sources` lists
+        the arrays they are computed from (the similarity cache's key)."""
+        return self.user_factors_[uidx]
+
+    def _user_vector_sources(self) -> tuple[np.ndarray, ...]:
+        """Override together with `_user_vectors`: one source means the vectors are that array."""
+        return (self.user_factors_,)
+
+    # ------------------------------------------------------------------ scoring
+    def _score_users(self, uidx: np.ndarray) -> np.ndarray:
+        with blas_threads(self.n_threads):
+            scores = self.user_factors_[uidx] @ self.item_factors_.T
+        offsets = self._item_offsets()
+        if offsets is not None:
+            scores += offsets
+        return scores
+
+    def _top_n_users(
+        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        return factor_top_n(self.user_factors_, self.item_factors_, self._item_offsets(), uidx, n, seen, allowed)
+
+    def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
+        dots = row_dots(self.user_factors_, uidx, self.item_factors_, iidx)
+        offsets = self._item_offsets()
+        return dots if offsets is None else dots + offsets[iidx]
+
+    def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        scores = self.item_factors_ @ self._history_vector(iidx, weights)
+        offsets = self._item_offsets()
+        return scores if offsets is None else scores + offsets
+
+    # ------------------------------------------------------------------ similarities
+    def _cosine_basis(self, side: str) -> tuple[np.ndarray, np.ndarray]:
+        """(vectors, norms) whose row cosines are the similarities of ``side`` ("item" or
+        "user"), from the cache while the arrays they come from are the same objects."""
+        sources = (self.item_factors_,) if side == "item" else self._user_vector_sources()
+        cache: dict[str, tuple[tuple[np.ndarray, ...], np.ndarray, np.ndarray]] = self.__dict__.get(
+            "_cosine_cache_", {}
+        )
+        entry = cache.get(side)
+        if entry is None or not _same_arrays(entry[0], sources):
+            if side == "item":
+                vectors = self.item_factors_
+            elif len(sources) == 1:
+                vectors = sources[0]
+            else:
+                vectors = self._user_vectors(np.arange(self.n_users))
+            entry = (sources, vectors, np.linalg.norm(vectors, axis=1).astype(np.float32))
+            self._cosine_cache_ = {**cache, side: entry}
+        return entry[1], entry[2]
+
+    def _forget_similarities(self) -> None:
+        """Drop the cached norms (needed only after editing fitted factors in place)."""
+        self.__dict__.pop("_cosine_cache_", None)
+
+    def _similar_items(self, iidx: np.ndarray) -> np.ndarray:
+        vectors, norms = self._cosine_basis("item")
+        return cosine_rows(vectors, iidx, norms, self.n_threads)
+
+    def _similar_users(self, uidx: np.ndarray) -> np.ndarray:
+        vectors, norms = self._cosine_basis("user")
+        return cosine_rows(vectors, uidx, norms, self.n_threads)
+
+    # ------------------------------------------------------------------ persistence
+    def _factor_arrays(self) -> dict[str, np.ndarray]:
+        return {"user_factors": self.user_factors_, "item_factors": self.item_factors_}
+
+    def _set_factor_arrays(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore and check the factors (ValueError when they do not match the id maps)."""
+        self.user_factors_ = np.ascontiguousarray(arrays["user_factors"], dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(arrays["item_factors"], dtype=np.float32)
+        check_factor_shapes(self.user_factors_, self.item_factors_, self.n_users, self.n_items)
+        self._forget_similarities()
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle the learned state, not the caches derived from it."""
+        return {k: v for k, v in vars(self).items() if not k.endswith("_cache_")}
+
+
+class FactorRatingModel(EpochModel, FactorModel):
+    """Rating models :math:`\\mu + b_u + b_i + q_i^T u_u` (SVD, SVD++, NMF).
+
+    ``biased`` and ``fold_in_reg`` are declared here with the value a model without that
+    constructor parameter uses (SVD++ is always biased; NMF solves a new user with its own
+    penalties, `_fold_in_regs`).
+    """
+
+    biased: bool = True
+    """Whether scores include :math:`\\mu + b_u + b_i` (the constructor parameter when the model has one)."""
+    fold_in_reg: float = 0.1
+    """Per-rating penalty of the new-user solve (the constructor parameter when the model has one)."""
+
+    user_bias_: np.ndarray
+    item_bias_: np.ndarray
+
+    def _offset(self) -> float:
+        return self.global_mean_ if self.biased else 0.0
+
+    def _zero_unknown(self) -> None:
+        self.user_factors_[~self.user_known_] = 0.0
+        self.item_factors_[~self.item_known_] = 0.0
+
+    # ------------------------------------------------------------------ scoring
+    def _score_users(self, uidx: np.ndarray) -> np.ndarray:
+        with blas_threads(self.n_threads):  # one BLAS product per block
+            scores = self._user_vectors(uidx) @ self.item_factors_.T
+        if self.biased:
+            scores += (self.global_mean_ + self.user_bias_[uidx])[:, None]
+            scores += self.item_bias_[None, :]
+            return scores
+        return self._mean_fallback(scores, uidx)
+
+    def _top_n_users(
+        self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # Dense score blocks, not the fused kernel: the per-user term mu + b_u and the global-mean
+        # fallback of users and items without ratings are not expressible in `factor_topk`.
+        return Recommender._top_n_users(self, uidx, n, seen, allowed)
+
+    def _raw_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
+        dots = np.einsum("ij,ij->i", self._user_vectors(uidx), self.item_factors_[iidx])
+        if self.biased:
+            return (self.global_mean_ + self.user_bias_[uidx] + self.item_bias_[iidx] + dots).astype(np.float32)
+        known = self.user_known_[uidx] & self.item_known_[iidx]
+        return np.where(known, dots, self.global_mean_).astype(np.float32)
+
+    def _fold_in(self, iidx: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
+        """(bias, effective user vector) of a new user; default: `ridge_user`."""
+        known = self.item_known_[iidx]
+        iidx, ratings = iidx[known], ratings[known]
+        targets = ratings - self._offset() - (self.item_bias_[iidx] if self.biased else 0.0)
+        reg_bu, reg_pu = self._fold_in_regs()
+        return ridge_user(self.item_factors_[iidx], targets, reg_bu, reg_pu, biased=self.biased)
+
+    def _fold_in_regs(self) -> tuple[float, float]:
+        """Per-rating penalties (bias, factors) of the new-user solve."""
+        reg = float(self.fold_in_reg)
+        return reg, reg
+
+    def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
+        bias, vector = self._fold_in(iidx, weights)
+        scores = (self.item_factors_ @ vector.astype(np.float32)).astype(np.float32)
+        if self.biased:
+            scores += np.float32(self.global_mean_ + bias)
+            scores += self.item_bias_
+            return scores
+        if not self.item_known_[iidx].any():
+            return np.full(self.n_items, self.global_mean_, dtype=np.float32)
+        return self._mean_fallback(scores[None, :], None)[0]
+
+    # ------------------------------------------------------------------ explanations
+    def _factor_terms(self, uidx: int, iidx: int) -> tuple[list[tuple[str, Any, float]], float, str]:
+        """Rows of the contributions frame, the unclipped estimate, and a text fragment."""
+        user_id, item_id = plain(self.users_.ids[uidx]), plain(self.items_.ids[iidx])
+        dot = float(self._user_vectors(np.array([uidx]))[0] @ self.item_factors_[iidx])
+        if self.biased:
+            mu, bu, bi = self.global_mean_, float(self.user_bias_[uidx]), float(self.item_bias_[iidx])
+            rows = [("global_mean", "mean", mu), ("user_bias", user_id, bu), ("item_bias", item_id, bi)]
+            rows.append(("factors", "user x item factors", dot))
+            raw = mu + bu + bi + dot
+            text = f"mean rating {mu:.2f}, user bias {bu:+.2f}, item bias {bi:+.2f}, taste match {dot:+.2f}"
+        else:
+            rows = [("factors", "user x item factors", dot)]
+            raw = dot
+            text = f"taste match {dot:.2f}"
+        return rows, raw, text
+
+    def _similar_rated(self, uidx: int, iidx: int, limit: int = 3) -> list[tuple[int, float, float]]:
+        """The user's rated items closest to `iidx` in factor space: (index, cosine, rating)."""
+        items, ratings = self._rated_items(uidx)
+        keep = items != iidx
+        items, ratings = items[keep], ratings[keep]
+        if items.size == 0:
+            return []
+        rows = self.item_factors_[np.append(items, iidx)]
+        norms = np.linalg.norm(rows, axis=1, keepdims=True)
+        unit = np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
+        sims = unit[:-1] @ unit[-1]
+        order = np.argsort(-sims, kind="stable")[:limit]
+        return [(int(items[k]), float(sims[k]), float(ratings[k])) for k in order]
+
+    def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
+        rows, raw, text = self._factor_terms(uidx, iidx)
+        similar = self._similar_rated(uidx, iidx)
+        rows += [("similar_rated_item", plain(self.items_.ids[j]), sim) for j, sim, _ in similar]
+        sentence = f"Predicted rating {score:.2f} for {self.item_label(iidx)}: {text}{clip_note(raw, score)}."
+        if similar:
+            named = ", ".join(f"{self.item_label(j)} ({rating:g})" for j, _, rating in similar)
+            sentence += f" Closest items the user rated: {named}."
+        return self._terms_frame(rows), sentence
+
+    # ------------------------------------------------------------------ persistence and snapshots
+    def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+        arrays = {
+            **self._factor_arrays(),
+            "user_bias": self.user_bias_,
+            "item_bias": self.item_bias_,
+            **self._history_state(),
+        }
+        return arrays, self._epoch_state()
+
+    def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
+        self._set_factor_arrays(arrays)
+        self.user_bias_ = np.ascontiguousarray(arrays["user_bias"], dtype=np.float32)
+        self.item_bias_ = np.ascontiguousarray(arrays["item_bias"], dtype=np.float32)
+        if self.user_bias_.shape != (self.n_users,) or self.item_bias_.shape != (self.n_items,):
+            raise ValueError("bias shapes do not match the users and items")
+        self._restore_base(state)
+        self._restore_history(arrays, state)
+
+    def _snapshot(self) -> tuple[np.ndarray, ...]:
+        return tuple(a.copy() for a in self._trained_arrays())
+
+    def _restore(self, saved: tuple[np.ndarray, ...]) -> None:
+        for target, value in zip(self._trained_arrays(), saved, strict=True):
+            target[...] = value
+
+    def _trained_arrays(self) -> tuple[np.ndarray, ...]:
+        return (self.user_factors_, self.item_factors_, self.user_bias_, self.item_bias_)
