@@ -16,7 +16,9 @@ The rules (docs/models.md, "Concurrency", explains them for users):
   `blas_threads(n)`), BLAS runs on the smallest wish of all threads, and when the last section
   in the process ends the counts found before the first began are restored. Overlapping calls
   from several threads therefore never leave BLAS changed, and never run numba-parallel
-  kernels beside a multi-threaded BLAS.
+  kernels beside a multi-threaded BLAS. Every change is made from one dedicated thread:
+  OpenBLAS (0.3.30 here) ignores a request to raise its thread count from a thread other than
+  the one that lowered it, which is how the old per-call limits left BLAS on one thread for good.
 
 A server that answers requests from many threads should give its models ``n_threads=1``: every
 request then runs serial kernels on its own thread and never touches the BLAS settings.
@@ -28,7 +30,8 @@ import numbers
 import os
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import Any
 
@@ -86,7 +89,14 @@ class _BlasGovernor:
         self._original: dict[str, tuple[Any, int]] = {}  # library path -> (controller, threads before)
         self._applied: int | None = None
         self._controller: Any = None
-        self._scanned_with: tuple[bool, ...] = ()
+        self._scanned_with: tuple[int, ...] = ()
+        self._control: ThreadPoolExecutor | None = None
+
+    def _on_control_thread(self, change: Callable[[], None]) -> None:
+        """Run `change` (reads and writes of BLAS thread counts) on the one control thread."""
+        if self._control is None:
+            self._control = ThreadPoolExecutor(max_workers=1, thread_name_prefix="likewise-blas")
+        self._control.submit(change).result()
 
     def wish(self, threads: int | None) -> None:
         """Record this thread's innermost wish (None: it left its last section) and apply."""
@@ -103,9 +113,11 @@ class _BlasGovernor:
             self._controller = None
 
     def _libraries(self) -> list[Any]:
-        # A scan costs milliseconds, so it is cached; a BLAS library loaded later (scipy's own
-        # OpenBLAS arrives with scipy.linalg, or with kernels/_blas.py) triggers one fresh scan.
-        marker = ("scipy.linalg" in sys.modules, "numpy" in sys.modules)
+        # A scan costs about a millisecond, so it is cached. BLAS libraries arrive with imports
+        # (numpy's, scipy's with scipy.linalg, a peer's own), so any import since the last scan
+        # triggers a fresh one; kernels/_blas.py, which loads scipy's BLAS without an import,
+        # says so through `blas_libraries_changed`.
+        marker = (len(sys.modules),)
         if self._controller is None or marker != self._scanned_with:
             from threadpoolctl import ThreadpoolController
 
@@ -116,18 +128,27 @@ class _BlasGovernor:
     def _apply(self) -> None:
         libraries = self._libraries()
         if not self._wishes:
-            for library, threads in self._original.values():
-                library.set_num_threads(threads)
+            restore = list(self._original.values())
             self._original, self._applied = {}, None
+            self._on_control_thread(lambda: _set_each(restore))
             return
-        arrived = [lib for lib in libraries if lib.filepath not in self._original]
-        for library in arrived:  # first section, or a library loaded during one: remember its setting
-            self._original[library.filepath] = (library, library.get_num_threads())
         target = min(self._wishes.values())
-        if arrived or target != self._applied:
-            for library in libraries:
-                library.set_num_threads(target)
-            self._applied = target
+        arrived = [lib for lib in libraries if lib.filepath not in self._original]
+        if not arrived and target == self._applied:
+            return
+
+        def change() -> None:
+            for library in arrived:  # first section, or a library loaded during one: remember its setting
+                self._original[library.filepath] = (library, library.get_num_threads())
+            _set_each([(library, target) for library in libraries])
+
+        self._on_control_thread(change)
+        self._applied = target
+
+
+def _set_each(settings: list[tuple[Any, int]]) -> None:
+    for library, threads in settings:
+        library.set_num_threads(threads)
 
 
 _governor = _BlasGovernor()
