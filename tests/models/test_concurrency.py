@@ -82,19 +82,21 @@ def test_overlapping_sections_from_two_threads_restore_blas():
 def test_blas_stays_single_threaded_while_another_thread_runs_numba_kernels():
     if max(blas_counts() or [1]) < 2:
         pytest.skip("BLAS runs on one thread here; nothing to oversubscribe")
-    in_numba, checked = threading.Event(), threading.Event()
+    in_numba, checked, numba_left = threading.Event(), threading.Event(), threading.Event()
     seen: dict[str, Any] = {}
 
     def numba_section() -> None:
         with thread_limits(None):
             in_numba.set()
             checked.wait(10)
+        numba_left.set()
 
     def blas_section() -> None:
         in_numba.wait(10)
         with blas_threads(None):
             seen["during_other_numba"] = blas_counts()
         checked.set()
+        numba_left.wait(10)
         with blas_threads(None):
             seen["alone"] = blas_counts()
 

@@ -13,7 +13,7 @@ import pytest
 from likewise.exceptions import FitError
 from likewise.models import ALS, BPR, NMF, SVD, Baseline, CoClustering, SVDpp, load
 from likewise.models._epochs import Divergence, FitRequest, LossHistory, restore_history, run_epochs
-from likewise.models._persistence import read_model_dir, write_model_dir
+from likewise.models._persistence import read_model_dir
 from likewise.testing import checkerboard, tiny_ratings
 
 ITERATIVE = {
@@ -87,24 +87,16 @@ def test_bpr_divergence_without_a_callback_is_found_in_the_factors():
 
 
 @pytest.mark.parametrize("name", ["als", "bpr"])
-def test_implicit_models_save_the_history_as_an_array_and_load_the_old_layout(name, tmp_path):
+def test_implicit_models_save_the_history_as_an_array(name, tmp_path):
     data = checkerboard()[0]
     model = ITERATIVE[name]().set_params(calculate_loss=True).fit(data)
     model.save(tmp_path / "new")
     loaded = load(tmp_path / "new")
     assert loaded.loss_history_ == model.loss_history_ and loaded.n_iter_ == 10
-    # before the shared runner, ALS and BPR kept the history as a list in meta.json's state
+    assert isinstance(loaded.loss_history_, LossHistory)
     meta, arrays = read_model_dir(tmp_path / "new")
-    meta["state"]["loss_history"] = arrays.pop("loss_history").tolist()
-    for key in ("format", "format_version", "arrays_sha256"):
-        meta.pop(key)
-    write_model_dir(tmp_path / "old", meta, arrays)
-    assert json.loads((tmp_path / "old" / "meta.json").read_text())["state"]["loss_history"]
-    old = load(tmp_path / "old")
-    assert old.loss_history_ == model.loss_history_ and isinstance(old.loss_history_, LossHistory)
-    np.testing.assert_array_equal(
-        old.recommend(data.users.ids, n=3).indices, model.recommend(data.users.ids, n=3).indices
-    )
+    assert "loss_history" not in meta["state"]
+    np.testing.assert_array_equal(arrays["loss_history"], np.asarray(model.loss_history_, dtype=np.float64))
 
 
 # --------------------------------------------------------------------------- the runner itself
@@ -222,8 +214,8 @@ def test_loss_history_is_a_list_with_an_array_view():
     assert again == history and isinstance(again, LossHistory)
 
 
-def test_restore_history_reads_both_layouts():
+def test_restore_history_reads_the_saved_array():
     history, n_iter = restore_history({"loss_history": np.array([1.0, 2.0])}, {"n_iter": 2})
     assert history == [1.0, 2.0] and n_iter == 2
-    history, n_iter = restore_history({}, {"loss_history": [3.0]})
+    history, n_iter = restore_history({"loss_history": np.array([3.0])}, {})
     assert history == [3.0] and n_iter == 1

@@ -216,8 +216,7 @@ def history_arrays(loss_history: LossHistory, validation_history: np.ndarray | N
 
 
 def restore_history(arrays: dict[str, np.ndarray], state: dict[str, Any]) -> tuple[LossHistory, int]:
-    """(loss history, n_iter) from a saved model: the ``loss_history`` array, or the list
-    older ALS / BPR files kept in meta.json's state."""
-    saved = arrays.get("loss_history")
-    history = LossHistory(saved.tolist() if saved is not None else state.get("loss_history", []))
+    """(loss history, n_iter) from a saved model's ``loss_history`` array and state. (Files of
+    likewise 0.1, which kept ALS's and BPR's history in meta.json, are format 1: refused.)"""
+    history = LossHistory(arrays["loss_history"].tolist())
     return history, int(state.get("n_iter", len(history)))

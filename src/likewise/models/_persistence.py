@@ -500,9 +500,9 @@ def check_meta(where: str, meta: dict[str, Any]) -> None:
         isinstance(scale, list)
         and len(scale) == 2
         and all(type(v) in (int, float) for v in scale)
-        and scale[0] < scale[1]
+        and scale[0] <= scale[1]
     ):
-        problems.append(f"rating_scale must be null or [low, high] with low < high, got {scale!r}")
+        problems.append(f"rating_scale must be null or [low, high] with low <= high, got {scale!r}")
     for name, kind in (("class", str), ("likewise_version", str), ("params", dict), ("state", dict)):
         if not isinstance(meta[name], kind):
             problems.append(f"{name} must be a JSON {'string' if kind is str else 'object'}")
