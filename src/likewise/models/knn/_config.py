@@ -33,6 +33,7 @@ __all__ = [
     "KNNConfig",
     "Measure",
     "Mode",
+    "Norms",
     "Prediction",
     "Similarity",
 ]
@@ -112,7 +113,7 @@ class KNNConfig:
             measure = "pearson_baseline" if rating_mode else "cosine"
         weighting = params["weighting"]
         norms: Norms = params["norms"]
-        if params["norms"] == "auto":
+        if norms == "auto":
             norms = "common" if rating_mode and weighting is None else "full"
         if weighting is not None and measure not in ("cosine", "dot"):
             raise InvalidParameterError(

@@ -16,7 +16,16 @@ from likewise.kernels._threads import thread_limits
 from likewise.models._params import BOOL, NONE, Interval, Options
 from likewise.models.base import FitCallback, Recommender
 from likewise.models.knn import _prediction
-from likewise.models.knn._config import PREDICTIONS, SIMILARITIES, KNNConfig, Prediction, Similarity
+from likewise.models.knn._config import (
+    PREDICTIONS,
+    SIMILARITIES,
+    KNNConfig,
+    Measure,
+    Mode,
+    Norms,
+    Prediction,
+    Similarity,
+)
 from likewise.models.knn._similarity import (
     Prepared,
     Stats,
@@ -110,15 +119,15 @@ class _NeighborhoodModel(Recommender):
     # ----------------------------------------------------------------- resolved choices
     # The documented learned state of the resolved "auto" values, read from `config_`.
     @property
-    def similarity_measure_(self) -> str:
+    def similarity_measure_(self) -> Measure:
         return self.config_.similarity
 
     @property
-    def prediction_(self) -> str:
+    def prediction_(self) -> Mode:
         return self.config_.prediction
 
     @property
-    def norms_(self) -> str:
+    def norms_(self) -> Norms:
         return self.config_.norms
 
     @property
