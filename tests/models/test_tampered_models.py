@@ -414,15 +414,11 @@ def test_wrong_model_shape(model_dir: Path) -> None:
     refused(model_dir, "inconsistent model contents: ValueError")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="ItemKNN._set_state checks user_mean/item_mean but not the shapes of user_std, item_std, "
-    "user_bias, item_bias; the base cannot know them without a per-model schema (issue 18 follow-up)",
-)
-def test_knn_statistics_shapes(fitted: dict[str, Recommender], tmp_path: Path) -> None:
+@pytest.mark.parametrize("name", ["user_std", "item_std", "user_bias", "item_bias"])
+def test_knn_statistics_shapes(fitted: dict[str, Recommender], tmp_path: Path, name: str) -> None:
     fitted["itemknn"].save(tmp_path / "knn")
-    change_array(tmp_path / "knn", "item_bias", read_arrays(tmp_path / "knn")["item_bias"][:-1])
-    refused(tmp_path / "knn", "item_bias")
+    change_array(tmp_path / "knn", name, read_arrays(tmp_path / "knn")[name][:-1])
+    refused(tmp_path / "knn", name)
 
 
 def test_nan_in_the_model(model_dir: Path) -> None:

@@ -238,10 +238,7 @@ class _NeighborhoodModel(Recommender):
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         n_x = self._n_compared()
-        if "config" in state:
-            self.config_ = KNNConfig.from_state(state["config"])
-        else:  # saved before the config existed: its resolved names and the parameters
-            self.config_ = KNNConfig.from_legacy_state(state, self.get_params())
+        self.config_ = KNNConfig.from_state(state["config"])
         seen = self.seen_
         self.stats_ = Stats(
             global_mean=float(state["global_mean"]),
@@ -255,9 +252,11 @@ class _NeighborhoodModel(Recommender):
             item_df=np.bincount(seen.indices, minlength=seen.shape[1]).astype(np.int64),
             user_df=np.diff(seen.indptr).astype(np.int64),
         )
-        for name, size in (("user_mean", self.n_users), ("item_mean", self.n_items)):
-            if arrays[name].shape != (size,):
-                raise ValueError(f"{name} does not match the model's ids")
+        # The kernels index these by user / item: a wrong length would read out of bounds.
+        for side, size in (("user", self.n_users), ("item", self.n_items)):
+            for name in (f"{side}_mean", f"{side}_std", f"{side}_bias"):
+                if arrays[name].shape != (size,):
+                    raise ValueError(f"{name} does not match the model's ids")
         indptr, indices = arrays["sim_indptr"].astype(np.int64), arrays["sim_indices"].astype(np.int32)
         sims = arrays["sim_data"].astype(np.float32)
         # The kernels trust these arrays: check them once here (a bad file is a ModelFormatError).
