@@ -19,6 +19,7 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from likewise._util import plain
 from likewise.exceptions import DataError, UnknownIdError
 
 __all__ = ["IdMap", "as_id_array"]
@@ -156,11 +157,11 @@ class IdMap:
             idx = np.where(found, pos_clipped, -1).astype(np.int32)
         if missing == "raise" and (idx < 0).any():
             unknown = query[idx < 0]
-            shown = ", ".join(repr(_plain(v)) for v in unknown[:_MAX_NAMED])
+            shown = ", ".join(repr(plain(v)) for v in unknown[:_MAX_NAMED])
             more = f" and {unknown.size - _MAX_NAMED} more" if unknown.size > _MAX_NAMED else ""
             raise UnknownIdError(
                 f"unknown {self.name} id{'s' if unknown.size > 1 else ''}: {shown}{more}",
-                tuple(_plain(v) for v in unknown),
+                tuple(plain(v) for v in unknown),
             )
         return idx
 
@@ -197,8 +198,8 @@ class IdMap:
         if len(self) and query.size and (query.dtype.kind == "U") != self.is_str:
             want = "strings" if self.is_str else "integers"
             raise UnknownIdError(
-                f"unknown {self.name} id {_plain(query[0])!r}: this map's ids are {want}",
-                (_plain(query[0]),),
+                f"unknown {self.name} id {plain(query[0])!r}: this map's ids are {want}",
+                (plain(query[0]),),
             )
         return query
 
@@ -231,8 +232,3 @@ class IdMap:
         self.ids = state["ids"]
         self.name = state["name"]
         self._hash = None
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalar -> Python scalar, for messages and JSON."""
-    return value.item() if isinstance(value, np.generic) else value

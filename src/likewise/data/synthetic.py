@@ -45,6 +45,7 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
+from likewise._util import check_int
 from likewise.data.idmap import IdMap
 from likewise.data.interactions import FeatureMatrix, Interactions
 from likewise.data.report import LoadReport
@@ -234,11 +235,11 @@ def synthetic(
     >>> data.nnz, data.rating_scale
     (3000, (1.0, 5.0))
     """
-    _check_int("n_users", n_users, 1)
-    _check_int("n_items", n_items, 1)
-    _check_int("n_interactions", n_interactions, 1)
-    _check_int("n_genres", n_genres, 1)
-    _check_int("n_taste_groups", n_taste_groups, 1)
+    check_int(n_users, "n_users", 1)
+    check_int(n_items, "n_items", 1)
+    check_int(n_interactions, "n_interactions", 1)
+    check_int(n_genres, "n_genres", 1)
+    check_int(n_taste_groups, "n_taste_groups", 1)
     if kind not in ("explicit", "implicit"):
         raise InvalidParameterError(f"kind must be 'explicit' or 'implicit', got {kind!r}")
     for pname, pvalue, low in (
@@ -801,11 +802,6 @@ def _titles(rng: np.random.Generator, n_items: int, t1: int) -> tuple[list[str],
 
 
 # --------------------------------------------------------------------------------- helpers
-def _check_int(name: str, value: object, low: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise InvalidParameterError(f"{name} must be an integer >= {low}, got {value!r}")
-
-
 def _to_seconds(value: TimeLike, name: str) -> int:
     if isinstance(value, bool):
         raise InvalidParameterError(f"{name} must be a time, got {value!r}")
