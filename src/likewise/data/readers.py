@@ -71,6 +71,9 @@ _BOM = b"\xef\xbb\xbf"
 _CHUNK = 1 << 24  # bytes scanned per numpy pass, to bound temporary memory on huge files
 _SEPARATORS = (b"\x1f", b"\x1e", b"\x1d", b"\x1c", b"\x01", b"\x02", b"\x03")
 _INT_PATTERN = r"^(?:0|-?[1-9][0-9]*)$"
+# What pyarrow raises on a damaged Parquet file: its own errors, I/O errors, and plain
+# ValueErrors such as UnicodeDecodeError from a column name in a corrupted footer (issue 17).
+_PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError)
 
 
 # --------------------------------------------------------------------------- public API
@@ -222,7 +225,7 @@ def read_parquet(
         raise FileNotFoundError(f"no such file or directory: {source}")
     try:
         schema = pq.read_schema(path) if os.path.isfile(path) else pq.ParquetDataset(path).schema
-    except (pa.ArrowException, OSError) as exc:
+    except _PARQUET_ERRORS as exc:
         raise DataError(f"{source}: cannot read as Parquet: {exc}") from exc
     value = rating if rating is not None else weight
     wanted = {"user": user, "item": item, "rating": rating, "weight": weight, "timestamp": timestamp}
@@ -235,7 +238,7 @@ def read_parquet(
     columns = [c for c in dict.fromkeys([user, item, value, timestamp]) if c is not None]
     try:
         table = pq.read_table(path, columns=columns)
-    except (pa.ArrowException, OSError) as exc:
+    except _PARQUET_ERRORS as exc:
         raise DataError(f"{source}: cannot read as Parquet: {exc}") from exc
     if table.num_rows == 0:
         raise DataError(f"{source}: the table has no rows")
