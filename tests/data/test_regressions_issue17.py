@@ -37,9 +37,9 @@ def test_issue17_huge_int_id_in_frame_is_a_data_error(big: int) -> None:
 def test_issue17_huge_int_id_in_frame_is_skipped_and_counted() -> None:
     frame = pd.DataFrame({"user": pd.Series([2**70, 3], dtype=object), "item": ["1", "2"]})
     data = Interactions.from_frame(frame, on_error="skip")
-    assert data.users.ids.tolist() == ["3"] or data.users.ids.tolist() == [3]
+    assert data.users.ids.tolist() == [3]
     assert data.report.skipped == {"user: id is outside the int64 range": 1}
-    assert data.report.rows_read == 2 and data.n_interactions == 1
+    assert data.report.rows_read == 2 and data.report.n_interactions == 1
 
 
 def test_issue17_lone_huge_int_id_skipped_leaves_nothing() -> None:
@@ -50,7 +50,7 @@ def test_issue17_lone_huge_int_id_skipped_leaves_nothing() -> None:
 
 def test_issue17_uint64_ids_beyond_int64_do_not_wrap() -> None:
     users = np.array([1, 2**63 + 5], dtype=np.uint64)
-    with pytest.raises(DataError, match=r"input, row 1: user: id is outside the int64 range \(got 9223372036854775813\)"):
+    with pytest.raises(DataError, match=r"arrays, row 1: user: id is outside the int64 range \(got 9223372036854775813\)"):
         Interactions.from_arrays(users, [1, 2])
     data = Interactions.from_arrays(users, [1, 2], on_error="skip")
     assert data.users.ids.tolist() == [1]

@@ -23,6 +23,11 @@ DuplicatePolicy = Literal["last", "first", "sum", "mean", "error"]
 OnError = Literal["raise", "skip"]
 Kind = Literal["explicit", "implicit"]
 DUPLICATE_POLICIES = ("last", "first", "sum", "mean", "error")
+REASON_BIG_ID = "id is outside the int64 range"
+# numpy unicode arrays (how IdMap stores string ids) cannot hold a trailing NUL, so an id with
+# a NUL could not be kept byte-exact: it is refused rather than altered (docs/data.md, "Ids").
+REASON_NUL_ID = "id contains a NUL character"
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
 @dataclass
@@ -97,17 +102,24 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
         arr = np.asarray(values, dtype=object)  # np.asarray([7, "a"]) would hide the mix
     if arr.ndim != 1:
         raise DataError(f"{problems.source}: {field} must be one-dimensional, got shape {arr.shape}")
-    if arr.dtype.kind in "iu":
+    if arr.dtype.kind == "i":
         return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "u":
+        big = arr > _INT64_MAX
+        problems.add(big, field, REASON_BIG_ID, arr)
+        return np.where(big, 0, arr).astype(np.int64)
     if arr.dtype.kind == "U":
         blank = np.char.str_len(np.char.strip(arr)) == 0
         problems.add(blank, field, "id is empty")
+        problems.add(np.char.find(arr, "\x00") >= 0, field, REASON_NUL_ID, arr)
         return arr
     if arr.dtype.kind == "f":
         problems.add(~np.isfinite(arr), field, "id is missing", arr)
         whole = np.isfinite(arr) & (arr == np.round(np.nan_to_num(arr)))
         problems.add(np.isfinite(arr) & ~whole, field, "id is not an integer or string", arr)
-        return np.where(whole, arr, 0).astype(np.int64)
+        in_range = whole & (arr >= -(2.0**63)) & (arr < 2.0**63)
+        problems.add(whole & ~in_range, field, REASON_BIG_ID, arr)
+        return np.where(in_range, arr, 0).astype(np.int64)
     obj = arr.astype(object)
     problems.add(_null_mask(obj), field, "id is missing")
     is_str = np.fromiter((isinstance(v, str) for v in obj), dtype=bool, count=obj.size)
@@ -118,6 +130,10 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     )
     ok = is_str | is_int
     problems.add(~ok, field, "id is not an integer or string", obj)
+    big = np.fromiter((i and not _fits_int64(v) for i, v in zip(is_int, obj, strict=True)), dtype=bool, count=obj.size)
+    problems.add(big, field, REASON_BIG_ID, obj)
+    nul = is_str & np.fromiter((isinstance(v, str) and "\x00" in v for v in obj), dtype=bool, count=obj.size)
+    problems.add(nul, field, REASON_NUL_ID, obj)
     if is_str.any() and is_int.any():
         # Mixed columns: refuse, naming the first row of the minority type.
         minority = is_int if is_int.sum() < is_str.sum() else is_str
@@ -125,6 +141,10 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     blank = is_str & np.fromiter((isinstance(v, str) and not v.strip() for v in obj), dtype=bool, count=obj.size)
     problems.add(blank, field, "id is empty")
     return obj
+
+
+def _fits_int64(value: Any) -> bool:
+    return _INT64_MIN <= int(value) <= _INT64_MAX
 
 
 def _finalise_ids(obj: np.ndarray, keep: np.ndarray) -> np.ndarray:

@@ -26,6 +26,7 @@ __all__ = ["IdMap", "as_id_array"]
 
 MissingPolicy = Literal["raise", "negative"]
 _MAX_NAMED = 10
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
 def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
@@ -58,8 +59,13 @@ def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
         if (arr != np.round(arr)).any():
             pos = int(np.flatnonzero(arr != np.round(arr))[0])
             raise DataError(f"{what} must be integers or strings, got {arr[pos]!r} at position {pos}")
+        big = (arr < -(2.0**63)) | (arr >= 2.0**63)
+        if big.any():
+            pos = int(np.flatnonzero(big)[0])
+            raise DataError(f"{what} contain {plain(arr[pos])!r} at position {pos}, outside the int64 range")
         return arr.astype(np.int64)
     if kind == "U":
+        _refuse_nul(arr, what)
         return arr
     if kind in "OST":
         return _object_ids(arr, what)
@@ -71,6 +77,7 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         return np.array([], dtype=np.int64)
     is_str = np.fromiter((isinstance(v, str) for v in arr), dtype=bool, count=arr.size)
     if is_str.all():
+        _refuse_nul(arr, what)  # before astype(str), which would drop trailing NULs
         return arr.astype(str)
     is_int = np.fromiter(
         (isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr),
@@ -78,6 +85,9 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         count=arr.size,
     )
     if is_int.all():
+        big = next((pos for pos, v in enumerate(arr) if not _INT64_MIN <= int(v) <= _INT64_MAX), None)
+        if big is not None:
+            raise DataError(f"{what} contain {plain(arr[big])!r} at position {big}, outside the int64 range")
         return arr.astype(np.int64)
     bad = ~(is_str | is_int)
     if bad.any():
@@ -89,6 +99,13 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         f"{what} mix integers and strings (e.g. {arr[np.flatnonzero(is_int)[0]]!r} "
         f"and {arr[np.flatnonzero(is_str)[0]]!r}); use one type"
     )
+
+
+def _refuse_nul(arr: np.ndarray, what: str) -> None:
+    """Refuse string ids holding a NUL character: numpy's unicode arrays cannot keep them exact."""
+    pos = next((pos for pos, v in enumerate(arr) if "\x00" in v), None)
+    if pos is not None:
+        raise DataError(f"{what} contain {arr[pos]!r} at position {pos}: ids must not contain a NUL character")
 
 
 class IdMap:
@@ -179,6 +196,9 @@ class IdMap:
         """
         arr = np.asarray(values, dtype=object).reshape(-1)
         if self.is_str:
+            nul = next((v for v in arr if isinstance(v, str) and "\x00" in v), None)
+            if nul is not None:  # astype(str) would drop a trailing NUL and find another id
+                raise UnknownIdError(f"unknown {self.name} id: {nul!r} (ids never contain a NUL character)", (nul,))
             return arr.astype(str)
         out = np.empty(arr.size, dtype=np.int64)
         for pos, value in enumerate(arr):
