@@ -130,3 +130,20 @@ def test_issue17_idmap_refuses_nul_ids_and_does_not_find_stripped_ones() -> None
         users.to_index(["u6\x00"])
     with pytest.raises(UnknownIdError, match="NUL"):
         users.coerce(["u6\x00"])
+
+
+# --------------------------------------------------------------------------- found by the fuzz suite
+def test_issue17_fuzz_timestamp_beyond_int64_is_a_data_error(tmp_path: Path) -> None:
+    """A float timestamp >= 2**63 s was cast to int64 silently (garbage, a RuntimeWarning)."""
+    path = write(tmp_path, "t.csv", "user,item,timestamp\n1,2,x\n1,3,9223372036854775808.0\n1,4,5\n")
+    with pytest.raises(DataError, match=re.escape(f"{path}, line 2: timestamp: is not a number (got 'x')")):
+        read_csv(path, timestamp="timestamp")
+    data = read_csv(path, timestamp="timestamp", on_error="skip")
+    assert data.timestamps.tolist() == [5]
+    assert data.report.skipped == {"timestamp: is not a number": 1, "timestamp: is outside the int64 range of seconds": 1}
+    frame = pd.DataFrame({"user": [0, 1], "item": [0, 0], "timestamp": [9223372036854775808.0, 7.0]})
+    with pytest.raises(DataError, match=r"DataFrame, row 0: timestamp: is outside the int64 range of seconds"):
+        Interactions.from_frame(frame, timestamp="timestamp")
+    stamps = np.array([2**64 - 1, 7], dtype=np.uint64)
+    with pytest.raises(DataError, match=r"arrays, row 0: timestamp: is outside the int64 range of seconds"):
+        Interactions.from_arrays([0, 1], [0, 0], None, stamps)

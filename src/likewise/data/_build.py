@@ -27,6 +27,7 @@ REASON_BIG_ID = "id is outside the int64 range"
 # numpy unicode arrays (how IdMap stores string ids) cannot hold a trailing NUL, so an id with
 # a NUL could not be kept byte-exact: it is refused rather than altered (docs/data.md, "Ids").
 REASON_NUL_ID = "id contains a NUL character"
+REASON_BIG_TIME = "is outside the int64 range of seconds"
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
@@ -183,15 +184,21 @@ def _timestamp_column(values: Any, problems: _Problems) -> np.ndarray:
         nat = np.isnat(arr)
         problems.add(nat, "timestamp", "is missing")
         return np.where(nat, 0, arr.astype("datetime64[s]").astype(np.int64))
-    if arr.dtype.kind in "iu":
+    if arr.dtype.kind == "i":
         return arr.astype(np.int64)
+    if arr.dtype.kind == "u":
+        big = arr > _INT64_MAX
+        problems.add(big, "timestamp", REASON_BIG_TIME, arr)
+        return np.where(big, 0, arr).astype(np.int64)
     num = _numeric_column(arr, "timestamp", problems)
     frac = np.isfinite(num) & (num != np.floor(np.nan_to_num(num)))
     if frac.any():
         # Fractional seconds are legitimate (e.g. Unix time with milliseconds); keep integer
         # seconds since orderings at sub-second resolution are rare in CF logs.
         num = np.floor(num)
-    return np.where(np.isfinite(num), num, 0).astype(np.int64)
+    fits = np.isfinite(num) & (num >= -(2.0**63)) & (num < 2.0**63)
+    problems.add(np.isfinite(num) & ~fits, "timestamp", REASON_BIG_TIME, num)
+    return np.where(fits, num, 0).astype(np.int64)
 
 
 def build_arrays(
