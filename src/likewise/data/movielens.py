@@ -31,17 +31,10 @@ import pandas as pd
 import scipy.sparse as sp
 
 from likewise.data._build import OnError
+from likewise.data._csv import ColumnSpec, Table, read_table
+from likewise.data._tables import ids_from_text, interactions_from_table, log_report, logger
 from likewise.data.idmap import IdMap
 from likewise.data.interactions import FeatureMatrix, Interactions
-from likewise.data.readers import (
-    ColumnSpec,
-    Table,
-    ids_from_text,
-    interactions_from_table,
-    log_report,
-    logger,
-    read_table,
-)
 from likewise.exceptions import DataError, InvalidParameterError
 
 __all__ = [
