@@ -65,7 +65,6 @@ def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
             raise DataError(f"{what} contain {plain(arr[pos])!r} at position {pos}, outside the int64 range")
         return arr.astype(np.int64)
     if kind == "U":
-        _refuse_nul(arr, what)
         return arr
     if kind in "OST":
         return _object_ids(arr, what)
@@ -77,7 +76,7 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         return np.array([], dtype=np.int64)
     is_str = np.fromiter((isinstance(v, str) for v in arr), dtype=bool, count=arr.size)
     if is_str.all():
-        _refuse_nul(arr, what)  # before astype(str), which would drop trailing NULs
+        _refuse_trailing_nul(arr, what)  # before astype(str), which would drop it
         return arr.astype(str)
     is_int = np.fromiter(
         (isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr),
@@ -101,11 +100,11 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
     )
 
 
-def _refuse_nul(arr: np.ndarray, what: str) -> None:
-    """Refuse string ids holding a NUL character: numpy's unicode arrays cannot keep them exact."""
-    pos = next((pos for pos, v in enumerate(arr) if "\x00" in v), None)
+def _refuse_trailing_nul(arr: np.ndarray, what: str) -> None:
+    """Refuse string ids ending in NUL: numpy's unicode arrays would drop it (and merge "a\\x00" with "a")."""
+    pos = next((pos for pos, v in enumerate(arr) if v.endswith("\x00")), None)
     if pos is not None:
-        raise DataError(f"{what} contain {arr[pos]!r} at position {pos}: ids must not contain a NUL character")
+        raise DataError(f"{what} contain {arr[pos]!r} at position {pos}: ids must not end with a NUL character")
 
 
 class IdMap:
@@ -196,9 +195,9 @@ class IdMap:
         """
         arr = np.asarray(values, dtype=object).reshape(-1)
         if self.is_str:
-            nul = next((v for v in arr if isinstance(v, str) and "\x00" in v), None)
-            if nul is not None:  # astype(str) would drop a trailing NUL and find another id
-                raise UnknownIdError(f"unknown {self.name} id: {nul!r} (ids never contain a NUL character)", (nul,))
+            nul = next((v for v in arr if isinstance(v, str) and v.endswith("\x00")), None)
+            if nul is not None:  # astype(str) would drop the trailing NUL and find another id
+                raise UnknownIdError(f"unknown {self.name} id: {nul!r} (ids never end with a NUL character)", (nul,))
             return arr.astype(str)
         out = np.empty(arr.size, dtype=np.int64)
         for pos, value in enumerate(arr):
