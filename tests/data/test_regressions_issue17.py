@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from likewise.data import IdMap, Interactions, read_csv, read_parquet
+from likewise.data.movielens import read_ml100k
 from likewise.exceptions import DataError, UnknownIdError
 
 
@@ -50,7 +51,8 @@ def test_issue17_lone_huge_int_id_skipped_leaves_nothing() -> None:
 
 def test_issue17_uint64_ids_beyond_int64_do_not_wrap() -> None:
     users = np.array([1, 2**63 + 5], dtype=np.uint64)
-    with pytest.raises(DataError, match=r"arrays, row 1: user: id is outside the int64 range \(got 9223372036854775813\)"):
+    message = r"arrays, row 1: user: id is outside the int64 range \(got 9223372036854775813\)"
+    with pytest.raises(DataError, match=message):
         Interactions.from_arrays(users, [1, 2])
     data = Interactions.from_arrays(users, [1, 2], on_error="skip")
     assert data.users.ids.tolist() == [1]
@@ -74,41 +76,43 @@ def test_issue17_parquet_footer_with_invalid_utf8_is_a_data_error(tmp_path: Path
 
 
 # --------------------------------------------------------------------------- 3. NUL bytes in ids
-# Decision (docs/data.md, "Ids"): an id containing a NUL character is refused. numpy's unicode
-# arrays, which IdMap stores and saves without pickle, cannot hold a trailing NUL, so keeping
-# such ids byte-exact is impossible; dropping the NUL would merge ids that differ in the file.
+# Decision (docs/data.md, "Ids"): an id ending in a NUL character is refused; NULs elsewhere
+# are kept byte-exact. numpy's unicode arrays, which IdMap stores and saves without pickle,
+# drop trailing NULs, so "u6\x00" could only be kept by turning it into "u6" (another id).
 def test_issue17_csv_trailing_nul_is_reported_not_stripped(tmp_path: Path) -> None:
     path = write(tmp_path, "n.csv", "user,item,rating\nu6\x00,7,2\nu6,8,3\n")
-    with pytest.raises(DataError, match=re.escape(f"{path}, line 2: user: id contains a NUL character (got 'u6\\x00')")):
+    message = f"{path}, line 2: user: id ends with a NUL character (got 'u6\\x00')"
+    with pytest.raises(DataError, match=re.escape(message)):
         read_csv(path, rating="rating")
     data = read_csv(path, rating="rating", on_error="skip")
     assert data.users.ids.tolist() == ["u6"] and data.items.ids.tolist() == [8]
-    assert data.report.skipped == {"user: id contains a NUL character": 1}
+    assert data.report.skipped == {"user: id ends with a NUL character": 1}
 
 
 def test_issue17_csv_nul_is_not_a_false_duplicate(tmp_path: Path) -> None:
     path = write(tmp_path, "n.csv", "user,item,rating\nu6\x00,7,2\nu6,7,3\n")
-    with pytest.raises(DataError, match=re.escape(f"{path}, line 2: user: id contains a NUL character")):
+    with pytest.raises(DataError, match=re.escape(f"{path}, line 2: user: id ends with a NUL character")):
         read_csv(path, rating="rating")
 
 
 def test_issue17_csv_lone_nul_id_is_not_the_empty_string(tmp_path: Path) -> None:
     path = write(tmp_path, "n.csv", "user,item\n\x00,7\nu6,7\n")
-    with pytest.raises(DataError, match=re.escape(f"{path}, line 2: user: id contains a NUL character")):
+    with pytest.raises(DataError, match=re.escape(f"{path}, line 2: user: id ends with a NUL character")):
         read_csv(path)
     assert read_csv(path, on_error="skip").users.ids.tolist() == ["u6"]
 
 
-def test_issue17_csv_nul_inside_an_item_id(tmp_path: Path) -> None:
-    path = write(tmp_path, "n.csv", "user,item\nu1,a\x00b\nu1,ab\n")
-    with pytest.raises(DataError, match=re.escape(f"{path}, line 2: item: id contains a NUL character")):
-        read_csv(path)
+def test_issue17_csv_nul_inside_an_id_is_kept_exact(tmp_path: Path) -> None:
+    path = write(tmp_path, "n.csv", "user,item\nu1,a\x00b\nu1,ab\n\x00u2,ab\n")
+    data = read_csv(path)
+    assert data.items.ids.tolist() == ["a\x00b", "ab"] and data.users.ids.tolist() == ["\x00u2", "u1"]
+    assert data.matrix.toarray().tolist() == [[0.0, 1.0], [1.0, 1.0]]
 
 
-@pytest.mark.parametrize("nul_id", ["u6\x00", "\x00", "\x00u6"])
+@pytest.mark.parametrize("nul_id", ["u6\x00", "\x00", "\x00u6\x00\x00"])
 def test_issue17_frame_nul_ids_are_refused(nul_id: str) -> None:
     frame = pd.DataFrame({"user": [nul_id, "u6"], "item": ["7", "8"]})
-    with pytest.raises(DataError, match=r"DataFrame, row 0: user: id contains a NUL character"):
+    with pytest.raises(DataError, match=r"DataFrame, row 0: user: id ends with a NUL character"):
         Interactions.from_frame(frame)
     data = Interactions.from_frame(frame, on_error="skip")
     assert data.users.ids.tolist() == ["u6"] and data.report.rows_skipped == 1
@@ -117,15 +121,15 @@ def test_issue17_frame_nul_ids_are_refused(nul_id: str) -> None:
 def test_issue17_parquet_nul_ids_are_refused(tmp_path: Path) -> None:
     path = tmp_path / "n.parquet"
     pq.write_table(pa.table({"user": ["u6\x00", "u6"], "item": ["7", "8"]}), path)
-    with pytest.raises(DataError, match=re.escape(f"{path}, row 1: user: id contains a NUL character")):
+    with pytest.raises(DataError, match=re.escape(f"{path}, row 1: user: id ends with a NUL character")):
         read_parquet(path)
 
 
 def test_issue17_idmap_refuses_nul_ids_and_does_not_find_stripped_ones() -> None:
-    with pytest.raises(DataError, match=r"user ids contain 'u6\\x00' at position 0: ids must not contain a NUL"):
+    with pytest.raises(DataError, match=r"user ids contain 'u6\\x00' at position 0: ids must not end with a NUL"):
         IdMap(["u6\x00", "u7"], name="user")
-    users = IdMap(["u6", "u7"], name="user")
-    assert "u6\x00" not in users
+    users = IdMap(["u6", "u7", "u\x008"], name="user")
+    assert "u6\x00" not in users and "u\x008" in users and "u8" not in users
     with pytest.raises(UnknownIdError, match="NUL"):
         users.to_index(["u6\x00"])
     with pytest.raises(UnknownIdError, match="NUL"):
@@ -140,10 +144,48 @@ def test_issue17_fuzz_timestamp_beyond_int64_is_a_data_error(tmp_path: Path) -> 
         read_csv(path, timestamp="timestamp")
     data = read_csv(path, timestamp="timestamp", on_error="skip")
     assert data.timestamps.tolist() == [5]
-    assert data.report.skipped == {"timestamp: is not a number": 1, "timestamp: is outside the int64 range of seconds": 1}
+    assert data.report.skipped == {
+        "timestamp: is not a number": 1,
+        "timestamp: is outside the int64 range of seconds": 1,
+    }
     frame = pd.DataFrame({"user": [0, 1], "item": [0, 0], "timestamp": [9223372036854775808.0, 7.0]})
     with pytest.raises(DataError, match=r"DataFrame, row 0: timestamp: is outside the int64 range of seconds"):
         Interactions.from_frame(frame, timestamp="timestamp")
     stamps = np.array([2**64 - 1, 7], dtype=np.uint64)
     with pytest.raises(DataError, match=r"arrays, row 0: timestamp: is outside the int64 range of seconds"):
         Interactions.from_arrays([0, 1], [0, 0], None, stamps)
+
+
+def test_issue17_fuzz_ml100k_genre_file_with_no_good_line(tmp_path: Path) -> None:
+    """Skipping every line of u.genre left no genres, and u.item crashed with a numpy ValueError."""
+    write(tmp_path, "u.data", "1\t10\t4\t881250949\n2\t10\t5\t881250951\n")
+    write(tmp_path, "u.genre", "unknown|0|x\n")
+    write(tmp_path, "u.item", "10|Toy Story (1995)|01-Jan-1995||http://x\n")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'u.genre'}, line 1: wrong number of fields")):
+        read_ml100k(tmp_path)
+    data = read_ml100k(tmp_path, on_error="skip")
+    assert data.items.ids.tolist() == [10]
+    assert data.item_info is not None and data.item_info["genres"].tolist() == [""]
+
+
+def test_issue17_fuzz_parquet_data_page_with_invalid_utf8(tmp_path: Path) -> None:
+    """A damaged data page passed read_table and failed converting to numpy: ArrowException escaped."""
+    items = ["0", "01", "02¡¢¡£𐀁", "0", "2¡", "¡𐀀", "00¡Àࡘ𐀀", "0¡¡¡¡¡"]
+    users = ["0", "0", "0", "1000¡¡𐀀𐀀", "0", "0", "0", "0"]
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"user": users, "item": items, "rating": [0.0] * 8}), sink)
+    raw = bytearray(sink.getvalue().to_pybytes())
+    raw[len(raw) // 8] = 0  # where the fuzz suite found it, inside the item column's pages
+    path = write(tmp_path, "g.parquet", bytes(raw))
+    with pytest.raises(DataError, match=re.escape(f"{path}: cannot read")):
+        read_parquet(path, rating="rating")
+
+
+@pytest.mark.parametrize("dtype", [None, object])
+def test_issue17_fuzz_complex_values_are_not_numbers(dtype: object) -> None:
+    """A complex rating or timestamp lost its imaginary part silently (numpy ComplexWarning)."""
+    frame = pd.DataFrame({"user": [0, 1], "item": [0, 0], "value": pd.Series([1j, 2.0], dtype=dtype)})
+    with pytest.raises(DataError, match=r"DataFrame, row 0: rating: is not a number \(got 1j\)"):
+        Interactions.from_frame(frame, rating="value")
+    with pytest.raises(DataError, match=r"DataFrame, row 0: timestamp: is not a number \(got 1j\)"):
+        Interactions.from_frame(frame, timestamp="value")

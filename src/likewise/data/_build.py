@@ -164,8 +164,12 @@ def _numeric_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     if arr.dtype.kind in "iufb":
         out = arr.astype(np.float64)
     else:
-        as_num = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-        null = _null_mask(arr.astype(object))
+        obj = arr.astype(object)
+        # Complex numbers are not ratings: keeping the real part would alter data silently.
+        is_complex = np.fromiter((isinstance(v, (complex, np.complexfloating)) for v in obj), bool, obj.size)
+        as_num = pd.to_numeric(pd.Series(np.where(is_complex, "", obj), dtype=object), errors="coerce")
+        as_num = as_num.to_numpy(dtype=np.float64)
+        null = _null_mask(obj)
         problems.add(~null & np.isnan(as_num), field, "is not a number", arr)
         out = as_num
     problems.add(np.isnan(out), field, "is missing (NaN)")

@@ -172,7 +172,8 @@ def _ml100k_items(path: Path, genres: list[str], on_error: OnError) -> _Meta:
     )
     check = _Checks(table, on_error)
     ids = check.ids("id", "item")
-    flags = np.column_stack([check.flags(f"genre {k}", f"genre {g}") for k, g in enumerate(genres)])
+    columns = [check.flags(f"genre {k}", f"genre {g}") for k, g in enumerate(genres)]
+    flags = np.column_stack(columns) if columns else np.zeros((table.n_rows, 0), dtype=bool)
     dates = check.dates("release_date", "%d-%b-%Y")
     keep = check.settle()
     ids, flags, dates = ids[keep], flags[keep], dates[keep]

@@ -227,7 +227,12 @@ def read_parquet(
         raise DataError(f"{source}: cannot read as Parquet: {exc}") from exc
     if table.num_rows == 0:
         raise DataError(f"{source}: the table has no rows")
-    arrays = {name: _arrow_to_numpy(table.column(name)) for name in columns}
+    arrays = {}
+    for name in columns:
+        try:
+            arrays[name] = _arrow_to_numpy(table.column(name))
+        except _PARQUET_ERRORS as exc:  # e.g. a damaged data page holding invalid UTF-8
+            raise DataError(f"{source}: cannot read column {name!r} as Parquet: {exc}") from exc
     report = LoadReport(source=source)
     inter = Interactions.from_arrays(
         arrays[user],
