@@ -167,8 +167,8 @@ def _numeric_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
         obj = arr.astype(object)
         # Complex numbers are not ratings: keeping the real part would alter data silently.
         is_complex = np.fromiter((isinstance(v, (complex, np.complexfloating)) for v in obj), bool, obj.size)
-        as_num = pd.to_numeric(pd.Series(np.where(is_complex, "", obj), dtype=object), errors="coerce")
-        as_num = as_num.to_numpy(dtype=np.float64)
+        text_or_number = pd.Series(np.where(is_complex, "", obj), dtype=object)
+        as_num = pd.to_numeric(text_or_number, errors="coerce").to_numpy(dtype=np.float64)
         null = _null_mask(obj)
         problems.add(~null & np.isnan(as_num), field, "is not a number", arr)
         out = as_num
