@@ -189,3 +189,27 @@ def test_issue17_fuzz_complex_values_are_not_numbers(dtype: object) -> None:
         Interactions.from_frame(frame, rating="value")
     with pytest.raises(DataError, match=r"DataFrame, row 0: timestamp: is not a number \(got 1j\)"):
         Interactions.from_frame(frame, timestamp="value")
+
+
+ML100K_DATA = "1\t10\t4\t881250949\n2\t0\t5\t881250951\n"
+
+
+def test_issue17_ml100k_metadata_id_ending_in_nul_is_named(tmp_path: Path) -> None:
+    """u.item ids were cast with astype(str): "10\\x00" became "10", reported as a duplicate."""
+    write(tmp_path, "u.data", ML100K_DATA)
+    write(tmp_path, "u.genre", "unknown|0\n")
+    write(tmp_path, "u.item", "10\x00|A (1995)|||u|0\n10|B (1996)|||u|0\n")
+    message = f"{tmp_path / 'u.item'}, line 1: item id ends with a NUL character (got '10\\x00')"
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_ml100k(tmp_path)
+
+
+def test_issue17_ml100k_missing_metadata_id_does_not_make_id_0_a_duplicate(tmp_path: Path) -> None:
+    """A missing id's placeholder (0) made a later real id 0 a "duplicate": its metadata was dropped."""
+    write(tmp_path, "u.data", ML100K_DATA)
+    write(tmp_path, "u.genre", "unknown|0\n")
+    write(tmp_path, "u.item", "|A (1995)|||u|0\n0|B (1996)|||u|1\n10|C (1997)|||u|0\n")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'u.item'}, line 1: item id is missing")):
+        read_ml100k(tmp_path)
+    data = read_ml100k(tmp_path, on_error="skip")
+    assert data.item_info is not None and data.item_info["title"].tolist() == ["B (1996)", "C (1997)"]

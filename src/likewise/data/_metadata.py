@@ -76,6 +76,9 @@ class Checks:
         else:
             missing = np.zeros(raw.size, dtype=bool)
         self._flag(missing, lambda p: f"{self._where(p)}: {what} id is missing")
+        # astype(str) below would drop a trailing NUL and merge the id with another one
+        nul = np.array([isinstance(v, str) and v.endswith("\x00") for v in raw], dtype=bool)
+        self._flag(nul, lambda p: f"{self._where(p)}: {what} id ends with a NUL character (got {text[p]!r})")
         if raw.dtype == object:
             present = raw[~missing]
             if present.size and not isinstance(present[0], str):  # integers with gaps
@@ -83,11 +86,13 @@ class Checks:
             else:
                 raw = raw.astype(str)
         if unique and raw.size:
-            order = np.argsort(raw, kind="stable")
+            # Only ids that are themselves valid can repeat: the placeholder of a missing id (0 or
+            # "None") and a NUL-stripped id must not make a good id a "duplicate".
+            candidates = np.flatnonzero(~(missing | nul))
+            order = candidates[np.argsort(raw[candidates], kind="stable")]
             ordered = raw[order]
             repeat = np.zeros(raw.size, dtype=bool)
             repeat[order[1:]] = ordered[1:] == ordered[:-1]
-            repeat &= ~missing
             first_pos: dict[Any, int] = {}
             if repeat.any():
                 for pos in order:
