@@ -213,3 +213,23 @@ def test_issue17_ml100k_missing_metadata_id_does_not_make_id_0_a_duplicate(tmp_p
         read_ml100k(tmp_path)
     data = read_ml100k(tmp_path, on_error="skip")
     assert data.item_info is not None and data.item_info["title"].tolist() == ["B (1996)", "C (1997)"]
+
+
+def test_issue17_fuzz_rating_beyond_float32_is_a_data_error(tmp_path: Path) -> None:
+    """A finite float64 rating above float32's range was stored as inf in the float32 matrix."""
+    frame = pd.DataFrame({"user": [0, 1], "item": [0, 0], "rating": [3.4028236e38, 2.0]})
+    with pytest.raises(DataError, match=r"DataFrame, row 0: rating: is outside the float32 range \(got 3.40282"):
+        Interactions.from_frame(frame, rating="rating")
+    path = write(tmp_path, "w.csv", "user,item,plays\n1,2,1e39\n1,3,4\n")
+    data = read_csv(path, weight="plays", on_error="skip")
+    assert data.matrix.data.tolist() == [4.0]
+    assert data.report.skipped == {"weight: is outside the float32 range": 1}
+
+
+def test_issue17_fuzz_ml100k_huge_genre_index_is_not_cast_silently(tmp_path: Path) -> None:
+    """A genre index of 1e20 was cast to int64 (undefined, RuntimeWarning) instead of refused."""
+    write(tmp_path, "u.data", ML100K_DATA)
+    write(tmp_path, "u.genre", "unknown|0\nAction|99999999999999999999\n")
+    message = f"{tmp_path / 'u.genre'}, line 2: genre index: expected an integer (got '99999999999999999999')"
+    with pytest.raises(DataError, match=re.escape(message)):
+        read_ml100k(tmp_path)

@@ -30,6 +30,7 @@ REASON_BIG_ID = "id is outside the int64 range"
 REASON_NUL_ID = "id ends with a NUL character"
 REASON_BIG_TIME = "is outside the int64 range of seconds"
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -267,6 +268,8 @@ def build_arrays(
         vals = np.ones(n_rows, dtype=np.float64)
     else:
         vals = _numeric_column(values, field, problems)
+    # Values are stored as float32: a finite float64 beyond its range would become infinite.
+    problems.add(np.abs(vals) > _FLOAT32_MAX, field, "is outside the float32 range", vals)
     if kind == "explicit" and rating_scale is not None:
         low, high = rating_scale
         problems.add((vals < low) | (vals > high), field, f"is outside the rating scale [{low:g}, {high:g}]", vals)

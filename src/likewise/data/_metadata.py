@@ -119,7 +119,7 @@ class Checks:
         values = pd.to_numeric(pd.Series(text, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
         empty = np.array([v == "" for v in text], dtype=bool)
         whole = np.isfinite(values) & (values == np.round(np.nan_to_num(values)))
-        ok = whole.copy()
+        ok = whole & (values >= -(2.0**63)) & (values < 2.0**63)  # int64, as the result is
         if low is not None:
             ok &= values >= low
         if high is not None:
