@@ -38,7 +38,7 @@ from likewise.data.movielens import read_ml100k
 from likewise.exceptions import DataError
 
 FAST = settings(
-    max_examples=40,
+    max_examples=80,
     derandomize=True,
     database=None,
     deadline=None,
