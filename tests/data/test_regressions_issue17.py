@@ -233,3 +233,10 @@ def test_issue17_fuzz_ml100k_huge_genre_index_is_not_cast_silently(tmp_path: Pat
     message = f"{tmp_path / 'u.genre'}, line 2: genre index: expected an integer (got '99999999999999999999')"
     with pytest.raises(DataError, match=re.escape(message)):
         read_ml100k(tmp_path)
+
+
+def test_issue17_idmap_coerce_of_an_integer_beyond_int64_is_unknown() -> None:
+    """Text typed by a person (CLI, URL) holding a huge integer raised OverflowError."""
+    users = IdMap([1, 2], name="user")
+    with pytest.raises(UnknownIdError, match=r"unknown user id: '99999999999999999999' \(user ids are int64"):
+        users.coerce(["99999999999999999999"])

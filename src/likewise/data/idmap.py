@@ -207,6 +207,10 @@ class IdMap:
                 raise UnknownIdError(
                     f"unknown {self.name} id: {value!r} ({self.name} ids are integers)", (value,)
                 ) from None
+            except OverflowError:  # beyond int64: no id of this map can match
+                raise UnknownIdError(
+                    f"unknown {self.name} id: {value!r} ({self.name} ids are int64 integers)", (value,)
+                ) from None
         return out
 
     def _coerce_query(self, ids: Any) -> np.ndarray:
