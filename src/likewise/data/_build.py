@@ -23,6 +23,14 @@ DuplicatePolicy = Literal["last", "first", "sum", "mean", "error"]
 OnError = Literal["raise", "skip"]
 Kind = Literal["explicit", "implicit"]
 DUPLICATE_POLICIES = ("last", "first", "sum", "mean", "error")
+REASON_BIG_ID = "id is outside the int64 range"
+# numpy unicode arrays (how IdMap stores string ids) drop trailing NULs, so an id ending in
+# NUL cannot be kept byte-exact: it is refused rather than altered (docs/data.md, "Ids").
+# NULs elsewhere in an id survive and are kept.
+REASON_NUL_ID = "id ends with a NUL character"
+REASON_BIG_TIME = "is outside the int64 range of seconds"
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+_FLOAT32_MAX = float(np.finfo(np.float32).max)
 
 
 @dataclass
@@ -97,8 +105,12 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
         arr = np.asarray(values, dtype=object)  # np.asarray([7, "a"]) would hide the mix
     if arr.ndim != 1:
         raise DataError(f"{problems.source}: {field} must be one-dimensional, got shape {arr.shape}")
-    if arr.dtype.kind in "iu":
+    if arr.dtype.kind == "i":
         return arr.astype(np.int64, copy=False)
+    if arr.dtype.kind == "u":
+        big = arr > _INT64_MAX
+        problems.add(big, field, REASON_BIG_ID, arr)
+        return np.where(big, 0, arr).astype(np.int64)
     if arr.dtype.kind == "U":
         blank = np.char.str_len(np.char.strip(arr)) == 0
         problems.add(blank, field, "id is empty")
@@ -107,7 +119,9 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
         problems.add(~np.isfinite(arr), field, "id is missing", arr)
         whole = np.isfinite(arr) & (arr == np.round(np.nan_to_num(arr)))
         problems.add(np.isfinite(arr) & ~whole, field, "id is not an integer or string", arr)
-        return np.where(whole, arr, 0).astype(np.int64)
+        in_range = whole & (arr >= -(2.0**63)) & (arr < 2.0**63)
+        problems.add(whole & ~in_range, field, REASON_BIG_ID, arr)
+        return np.where(in_range, arr, 0).astype(np.int64)
     obj = arr.astype(object)
     problems.add(_null_mask(obj), field, "id is missing")
     is_str = np.fromiter((isinstance(v, str) for v in obj), dtype=bool, count=obj.size)
@@ -118,6 +132,10 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     )
     ok = is_str | is_int
     problems.add(~ok, field, "id is not an integer or string", obj)
+    big = np.fromiter((i and not _fits_int64(v) for i, v in zip(is_int, obj, strict=True)), dtype=bool, count=obj.size)
+    problems.add(big, field, REASON_BIG_ID, obj)
+    nul = np.fromiter((isinstance(v, str) and v.endswith("\x00") for v in obj), dtype=bool, count=obj.size)
+    problems.add(nul, field, REASON_NUL_ID, obj)
     if is_str.any() and is_int.any():
         # Mixed columns: refuse, naming the first row of the minority type.
         minority = is_int if is_int.sum() < is_str.sum() else is_str
@@ -125,6 +143,10 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     blank = is_str & np.fromiter((isinstance(v, str) and not v.strip() for v in obj), dtype=bool, count=obj.size)
     problems.add(blank, field, "id is empty")
     return obj
+
+
+def _fits_int64(value: Any) -> bool:
+    return _INT64_MIN <= int(value) <= _INT64_MAX
 
 
 def _finalise_ids(obj: np.ndarray, keep: np.ndarray) -> np.ndarray:
@@ -143,8 +165,12 @@ def _numeric_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     if arr.dtype.kind in "iufb":
         out = arr.astype(np.float64)
     else:
-        as_num = pd.to_numeric(pd.Series(arr, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-        null = _null_mask(arr.astype(object))
+        obj = arr.astype(object)
+        # Complex numbers are not ratings: keeping the real part would alter data silently.
+        is_complex = np.fromiter((isinstance(v, (complex, np.complexfloating)) for v in obj), bool, obj.size)
+        text_or_number = pd.Series(np.where(is_complex, "", obj), dtype=object)
+        as_num = pd.to_numeric(text_or_number, errors="coerce").to_numpy(dtype=np.float64)
+        null = _null_mask(obj)
         problems.add(~null & np.isnan(as_num), field, "is not a number", arr)
         out = as_num
     problems.add(np.isnan(out), field, "is missing (NaN)")
@@ -163,15 +189,21 @@ def _timestamp_column(values: Any, problems: _Problems) -> np.ndarray:
         nat = np.isnat(arr)
         problems.add(nat, "timestamp", "is missing")
         return np.where(nat, 0, arr.astype("datetime64[s]").astype(np.int64))
-    if arr.dtype.kind in "iu":
+    if arr.dtype.kind == "i":
         return arr.astype(np.int64)
+    if arr.dtype.kind == "u":
+        big = arr > _INT64_MAX
+        problems.add(big, "timestamp", REASON_BIG_TIME, arr)
+        return np.where(big, 0, arr).astype(np.int64)
     num = _numeric_column(arr, "timestamp", problems)
     frac = np.isfinite(num) & (num != np.floor(np.nan_to_num(num)))
     if frac.any():
         # Fractional seconds are legitimate (e.g. Unix time with milliseconds); keep integer
         # seconds since orderings at sub-second resolution are rare in CF logs.
         num = np.floor(num)
-    return np.where(np.isfinite(num), num, 0).astype(np.int64)
+    fits = np.isfinite(num) & (num >= -(2.0**63)) & (num < 2.0**63)
+    problems.add(np.isfinite(num) & ~fits, "timestamp", REASON_BIG_TIME, num)
+    return np.where(fits, num, 0).astype(np.int64)
 
 
 def build_arrays(
@@ -236,6 +268,8 @@ def build_arrays(
         vals = np.ones(n_rows, dtype=np.float64)
     else:
         vals = _numeric_column(values, field, problems)
+    # Values are stored as float32: a finite float64 beyond its range would become infinite.
+    problems.add(np.abs(vals) > _FLOAT32_MAX, field, "is outside the float32 range", vals)
     if kind == "explicit" and rating_scale is not None:
         low, high = rating_scale
         problems.add((vals < low) | (vals > high), field, f"is outside the rating scale [{low:g}, {high:g}]", vals)

@@ -19,12 +19,14 @@ from typing import Any, Literal
 import numpy as np
 import numpy.typing as npt
 
+from likewise._util import plain
 from likewise.exceptions import DataError, UnknownIdError
 
 __all__ = ["IdMap", "as_id_array"]
 
 MissingPolicy = Literal["raise", "negative"]
 _MAX_NAMED = 10
+_INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 
 
 def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
@@ -57,6 +59,10 @@ def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
         if (arr != np.round(arr)).any():
             pos = int(np.flatnonzero(arr != np.round(arr))[0])
             raise DataError(f"{what} must be integers or strings, got {arr[pos]!r} at position {pos}")
+        big = (arr < -(2.0**63)) | (arr >= 2.0**63)
+        if big.any():
+            pos = int(np.flatnonzero(big)[0])
+            raise DataError(f"{what} contain {plain(arr[pos])!r} at position {pos}, outside the int64 range")
         return arr.astype(np.int64)
     if kind == "U":
         return arr
@@ -70,6 +76,7 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         return np.array([], dtype=np.int64)
     is_str = np.fromiter((isinstance(v, str) for v in arr), dtype=bool, count=arr.size)
     if is_str.all():
+        _refuse_trailing_nul(arr, what)  # before astype(str), which would drop it
         return arr.astype(str)
     is_int = np.fromiter(
         (isinstance(v, (int, np.integer)) and not isinstance(v, bool) for v in arr),
@@ -77,6 +84,9 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         count=arr.size,
     )
     if is_int.all():
+        big = next((pos for pos, v in enumerate(arr) if not _INT64_MIN <= int(v) <= _INT64_MAX), None)
+        if big is not None:
+            raise DataError(f"{what} contain {plain(arr[big])!r} at position {big}, outside the int64 range")
         return arr.astype(np.int64)
     bad = ~(is_str | is_int)
     if bad.any():
@@ -88,6 +98,13 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
         f"{what} mix integers and strings (e.g. {arr[np.flatnonzero(is_int)[0]]!r} "
         f"and {arr[np.flatnonzero(is_str)[0]]!r}); use one type"
     )
+
+
+def _refuse_trailing_nul(arr: np.ndarray, what: str) -> None:
+    """Refuse string ids ending in NUL: numpy's unicode arrays would drop it (and merge "a\\x00" with "a")."""
+    pos = next((pos for pos, v in enumerate(arr) if v.endswith("\x00")), None)
+    if pos is not None:
+        raise DataError(f"{what} contain {arr[pos]!r} at position {pos}: ids must not end with a NUL character")
 
 
 class IdMap:
@@ -166,11 +183,11 @@ class IdMap:
             idx = np.where(found, pos_clipped, -1).astype(np.int32)
         if missing == "raise" and (idx < 0).any():
             unknown = query[idx < 0]
-            shown = ", ".join(repr(_plain(v)) for v in unknown[:_MAX_NAMED])
+            shown = ", ".join(repr(plain(v)) for v in unknown[:_MAX_NAMED])
             more = f" and {unknown.size - _MAX_NAMED} more" if unknown.size > _MAX_NAMED else ""
             raise UnknownIdError(
                 f"unknown {self.name} id{'s' if unknown.size > 1 else ''}: {shown}{more}",
-                tuple(_plain(v) for v in unknown),
+                tuple(plain(v) for v in unknown),
             )
         return idx
 
@@ -188,6 +205,9 @@ class IdMap:
         """
         arr = np.asarray(values, dtype=object).reshape(-1)
         if self.is_str:
+            nul = next((v for v in arr if isinstance(v, str) and v.endswith("\x00")), None)
+            if nul is not None:  # astype(str) would drop the trailing NUL and find another id
+                raise UnknownIdError(f"unknown {self.name} id: {nul!r} (ids never end with a NUL character)", (nul,))
             return arr.astype(str)
         out = np.empty(arr.size, dtype=np.int64)
         for pos, value in enumerate(arr):
@@ -196,6 +216,10 @@ class IdMap:
             except ValueError:
                 raise UnknownIdError(
                     f"unknown {self.name} id: {value!r} ({self.name} ids are integers)", (value,)
+                ) from None
+            except OverflowError:  # beyond int64: no id of this map can match
+                raise UnknownIdError(
+                    f"unknown {self.name} id: {value!r} ({self.name} ids are int64 integers)", (value,)
                 ) from None
         return out
 
@@ -230,8 +254,8 @@ class IdMap:
         if len(self) and query.size and (query.dtype.kind == "U") != self.is_str:
             want = "strings" if self.is_str else "integers"
             raise UnknownIdError(
-                f"unknown {self.name} id {_plain(query[0])!r}: this map's ids are {want}",
-                (_plain(query[0]),),
+                f"unknown {self.name} id {plain(query[0])!r}: this map's ids are {want}",
+                (plain(query[0]),),
             )
         return query
 
@@ -264,8 +288,3 @@ class IdMap:
         self.ids = state["ids"]
         self.name = state["name"]
         self._hash = None
-
-
-def _plain(value: Any) -> Any:
-    """numpy scalar -> Python scalar, for messages and JSON."""
-    return value.item() if isinstance(value, np.generic) else value
