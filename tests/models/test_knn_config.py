@@ -128,7 +128,7 @@ def test_a_directory_without_the_config_is_refused(tmp_path: Path, model_cls):
     # likewise 0.1 wrote four resolved names instead of the config; such files are format 1,
     # which `load` refuses (docs/models.md), and a format-2 file without the config is damaged.
     model = model_cls(k=2).fit(tiny_ratings())
-    with pytest.raises(ModelFormatError, match="inconsistent model contents: KeyError: .config."):
+    with pytest.raises(ModelFormatError, match=r"inconsistent model contents: KeyError: 'config'"):
         load(_legacy_dir(model, tmp_path))
 
 
