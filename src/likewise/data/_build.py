@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
-import pandas as pd
 
 from likewise.data.idmap import IdMap
 from likewise.data.report import LoadReport
@@ -93,6 +92,8 @@ def _show(value: Any) -> str:
 
 
 def _null_mask(values: np.ndarray) -> np.ndarray:
+    import pandas as pd
+
     return np.asarray(pd.isna(values), dtype=bool)
 
 
@@ -159,6 +160,8 @@ def _finalise_ids(obj: np.ndarray, keep: np.ndarray) -> np.ndarray:
 
 
 def _numeric_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
+    import pandas as pd
+
     if hasattr(values, "to_numpy"):
         values = values.to_numpy()
     arr = np.asarray(values)
@@ -180,6 +183,8 @@ def _numeric_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
 
 def _timestamp_column(values: Any, problems: _Problems) -> np.ndarray:
     """Timestamps become int64 seconds since the epoch (datetimes are converted, not rounded away)."""
+    import pandas as pd
+
     if isinstance(getattr(values, "dtype", None), pd.DatetimeTZDtype):
         values = values.dt.tz_convert("UTC").dt.tz_localize(None)  # tz-aware -> UTC datetime64
     if hasattr(values, "to_numpy"):

@@ -10,16 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise.data._build import DuplicatePolicy, OnError, build_arrays
 from likewise.data.idmap import IdMap
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError, InvalidParameterError
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["FeatureMatrix", "Interactions", "Kind"]
 
@@ -201,6 +203,8 @@ class Interactions:
         Give ``rating`` for explicit ratings or ``weight`` for implicit weights (counts, plays);
         with neither, every row is an implicit interaction of weight 1.
         """
+        import pandas as pd
+
         if rating is not None and weight is not None:
             raise InvalidParameterError("give either rating= (explicit) or weight= (implicit), not both")
         if hasattr(frame, "to_pandas") and not isinstance(frame, pd.DataFrame):
@@ -301,6 +305,8 @@ class Interactions:
 
     def to_frame(self) -> pd.DataFrame:
         """Long format: user, item, rating (explicit) or weight (implicit)[, timestamp]."""
+        import pandas as pd
+
         cols: dict[str, Any] = {
             "user": self.users.to_ids(self.user_indices),
             "item": self.items.to_ids(self.item_indices),

@@ -22,10 +22,9 @@ edited *in place* after fitting must be followed by `_forget_similarities()`.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise._util import plain
@@ -33,6 +32,9 @@ from likewise.kernels._threads import blas_threads
 from likewise.kernels.als import factor_topk
 from likewise.models._rating import EpochModel, clip_note
 from likewise.models.base import Recommender
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = [
     "FactorModel",
@@ -97,6 +99,8 @@ def item_contributions(
 ) -> tuple[pd.DataFrame, list[str]]:
     """An explanation by the user's items (ALS, EASE): the contributions frame, largest
     magnitude first (weights as float32), and ``"label (+w)"`` for the top three."""
+    import pandas as pd
+
     order = np.argsort(-np.abs(contributions), kind="stable")
     items, contributions = items[order], contributions[order]
     frame = pd.DataFrame({"kind": "item", "id": model.items_.to_ids(items), "weight": contributions.astype(np.float32)})

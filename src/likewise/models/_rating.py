@@ -21,16 +21,18 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
-import pandas as pd
 
 from likewise.data.interactions import Interactions
 from likewise.exceptions import DataWarning, InvalidParameterError
 from likewise.kernels._threads import resolve_threads
 from likewise.models._epochs import Divergence, FitRequest, LossHistory, history_arrays, restore_history, run_epochs
 from likewise.models.base import FitCallback, Recommender
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["EpochModel", "RatingModel", "clip_note", "sgd_schedule"]
 
@@ -100,6 +102,8 @@ class RatingModel(Recommender):
 
     # ------------------------------------------------------------------ explanations
     def _terms_frame(self, rows: list[tuple[str, Any, float]]) -> pd.DataFrame:
+        import pandas as pd
+
         return pd.DataFrame(
             {"kind": [r[0] for r in rows], "id": [r[1] for r in rows], "weight": [float(r[2]) for r in rows]}
         )

@@ -22,10 +22,9 @@ training's user half-step.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise._util import check_random_state, join_words
@@ -38,6 +37,9 @@ from likewise.models._epochs import Divergence, FitRequest, history_arrays, rest
 from likewise.models._factor import FactorModel, item_contributions
 from likewise.models._params import BOOL, NONE, Interval, Options, RandomState
 from likewise.models.base import FitCallback
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["ALS"]
 

@@ -24,10 +24,9 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
-from typing import Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise import __version__
@@ -45,6 +44,9 @@ from likewise.kernels.topk import topk_rows
 from likewise.models import _persistence, _registry
 from likewise.models._params import validate_params
 from likewise.models.recs import Explanation, Recs
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["FitCallback", "Recommender", "load"]
 

@@ -17,11 +17,9 @@ steps with regularisation 0.02 and learning rate 0.005 for 20 epochs).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
-from scipy.special import ndtri
 
 from likewise._util import check_random_state, plain
 from likewise.data.interactions import Interactions
@@ -31,6 +29,9 @@ from likewise.models._params import BOOL, NONE, Interval, Options, RandomState
 from likewise.models._rating import EpochModel, RatingModel, clip_note, sgd_schedule
 from likewise.models.base import FitCallback
 from likewise.models.random import uniform_hash
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["Baseline", "NormalPredictor"]
 
@@ -73,6 +74,8 @@ class NormalPredictor(RatingModel):
 
     def _draw(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
         uniform = uniform_hash(self.seed_, rows, cols).astype(np.float64) + 0.5 / 2**24  # in (0, 1)
+        from scipy.special import ndtri  # imported on use: it pulls in most of scipy.special
+
         return (self.global_mean_ + self.sigma_ * ndtri(uniform)).astype(np.float32)
 
     def _score_users(self, uidx: np.ndarray) -> np.ndarray:

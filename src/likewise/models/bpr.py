@@ -19,10 +19,9 @@ the item parameters fixed (deterministic for a fitted model, approximate by natu
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from likewise._util import check_random_state, join_words
 from likewise.data.interactions import Interactions
@@ -32,6 +31,9 @@ from likewise.models._epochs import Divergence, FitRequest, history_arrays, rest
 from likewise.models._factor import FactorModel
 from likewise.models._params import BOOL, NONE, Interval, RandomState
 from likewise.models.base import FitCallback
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["BPR"]
 
@@ -217,6 +219,8 @@ class BPR(FactorModel):
 
     # ----------------------------------------------------------------- explain
     def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
+        import pandas as pd
+
         item_id = self.items_.ids[iidx]
         bias = float(self.item_bias_[iidx])
         frame = pd.DataFrame(

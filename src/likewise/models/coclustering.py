@@ -15,10 +15,9 @@ to the cluster that best explains their ratings. Cost per epoch
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from likewise._util import check_random_state, plain
 from likewise.data.interactions import Interactions
@@ -27,6 +26,9 @@ from likewise.kernels.coclustering import assign_clusters, cluster_averages
 from likewise.models._params import NONE, Interval, RandomState
 from likewise.models._rating import EpochModel, clip_note
 from likewise.models.base import FitCallback
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["CoClustering"]
 

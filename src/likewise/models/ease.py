@@ -15,12 +15,10 @@ refuses with the numbers, and points to ItemKNN (sparse neighbours) or ALS (fact
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
-from scipy.linalg import lapack
 
 from likewise._util import join_words
 from likewise.data.interactions import Interactions
@@ -29,6 +27,9 @@ from likewise.kernels._threads import blas_threads
 from likewise.models._factor import item_contributions
 from likewise.models._params import BOOL, NONE, Interval
 from likewise.models.base import FitCallback, Recommender
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["EASE"]
 
@@ -167,6 +168,8 @@ def _gram(X: sp.csr_matrix) -> np.ndarray:
 
 def _ease_weights(X: sp.csr_matrix, reg: float) -> np.ndarray:
     """B = I - P diag(1/diag(P)) with P = (X^T X + reg I)^-1 and diag(B) = 0, in one n x n buffer."""
+    from scipy.linalg import lapack  # scipy.linalg costs ~0.1 s to import: only fitting needs it
+
     G = _gram(X)
     n = G.shape[0]
     if n == 0:

@@ -16,7 +16,6 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
-from scipy.optimize import nnls
 
 from likewise._util import check_random_state
 from likewise.data.interactions import Interactions
@@ -59,6 +58,8 @@ def nonnegative_user(
         lam = np.concatenate([[n * reg_bias, n * reg_bias], lam])
     system = np.vstack([design, np.diag(np.sqrt(lam))])
     rhs = np.concatenate([targets.astype(np.float64), np.zeros(lam.size)])
+    from scipy.optimize import nnls  # ~0.1 s to import: only fold-in needs it
+
     solution = nnls(system, rhs)[0]
     if biased:
         return float(solution[0] - solution[1]), solution[2:]

@@ -13,10 +13,9 @@ list is the same ranking without the items they gave.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise._util import plain
@@ -24,6 +23,9 @@ from likewise.data.interactions import Interactions
 from likewise.kernels.topk import ranked_topk
 from likewise.models._params import Interval, Options
 from likewise.models.base import FitCallback, Recommender
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["Popularity"]
 
@@ -79,6 +81,8 @@ class Popularity(Recommender):
         return self.item_scores_[iidx]
 
     def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
+        import pandas as pd
+
         count = int(self.item_counts_[iidx])
         rank = int(self.item_rank_[iidx])
         measure = {"count": "interactions", "weight": "total weight", "rating": "damped mean rating"}[self.by]

@@ -7,14 +7,16 @@ and need no stored matrix. A new user (fold-in) gets the row of a fixed pseudo-u
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 
 from likewise.data.interactions import Interactions
 from likewise.models._params import NONE, RandomState
 from likewise.models.base import FitCallback, Recommender
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["Random"]
 
@@ -71,6 +73,8 @@ class Random(Recommender):
         return uniform_hash(self.seed_, uidx, iidx)
 
     def _explain(self, uidx: int, iidx: int, score: float) -> tuple[pd.DataFrame, str]:
+        import pandas as pd
+
         frame = pd.DataFrame({"kind": ["random"], "id": ["seed"], "weight": [score]})
         return frame, f"{self.item_label(iidx)} got a random score of {score:.3f} (seed {self.seed_})."
 

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
 from likewise.data.idmap import IdMap
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["Explanation", "Recs"]
 
@@ -59,6 +61,8 @@ class Recs:
 
     def to_frame(self) -> pd.DataFrame:
         """Long format: <query_name>, item, score, rank (1-based)[, title]; padding dropped."""
+        import pandas as pd
+
         valid = self.valid
         query_pos, rank = np.nonzero(valid)
         idx = self.indices[valid]

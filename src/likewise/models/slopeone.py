@@ -11,10 +11,9 @@ per co-rated item pair (sparse).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise._util import plain
@@ -23,6 +22,9 @@ from likewise.kernels.slopeone import deviations, slopeone_pairs, slopeone_rows
 from likewise.models._params import NONE, Interval
 from likewise.models._rating import RatingModel, clip_note
 from likewise.models.base import FitCallback
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["SlopeOne"]
 

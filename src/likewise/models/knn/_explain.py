@@ -12,10 +12,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise._util import plain
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 if TYPE_CHECKING:
     from likewise.models.knn._model import _NeighborhoodModel
@@ -134,6 +136,8 @@ def _frame(
     values: np.ndarray,
     weights: np.ndarray,
 ) -> pd.DataFrame:
+    import pandas as pd
+
     frame = pd.DataFrame(
         {
             "kind": [kind] * len(ids),

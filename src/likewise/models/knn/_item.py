@@ -8,10 +8,9 @@ without dense rows over the catalogue (`spread_topk`).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise.kernels.knn import gather_scores, spread_scores, spread_topk
@@ -19,6 +18,9 @@ from likewise.models.knn import _prediction
 from likewise.models.knn._explain import explain_item_based
 from likewise.models.knn._model import _NeighborhoodModel
 from likewise.models.knn._similarity import stored_rows_dense
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["ItemKNN"]
 

@@ -9,10 +9,9 @@ same way.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
-import pandas as pd
 import scipy.sparse as sp
 
 from likewise.kernels.knn import gather_scores, scatter_scores
@@ -26,6 +25,9 @@ from likewise.models.knn._similarity import (
     profile_similarities,
     stored_rows_dense,
 )
+
+if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
+    import pandas as pd
 
 __all__ = ["UserKNN"]
 
