@@ -267,3 +267,58 @@ def test_ranked_topk_walks_past_seen_items(rng):
     np.testing.assert_array_equal(idx[0], order[300:304])
     np.testing.assert_array_equal(idx[1], order[:4])
     np.testing.assert_array_equal(top[0], scores[order[300:304]])
+
+
+@HYPO
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 700),
+    st.integers(1, 40),
+    st.floats(0, 0.5),
+    st.floats(0, 0.2),
+)
+def test_single_row_numpy_path_equals_the_kernel(seed, n_items, k, seen_share, nan_share):
+    """One row goes through numpy (no numba start-up); it must select exactly what the kernel does."""
+    from likewise.kernels.topk import _topk_serial, topk_row_numpy
+
+    rng = np.random.default_rng(seed)
+    row = rng.integers(-4, 5, n_items).astype(np.float32)
+    row[rng.random(n_items) < 0.1] = np.inf
+    row[rng.random(n_items) < 0.05] = -np.inf
+    row[rng.random(n_items) < nan_share] = np.nan
+    seen = np.flatnonzero(rng.random(n_items) < seen_share).astype(np.int32)
+    allowed = rng.random(n_items) < 0.9
+    got_idx, got_top = np.empty(k, np.int32), np.empty(k, np.float32)
+    topk_row_numpy(row, k, seen, allowed, got_idx, got_top)
+    want_idx, want_top = np.empty((1, k), np.int32), np.empty((1, k), np.float32)
+    indptr = np.array([0, seen.size], dtype=np.int64)
+    _topk_serial(row[None, :], k, indptr, seen, np.zeros(1, np.int64), allowed, want_idx, want_top)
+    np.testing.assert_array_equal(got_idx, want_idx[0])
+    np.testing.assert_array_equal(got_top, want_top[0])
+
+
+def test_one_user_factor_topk_equals_the_kernel(rng):
+    """factor_topk serves one user without numba (ctypes sgemm + numpy selection): bit for bit what
+    the kernel computes for that one user, and the batch's ranking (BLAS may round a 1-row product
+    differently from a many-row one by an ulp, as it did before this path existed)."""
+    from likewise.kernels.als import _factor_topk_serial, factor_topk
+    from likewise.kernels.topk import filter_arrays
+
+    U = rng.standard_normal((30, 8)).astype(np.float32)
+    V = rng.standard_normal((200, 8)).astype(np.float32)
+    V[5] = V[6]  # an exact tie
+    bias = rng.standard_normal(200).astype(np.float32)
+    indptr, indices = csr_from_sets([sorted(rng.choice(200, 20, replace=False).tolist()) for _ in range(30)])
+    allowed = rng.random(200) < 0.8
+    args = {"bias": bias, "seen_indptr": indptr, "seen_indices": indices, "allowed": allowed}
+    batch_idx, batch_top = factor_topk(U, V, np.arange(30), 15, **args)
+    for user in range(30):
+        idx, top = factor_topk(U, V, np.array([user]), 15, **args)
+        rows = np.array([user], dtype=np.int64)
+        filters = filter_arrays(1, 200, indptr, indices, rows, allowed)
+        want_idx, want_top = np.empty((1, 15), np.int32), np.empty((1, 15), np.float32)
+        _factor_topk_serial(U, V, bias, rows, 15, *filters, 1, 1, want_idx, want_top)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_array_equal(top, want_top)
+        np.testing.assert_array_equal(idx[0], batch_idx[user])
+        np.testing.assert_allclose(top[0], batch_top[user], rtol=1e-6)

@@ -24,13 +24,15 @@ import ctypes
 import numba
 import numpy as np
 
-__all__ = ["gemm_nt", "potrf_upper", "syrk_upper"]
+__all__ = ["gemm_nt", "gemm_nt_python", "potrf_upper", "syrk_upper"]
 
 if numba.config.DISABLE_JIT:  # type: ignore[attr-defined]  # pragma: no cover - NUMBA_DISABLE_JIT runs
 
     def gemm_nt(A, B, C):
         """Plain-numpy twin of the BLAS call below."""
         C[:] = A @ B.T
+
+    gemm_nt_python = gemm_nt
 
     def syrk_upper(block, G, accumulate):
         """Plain-numpy twin of the BLAS call below."""
@@ -100,7 +102,8 @@ else:
             raise ImportError(f"scipy.linalg.cython_blas has no usable {name}")
         return int(address)
 
-    llvmlite.binding.add_symbol("likewise_sgemm", _capsule_address(_cython_blas, "sgemm"))
+    _SGEMM_ADDRESS = _capsule_address(_cython_blas, "sgemm")
+    llvmlite.binding.add_symbol("likewise_sgemm", _SGEMM_ADDRESS)
     llvmlite.binding.add_symbol("likewise_ssyrk", _capsule_address(_cython_blas, "ssyrk"))
     _i32p = types.CPointer(types.int32)
     _f32p = types.CPointer(types.float32)
@@ -180,3 +183,27 @@ else:
         """Cholesky of the symmetric C-ordered float64 `a` in place: U (A = U^T U) in its upper
         triangle (LAPACK sees the Fortran transpose, so 'L' there is our upper). Returns info."""
         return _xxpotrf(ord("d"), ord("L"), a.shape[0], a.ctypes, a.shape[0])
+
+    _c_int_p, _c_float_p = ctypes.POINTER(ctypes.c_int), ctypes.POINTER(ctypes.c_float)
+    _sgemm_ctypes = ctypes.CFUNCTYPE(
+        None, ctypes.c_char_p, ctypes.c_char_p, _c_int_p, _c_int_p, _c_int_p, _c_float_p, ctypes.c_void_p,
+        _c_int_p, ctypes.c_void_p, _c_int_p, _c_float_p, ctypes.c_void_p, _c_int_p,
+    )(_SGEMM_ADDRESS)  # fmt: skip
+
+    def gemm_nt_python(A: np.ndarray, B: np.ndarray, C: np.ndarray) -> None:
+        """`gemm_nt` without numba: the same sgemm call through ctypes, so a single-user request
+        in a fresh process needs no JIT machinery (numba's first dispatch costs ~0.15 s) and
+        gets bit for bit the scores the kernel computes. Same contract as `gemm_nt`."""
+        m, f = A.shape
+        n = B.shape[0]
+        if m == 0 or n == 0:
+            return
+        if f == 0:
+            C[:] = 0.0
+            return
+        dims = [ctypes.c_int(v) for v in (n, m, f)]
+        one, zero = ctypes.c_float(1.0), ctypes.c_float(0.0)
+        _sgemm_ctypes(
+            b"T", b"N", dims[0], dims[1], dims[2], one, B.ctypes.data, dims[2], A.ctypes.data, dims[2], zero,
+            C.ctypes.data, dims[0],
+        )  # fmt: skip

@@ -32,10 +32,10 @@ import numba
 import numpy as np
 from numba import prange
 
-from likewise.kernels._blas import gemm_nt, potrf_upper, syrk_upper
+from likewise.kernels._blas import gemm_nt, gemm_nt_python, potrf_upper, syrk_upper
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._threads import parallel_allowed
-from likewise.kernels.topk import _topk_serial, filter_arrays
+from likewise.kernels.topk import _topk_serial, filter_arrays, topk_row_numpy
 
 __all__ = ["als_loss", "factor_topk", "solve_rows"]
 
@@ -342,6 +342,15 @@ def factor_topk(
     out_idx = np.empty((n, k), dtype=np.int32)
     out_scores = np.empty((n, k), dtype=np.float32)
     if n == 0 or k == 0:
+        return out_idx, out_scores
+    if n == 1:  # one user: the same sgemm and selection without numba (see topk_row_numpy)
+        scores = np.empty((1, n_items), dtype=np.float32)
+        gemm_nt_python(U[rows[:1]], V, scores)
+        if bias.shape[0] > 0:
+            scores[0] += bias
+        src = seen_rows[0]
+        seen = seen_indices[seen_indptr[src] : seen_indptr[src + 1]] if src >= 0 else seen_indices[:0]
+        topk_row_numpy(scores[0], int(k), seen, allowed, out_idx[0], out_scores[0])
         return out_idx, out_scores
     threads = numba.get_num_threads() if parallel else 1
     group = max(16, min(1024, _GROUP_CELLS // max(n_items, 1)))

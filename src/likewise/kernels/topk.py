@@ -18,7 +18,13 @@ from numba import prange
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._threads import parallel_allowed
 
-__all__ = ["filter_arrays", "ranked_topk", "sorted_contains", "topk_rows"]
+__all__ = [
+    "filter_arrays",
+    "ranked_topk",
+    "sorted_contains",
+    "topk_row_numpy",
+    "topk_rows",
+]
 
 
 @numba.njit(inline="always")
@@ -132,6 +138,31 @@ def _topk_rows_impl(scores, k, seen_indptr, seen_indices, seen_rows, allowed, ou
 _topk_parallel, _topk_serial = serial_and_parallel(_topk_rows_impl)
 
 
+def topk_row_numpy(row, k, seen, allowed, out_idx, out_scores):
+    """The kernel's selection for one row, in numpy: the same items, order and padding.
+
+    A single-user request (a CLI call, a server's request) in a fresh process would otherwise
+    pay numba's one-time start-up (~0.15 s) for a selection numpy does in microseconds. Only
+    comparisons are involved, so the result is exactly the kernel's (tests/kernels/test_topk.py).
+    `seen` holds the item indices the row must not get.
+    """
+    eligible = allowed & ~np.isnan(row)
+    eligible[seen] = False
+    items = np.flatnonzero(eligible)
+    values = row[items]
+    if items.size > k:
+        kth = np.partition(values, items.size - k)[items.size - k]  # the k-th largest score
+        above = np.flatnonzero(values > kth)
+        ties = np.flatnonzero(values == kth)[: k - above.size]  # lower indices win ties
+        keep = np.concatenate([above, ties])
+        items, values = items[keep], values[keep]
+    order = np.lexsort((items, -values))  # score descending, then index ascending
+    out_idx[:] = -1
+    out_scores[:] = -np.inf
+    out_idx[: order.size] = items[order]
+    out_scores[: order.size] = values[order]
+
+
 def filter_arrays(
     n_rows: int,
     n_items: int,
@@ -186,7 +217,12 @@ def topk_rows(
     out_scores = np.empty((n_rows, k), dtype=np.float32)
     if k == 0 or n_rows == 0:
         return out_idx, out_scores
-    kernel = _topk_parallel if parallel and n_rows > 1 and parallel_allowed() else _topk_serial
+    if n_rows == 1:
+        src = seen_rows[0]
+        seen = seen_indices[seen_indptr[src] : seen_indptr[src + 1]] if src >= 0 else seen_indices[:0]
+        topk_row_numpy(scores[0], k, seen, allowed, out_idx[0], out_scores[0])
+        return out_idx, out_scores
+    kernel = _topk_parallel if parallel and parallel_allowed() else _topk_serial
     kernel(scores, k, seen_indptr, seen_indices, seen_rows, allowed, out_idx, out_scores)
     return out_idx, out_scores
 
