@@ -20,7 +20,7 @@ for every model:
   class passes the callback argument through untouched), never as an attribute of the model.
 - **History**: ``loss_history_`` is a `LossHistory`, one float per epoch whose loss was
   computed, persisted as the float64 array ``loss_history`` (`history_arrays` /
-  `restore_history`; models saved with the loss history in meta.json still load).
+  `restore_history`).
 - **Timing**: every epoch is timed; models whose callback has always received
   ``"seconds"`` (ALS, BPR) ask for it with ``report_seconds=True`` (the rating models never
   reported it, and their callback metrics stay as they were).
