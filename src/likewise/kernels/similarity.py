@@ -27,6 +27,10 @@ pearson_baseline shrinkage), and only similarities above ``1e-10`` are kept (sma
 rounding noise of centred measures; negative ones never act as neighbours). Neighbours are
 selected by float32 similarity, descending, ties broken by the lower index, and written in
 that order. The brute-force twin is ``tests/reference/knn.py``.
+
+(Longer than 600 lines because the five measures share one accumulation kernel and its two
+selection passes: split across modules, the kernel and the measure constants it dispatches on
+would have to be kept in step by hand.)
 """
 
 from __future__ import annotations

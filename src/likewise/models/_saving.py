@@ -1,0 +1,122 @@
+"""A fitted model to its directory and back: what `Recommender.save` writes and `load` checks.
+
+`_persistence` owns the files (atomic writes, manifest, npz parsing, the generic checks of
+meta.json, ids and CSR parts); this module maps a model's attributes onto them: the shared
+arrays every model has (id maps, the training matrix, titles), the registry name, parameters
+and JSON state, and on loading rebuilds the model and lets its `_set_state` check the rest.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from likewise import __version__
+from likewise.data.idmap import IdMap
+from likewise.exceptions import InvalidParameterError, LikewiseError, ModelFormatError
+from likewise.models import _persistence, _registry
+from likewise.models._params import validate_params
+
+if TYPE_CHECKING:
+    from likewise.models.base import Recommender
+
+__all__ = ["load_model", "save_model"]
+
+
+def save_model(model: Recommender, path: Any) -> None:
+    """Write fitted `model` into directory `path` (see `Recommender.save`)."""
+    arrays, state = model._state()
+    common = {
+        "users": model.users_.ids,
+        "items": model.items_.ids,
+        "seen_indptr": model.seen_.indptr,
+        "seen_indices": model.seen_.indices,
+        "seen_data": model.seen_.data,
+    }
+    if model.item_titles_ is not None:
+        common["item_titles"] = np.asarray(model.item_titles_, dtype=str)
+    clash = set(common) & set(arrays)
+    if clash:
+        raise ModelFormatError(f"model arrays clash with reserved names: {sorted(clash)}")
+    meta = {
+        "class": _registry.registry_key(type(model)),
+        "likewise_version": __version__,
+        "params": _json_params(model.get_params()),
+        "kind": model.kind_,
+        "rating_scale": list(model.rating_scale_) if model.rating_scale_ else None,
+        "n_users": model.n_users,
+        "n_items": model.n_items,
+        "state": state,
+    }
+    _persistence.write_model_dir(path, meta, {**common, **arrays})
+
+
+def load_model(path: Any, cls: type[Recommender]) -> Recommender:
+    """Rebuild the model saved in `path`, which must be a `cls` (see `Recommender.load`)."""
+    meta, arrays = _persistence.read_model_dir(path)
+    where = f"{path}/{_persistence.META_FILE}"
+    _persistence.check_meta(where, meta)
+    model_cls = _registry.class_for_key(meta["class"])
+    if model_cls is None:
+        raise ModelFormatError(
+            f"{path}: model class {meta['class']!r} is not a registered likewise model; "
+            "import the module that defines it before loading"
+        )
+    if not issubclass(model_cls, cls):
+        held = f"{model_cls.__module__}:{model_cls.__qualname__}"
+        raise ModelFormatError(f"{path}: holds a {held}, not a {cls.__name__}")
+    _persistence.check_params(where, model_cls, meta["params"])
+    model = model_cls(**meta["params"])
+    try:
+        validate_params(model)
+    except InvalidParameterError as exc:
+        raise ModelFormatError(f"{where}: {exc}") from exc
+    n_users, n_items = meta["n_users"], meta["n_items"]
+    data_where = f"{path}/{_persistence.ARRAYS_FILE}"
+    for name in ("users", "items", "seen_indptr", "seen_indices", "seen_data"):
+        if name not in arrays:
+            raise ModelFormatError(f"{data_where}: array {name!r} is missing")
+    _persistence.check_ids(data_where, arrays["users"], n_users, "user")
+    _persistence.check_ids(data_where, arrays["items"], n_items, "item")
+    parts = arrays.pop("seen_indptr"), arrays.pop("seen_indices"), arrays.pop("seen_data")
+    _persistence.check_csr(data_where, "seen", *parts, (n_users, n_items))
+    titles = arrays.pop("item_titles", None)
+    if titles is not None and (titles.dtype.kind != "U" or titles.shape != (n_items,)):
+        raise ModelFormatError(f"{data_where}: item_titles must be {n_items} strings")
+    try:
+        model.users_ = IdMap.from_sorted_unique(arrays.pop("users"), name="user")
+        model.items_ = IdMap.from_sorted_unique(arrays.pop("items"), name="item")
+    except LikewiseError as exc:
+        raise ModelFormatError(f"{data_where}: {exc}") from exc
+    indptr, indices, data = parts
+    model.seen_ = sp.csr_matrix((data, indices, indptr), shape=(n_users, n_items))
+    model.kind_ = meta["kind"]
+    scale = meta["rating_scale"]
+    model.rating_scale_ = tuple(scale) if scale else None
+    model.item_titles_ = titles
+    state = meta["state"]
+    try:
+        model._set_state(arrays, state)
+        _persistence.check_round_trip(data_where, model, arrays, state)
+    except ModelFormatError:
+        raise
+    except Exception as exc:  # model code reading untrusted input: any failure means a bad file
+        raise ModelFormatError(f"{path}: inconsistent model contents: {type(exc).__name__}: {exc}") from exc
+    return model
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Parameters as JSON values. A Generator random_state is stored as None (fitted state
+    does not depend on it once fitted)."""
+    out = {}
+    for name, value in params.items():
+        if isinstance(value, np.random.Generator):
+            value = None
+        elif isinstance(value, np.generic):
+            value = value.item()
+        elif isinstance(value, tuple):
+            value = list(value)
+        out[name] = value
+    return out
