@@ -46,7 +46,7 @@ def init_worker(n_threads: int) -> None:
     import numba
     from threadpoolctl import threadpool_limits
 
-    from likewise.kernels import resolve_threads
+    from likewise.kernels._threads import resolve_threads
 
     threadpool_limits(n_threads)
     numba.set_num_threads(resolve_threads(n_threads))
