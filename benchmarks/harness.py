@@ -186,12 +186,24 @@ def timed(fn: Callable[..., Any], *args: Any, **kwargs: Any) -> tuple[Any, float
 
 
 def peak_rss_mb() -> float:
-    """Peak resident set size of this process so far, in MB (``ru_maxrss``)."""
-    import resource
+    """Peak resident set size of this process's own memory so far, in MB.
 
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
-    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0
+    On Linux this is ``VmHWM`` from /proc/self/status, which starts afresh at exec. Not
+    ``ru_maxrss``: Linux carries that over exec from the forked parent, so a spawned child that
+    allocated nothing reported the parent's peak (issue 11, finding 1). Elsewhere ``ru_maxrss``.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024.0  # kB
+    except OSError:  # pragma: no cover - not Linux
+        pass
+    import resource  # pragma: no cover - not Linux
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # pragma: no cover
+    # macOS reports bytes, the others KiB.
+    return peak / (1024.0 * 1024.0) if sys.platform == "darwin" else peak / 1024.0  # pragma: no cover
 
 
 def _child_main(conn: Any, fn: Callable[..., Any], args: tuple[Any, ...], threads: int | None) -> None:

@@ -141,6 +141,28 @@ def test_timed_scale_helpers_and_context() -> None:
 def test_run_isolated_returns_result_and_child_peak_memory() -> None:
     result, peak = run_isolated(math.factorial, 5)
     assert result == 120 and peak > 1.0
+
+
+def _allocate_mb(megabytes: int) -> int:
+    import numpy as np
+
+    block = np.ones(megabytes * 1024 * 1024, dtype=np.uint8)  # written, so resident
+    return int(block[::4096].sum())
+
+
+def test_child_peak_is_the_childs_own_not_the_parents() -> None:
+    """Issue 11, finding 1: after the parent peaked at 1 GB, a child allocating 100 MB reports
+    about 100 MB plus its interpreter and imports, not the parent's gigabyte."""
+    import numpy as np
+
+    parent_block = np.ones(1024 * 1024 * 1024, dtype=np.uint8)
+    try:
+        _, idle = run_isolated(_allocate_mb, 0)
+        _, busy = run_isolated(_allocate_mb, 100)
+    finally:
+        del parent_block
+    assert idle < 400.0, idle
+    assert 80.0 < busy - idle < 140.0, (idle, busy)
     with pytest.raises(BenchmarkError, match="ValueError"):
         run_isolated(math.factorial, -1)
 
