@@ -37,8 +37,9 @@ How to read the tables:
   kernels on disk, so after the first run users see the warm time plus a short cache load.
 - **predict s**: recommending for (or predicting) the whole test set.
 - **peak MB**: peak resident memory of the process that loaded the data and fitted the model
-  (`ru_maxrss` of a fresh child process, so it includes the interpreter and imports,
-  ~150 MB).
+  (the `VmHWM` of a fresh child process, its own memory only, so it includes the interpreter
+  and imports, ~150 MB; sections measured before 2026-12-02 used `ru_maxrss`, which carried
+  the parent's peak into the child and is not comparable).
 - **threads**: threads the library was allowed (numba / OpenMP / BLAS).
 - Accuracy metrics are computed with likewise's metric code for every library, on the same
   split. Ratios are likewise / peer within the same run: below 1 means likewise is faster
