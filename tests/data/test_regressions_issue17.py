@@ -258,3 +258,13 @@ def test_issue17_fuzz_lastfm_text_tag_ids_match_integer_assignments(tmp_path: Pa
     write(tmp_path, "user_taggedartists.dat", "userID\tartistID\ttagID\n2\t51\t1\n3\t52\t2\n")
     data = read_lastfm_hetrec(tmp_path)
     assert data.items.ids.tolist() == [51, 52]
+
+
+def test_issue17_fuzz_ml_latest_text_tag_ids_against_integer_ratings(tmp_path: Path) -> None:
+    """tags.csv movie ids read as text (one malformed id) against integer ratings raised UnknownIdError."""
+    from likewise.data.movielens import read_ml_latest
+
+    write(tmp_path, "ratings.csv", "userId,movieId,rating,timestamp\n1,10,4.5,9\n2,20,3.0,9\n")
+    write(tmp_path, "tags.csv", "userId,movieId,tag,timestamp\n1,10,funny,9\n2,x,dark,9\n")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'tags.csv'}: item ids are text but in the ratings")):
+        read_ml_latest(tmp_path)
