@@ -12,12 +12,20 @@ Deterministic and bounded: ``derandomize=True`` and no example database, small i
 small ``max_examples`` for the default run; the ``*_long`` twins (marker ``slow``, run with
 ``-m slow``) explore many more examples. Breaks found here are pinned in
 test_regressions_issue17.py.
+
+Budget: the environment variable ``LIKEWISE_FUZZ_EXAMPLES=N`` sets ``max_examples`` of every
+fuzz test (the default run and the ``*_long`` twins alike), e.g. for a run of >= 10,000 cases::
+
+    LIKEWISE_FUZZ_EXAMPLES=1000 PYTHONPATH=src python -m pytest tests/data/test_fuzz_readers.py -q
+
+Unset, the default run keeps 80 examples per test (CI stays fast) and the twins 1500.
 """
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import re
 import tempfile
 from collections.abc import Callable, Iterator
@@ -37,14 +45,15 @@ from likewise.data import Interactions, read_csv, read_parquet
 from likewise.data.movielens import read_ml100k
 from likewise.exceptions import DataError
 
+_BUDGET = os.environ.get("LIKEWISE_FUZZ_EXAMPLES")
 FAST = settings(
-    max_examples=80,
+    max_examples=int(_BUDGET) if _BUDGET else 80,
     derandomize=True,
     database=None,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
-LONG = settings(FAST, max_examples=1500)
+LONG = settings(FAST, max_examples=int(_BUDGET) if _BUDGET else 1500)
 _INT = re.compile(r"^(?:0|-?[1-9][0-9]*)$")
 
 
@@ -351,3 +360,135 @@ def test_mutated_ml100k_only_data_errors(mutations: list[tuple[str, str, float, 
 @given(st.lists(_ml_mutation, min_size=1, max_size=10))
 def test_mutated_ml100k_only_data_errors_long(mutations: list[tuple[str, str, float, int]]) -> None:
     check_ml100k(mutations)
+
+
+# --------------------------------------------------------------------------- Interactions.from_arrays
+@FAST
+@given(st.lists(st.tuples(_odd_value, _odd_value, _odd_value, _odd_value), min_size=1, max_size=6))
+def test_odd_arrays_only_data_errors(rows: list[tuple[Any, Any, Any, Any]]) -> None:
+    columns = [np.array([row[k] for row in rows], dtype=object) for k in range(4)]
+    only_data_errors(Interactions.from_arrays, user_ids=columns[0], item_ids=columns[1])
+    only_data_errors(
+        Interactions.from_arrays, user_ids=columns[0], item_ids=columns[1], values=columns[2], timestamps=columns[3]
+    )
+    only_data_errors(
+        Interactions.from_arrays, user_ids=columns[0], item_ids=columns[1], values=columns[2], kind="implicit"
+    )
+
+
+# --------------------------------------------------------------------------- CSV/TSV with options
+@FAST
+@given(
+    valid_rows(),
+    st.lists(_mutation, max_size=3),
+    st.sampled_from([",", "\t"]),
+    st.booleans(),
+    st.sampled_from(["rating", "weight"]),
+    st.booleans(),
+)
+def test_csv_options_only_data_errors(
+    rows: list[tuple[str, str, float]], mutations: Any, delimiter: str, header: bool, value: str, stamp: bool
+) -> None:
+    text = csv_text(rows, delimiter)
+    if stamp:  # a fourth column of timestamps
+        lines = text.splitlines()
+        text = "\n".join([lines[0] + delimiter + "ts"] + [f"{line}{delimiter}{n}" for n, line in enumerate(lines[1:])])
+    if not header:
+        text = text.split("\n", 1)[1]
+    names = ["user", "item", "rating", "ts"][: 4 if stamp else 3]
+    with scratch() as folder:
+        path = folder / "o.tsv"
+        path.write_bytes(mutate(text.encode("utf-8"), mutations))
+        kwargs: dict[str, Any] = {value: "rating", "delimiter": delimiter, "header": header}
+        if not header:
+            kwargs["names"] = names
+        if stamp:
+            kwargs["timestamp"] = "ts"
+        for on_error in ("raise", "skip"):
+            try:
+                data = read_csv(path, on_error=on_error, **kwargs)
+            except DataError as err:
+                assert str(path) in str(err)
+                continue
+            consistent(data)
+
+
+# --------------------------------------------------------------------------- other folder formats
+FOLDERS: dict[str, dict[str, bytes]] = {  # tiny synthetic folders (no real data)
+    "ml-1m": {
+        "ratings.dat": b"1::10::4::978300760\n1::20::3::978300761\n2::10::5::978300762\n",
+        "movies.dat": b"10::Toy Story (1995)::Animation|Comedy\n20::Caf\xe9 (1996)::(no genres listed)\n",
+        "users.dat": b"1::F::1::10::48067\n2::M::56::16::70072\n",
+    },
+    "ml-latest": {
+        "ratings.csv": b"userId,movieId,rating,timestamp\n1,10,4.5,964982703\n1,20,3.0,964981247\n2,10,0.5,964982224\n",
+        "movies.csv": b'movieId,title,genres\n10,"Toy Story, The (1995)",Animation|Comedy\n20,Heat (1995),Action\n',
+        "links.csv": b"movieId,imdbId,tmdbId\n10,0114709,862\n20,0113277,\n",
+        "tags.csv": b"userId,movieId,tag,timestamp\n1,10,funny,1445714994\n2,20, dark ,1445714996\n",
+    },
+    "lastfm-hetrec": {
+        "user_artists.dat": b"userID\tartistID\tweight\r\n2\t51\t13883\r\n2\t52\t11690\r\n3\t51\t7\r\n",
+        "artists.dat": b"id\tname\turl\tpictureURL\n51\tDuran Duran\thttp://a\thttp://b\n52\tMorcheeba\thttp://c\t\n",
+        "tags.dat": b"tagID\ttagValue\n1\tmetal\n2\tn\xe9o\n",
+        "user_taggedartists.dat": (
+            b"userID\tartistID\ttagID\tday\tmonth\tyear\n2\t51\t1\t1\t4\t2009\n3\t52\t2\t1\t4\t2009\n"
+        ),
+    },
+}
+_FOLDER_INSERTS = [
+    b"::",
+    b":",
+    b",",
+    b"\t",
+    b"\n",
+    b"\r\n",
+    b'"',
+    b"\x00",
+    b"-1",
+    b"x",
+    b"99999999999999999999",
+    b"nan",
+    b"|",
+]
+_folder_mutation = st.tuples(
+    st.integers(0, 3), st.sampled_from(["flip", "truncate", "insert", "delete"]), st.floats(0, 1), st.integers(0, 255)
+)
+
+
+def check_folder(fmt: str, mutations: list[tuple[int, str, float, int]]) -> None:
+    from likewise.data.movielens import FORMATS
+
+    files = {name: bytearray(text) for name, text in FOLDERS[fmt].items()}
+    names = sorted(files)
+    for which, kind, where, arg in mutations:
+        out = files[names[which % len(names)]]
+        pos = min(int(where * len(out)), max(len(out) - 1, 0))
+        if kind == "flip" and out:
+            out[pos] = arg
+        elif kind == "truncate":
+            del out[pos:]
+        elif kind == "delete" and out:
+            del out[pos]
+        elif kind == "insert":
+            out[pos:pos] = _FOLDER_INSERTS[arg % len(_FOLDER_INSERTS)]
+    with scratch() as folder:
+        for name, text in files.items():
+            (folder / name).write_bytes(bytes(text))
+        for on_error in ("raise", "skip"):
+            try:
+                data = FORMATS[fmt](folder, on_error=on_error)
+            except DataError as err:
+                assert str(folder) in str(err), err
+                continue
+            consistent(data)
+
+
+@pytest.mark.parametrize("fmt", sorted(FOLDERS))
+def test_synthetic_folders_read(fmt: str) -> None:
+    check_folder(fmt, [])
+
+
+@FAST
+@given(st.sampled_from(sorted(FOLDERS)), st.lists(_folder_mutation, min_size=1, max_size=4))
+def test_mutated_folders_only_data_errors(fmt: str, mutations: list[tuple[int, str, float, int]]) -> None:
+    check_folder(fmt, mutations)

@@ -240,3 +240,31 @@ def test_issue17_idmap_coerce_of_an_integer_beyond_int64_is_unknown() -> None:
     users = IdMap([1, 2], name="user")
     with pytest.raises(UnknownIdError, match=r"unknown user id: '99999999999999999999' \(user ids are int64"):
         users.coerce(["99999999999999999999"])
+
+
+def test_issue17_fuzz_from_arrays_two_dimensional_column_is_a_data_error() -> None:
+    """An object column holding a tuple became a 2-D array; pandas' ValueError escaped."""
+    users = np.array([(1,)], dtype=object)
+    with pytest.raises(DataError, match=r"arrays: user: expected a 1-dimensional array \(got 2 dimensions\)"):
+        Interactions.from_arrays(users, [0])
+
+
+def test_issue17_fuzz_lastfm_text_tag_ids_match_integer_assignments(tmp_path: Path) -> None:
+    """One malformed id in tags.dat made its ids strings; the integer assignments raised UnknownIdError."""
+    from likewise.data.movielens import read_lastfm_hetrec
+
+    write(tmp_path, "user_artists.dat", "userID\tartistID\tweight\n2\t51\t13\n3\t52\t7\n")
+    write(tmp_path, "tags.dat", "tagID\ttagValue\n1\tmetal\nx\tpop\n")
+    write(tmp_path, "user_taggedartists.dat", "userID\tartistID\ttagID\n2\t51\t1\n3\t52\t2\n")
+    data = read_lastfm_hetrec(tmp_path)
+    assert data.items.ids.tolist() == [51, 52]
+
+
+def test_issue17_fuzz_ml_latest_text_tag_ids_against_integer_ratings(tmp_path: Path) -> None:
+    """tags.csv movie ids read as text (one malformed id) against integer ratings raised UnknownIdError."""
+    from likewise.data.movielens import read_ml_latest
+
+    write(tmp_path, "ratings.csv", "userId,movieId,rating,timestamp\n1,10,4.5,9\n2,20,3.0,9\n")
+    write(tmp_path, "tags.csv", "userId,movieId,tag,timestamp\n1,10,funny,9\n2,x,dark,9\n")
+    with pytest.raises(DataError, match=re.escape(f"{tmp_path / 'tags.csv'}: item ids are text but in the ratings")):
+        read_ml_latest(tmp_path)

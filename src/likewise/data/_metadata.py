@@ -246,6 +246,10 @@ def _features(idmap: IdMap, pairs: Sequence[Pairs]) -> FeatureMatrix | None:
         return None
     rows_parts, names_parts, values_parts = [], [], []
     for ids, names, values, source in pairs:
+        ids_are_str = np.asarray(ids).dtype.kind in "UO"
+        if len(ids) and len(idmap) and ids_are_str != idmap.is_str:  # as _union: a DataError naming the file
+            kinds = ("text", "integers") if ids_are_str else ("integers", "text")
+            raise DataError(f"{source}: {idmap.name} ids are {kinds[0]} but in the ratings they are {kinds[1]}")
         rows = idmap.to_index(ids, missing="negative") if len(ids) else np.zeros(0, np.int32)
         known = rows >= 0
         if not known.all():

@@ -154,6 +154,9 @@ class Interactions:
         ``on_error="skip"`` drops invalid rows and counts them in ``report``.
         ``users`` / ``items`` fix the id universe (e.g. a catalogue with unrated items).
         """
+        for field, column in (("user", user_ids), ("item", item_ids), ("rating", values), ("timestamp", timestamps)):
+            if column is not None and np.ndim(column) != 1:
+                raise DataError(f"{source}: {field}: expected a 1-dimensional array (got {np.ndim(column)} dimensions)")
         built = build_arrays(
             user_ids,
             item_ids,

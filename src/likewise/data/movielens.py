@@ -454,9 +454,11 @@ def read_lastfm_hetrec(folder: PathLike, *, on_error: OnError = "raise") -> Inte
         check = Checks(tags, on_error)
         tag_ids = check.ids("id", "tag")
         keep = check.settle()
-        tag_map = IdMap(tag_ids[keep], name="tag")
+        # tag ids only join the two files: compare them as text, so a column read as strings
+        # in one file (e.g. one malformed id) still matches integers in the other
+        tag_map = IdMap(np.asarray(tag_ids[keep]).astype(str), name="tag")
         tag_names = np.empty(len(tag_map), dtype=object)
-        tag_names[tag_map.to_index(tag_ids[keep])] = tags.text("value")[keep]
+        tag_names[tag_map.to_index(np.asarray(tag_ids[keep]).astype(str))] = tags.text("value")[keep]
         assigned = read_table(
             assign_path, {"item": "artistID", "tag": "tagID"}, delimiter="\t", encoding="latin-1", quote_char=None
         )
@@ -465,7 +467,7 @@ def read_lastfm_hetrec(folder: PathLike, *, on_error: OnError = "raise") -> Inte
         assigned_tags = check.ids("tag", "tag", unique=False)
         keep = check.settle()
         artist_ids, assigned_tags = artist_ids[keep], assigned_tags[keep]
-        tag_idx = tag_map.to_index(assigned_tags, missing="negative")
+        tag_idx = tag_map.to_index(np.asarray(assigned_tags).astype(str), missing="negative")
         known = tag_idx >= 0
         if not known.all():
             logger.warning(
