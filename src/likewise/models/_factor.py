@@ -28,6 +28,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from likewise._util import plain
+from likewise.exceptions import NotSupportedError
 from likewise.kernels._threads import blas_threads
 from likewise.kernels.als import factor_topk
 from likewise.models._rating import EpochModel, clip_note
@@ -175,9 +176,10 @@ class FactorModel(Recommender):
         return None
 
     def _history_vector(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        """The factors of a new user who interacted with `iidx` (fold-in); every model that
-        keeps `FactorModel._score_history` defines it."""
-        raise NotImplementedError(f"{type(self).__name__} defines no fold-in vector")
+        """The factors of a new user who interacted with `iidx` (fold-in). Models that can fold
+        in (ALS, BPR) define it; without it the model cannot score a new user, as the contract
+        says for `Recommender._score_history`."""
+        raise NotSupportedError(f"{type(self).__name__} cannot score a new user without retraining")
 
     def _user_vectors(self, uidx: np.ndarray) -> np.ndarray:
         """Effective user vectors (SVD++ adds its implicit term); `_user_vector_sources` lists

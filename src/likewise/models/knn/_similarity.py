@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -64,6 +65,17 @@ class Prepared:
     min_support: int
     shrinkage: float
     shrink_offset: int
+
+    def kernel_arguments(self) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
+        """(the compared side's arrays, the measure's settings) as the similarity kernels take them."""
+        y = self.y_major
+        measure = {
+            "mode": self.mode,
+            "min_support": self.min_support,
+            "shrinkage": self.shrinkage,
+            "shrink_offset": self.shrink_offset,
+        }
+        return (y.indptr, y.indices, y.data, self.norm, self.count), measure
 
 
 # --------------------------------------------------------------------------------- statistics
@@ -223,19 +235,8 @@ def stored_similarities(prepared: Prepared, n_keep: int) -> sp.csr_matrix:
         prepared.norm,
         prepared.count,
     )
-    indptr, indices, sims = topk_similarities(
-        query,
-        prepared.y_major.indptr,
-        prepared.y_major.indices,
-        prepared.y_major.data,
-        prepared.norm,
-        prepared.count,
-        mode=prepared.mode,
-        n_keep=n_keep,
-        min_support=prepared.min_support,
-        shrinkage=prepared.shrinkage,
-        shrink_offset=prepared.shrink_offset,
-    )
+    compared, measure = prepared.kernel_arguments()
+    indptr, indices, sims = topk_similarities(query, *compared, n_keep=n_keep, **measure)
     return sim_matrix(indptr, indices, sims, n_x)
 
 
@@ -250,20 +251,8 @@ def profile_similarities(
     query = QueryRows(
         np.array([0, columns.size]), columns, values, np.array([-1]), np.array([norm]), np.array([columns.size])
     )
-    return topk_similarities(
-        query,
-        prepared.y_major.indptr,
-        prepared.y_major.indices,
-        prepared.y_major.data,
-        prepared.norm,
-        prepared.count,
-        mode=prepared.mode,
-        n_keep=n_keep,
-        min_support=prepared.min_support,
-        shrinkage=prepared.shrinkage,
-        shrink_offset=prepared.shrink_offset,
-        parallel=False,
-    )
+    compared, measure = prepared.kernel_arguments()
+    return topk_similarities(query, *compared, n_keep=n_keep, parallel=False, **measure)
 
 
 def exact_similarities(prepared: Prepared, rows: np.ndarray) -> np.ndarray:
@@ -272,19 +261,8 @@ def exact_similarities(prepared: Prepared, rows: np.ndarray) -> np.ndarray:
     rows = np.asarray(rows, dtype=np.int64)
     sub = x[rows]
     query = QueryRows(sub.indptr, sub.indices, sub.data, rows, prepared.norm[rows], prepared.count[rows])
-    return dense_similarities(
-        query,
-        prepared.y_major.indptr,
-        prepared.y_major.indices,
-        prepared.y_major.data,
-        prepared.norm,
-        prepared.count,
-        mode=prepared.mode,
-        min_support=prepared.min_support,
-        shrinkage=prepared.shrinkage,
-        shrink_offset=prepared.shrink_offset,
-        parallel=rows.size > 1,
-    )
+    compared, measure = prepared.kernel_arguments()
+    return dense_similarities(query, *compared, parallel=rows.size > 1, **measure)
 
 
 # --------------------------------------------------------------------------------- stored rows
