@@ -23,7 +23,6 @@ __all__ = ["ALGORITHMS", "class_for_key", "demo_classes", "register", "registry_
 
 _BY_KEY: dict[str, type] = {}
 _ALGORITHMS: dict[str, type] = {}
-_BY_PATH: dict[str, type] = {}  # "module:qualname" -> class, for directories saved before registry keys
 
 ALGORITHMS: Mapping[str, Any] = MappingProxyType(_ALGORITHMS)
 """Algorithm name (``--algo NAME``) -> model class; a live read-only view of the registry."""
@@ -47,14 +46,13 @@ def register(cls: type) -> None:
     if previous is not None and _path(previous) != _path(cls):
         raise TypeError(f"model name {key!r} of {_path(cls)} is already taken by {_path(previous)}")
     _BY_KEY[key] = cls
-    _BY_PATH[_path(cls)] = cls
     if "algorithm" in cls.__dict__:
         _ALGORITHMS[key] = cls
 
 
 def class_for_key(key: str) -> type | None:
-    """The class registered under `key` (or, for old model files, under its module path)."""
-    return _BY_KEY.get(key) or _BY_PATH.get(key)
+    """The class registered under `key` (None when there is none: nothing is imported)."""
+    return _BY_KEY.get(key)
 
 
 def demo_classes() -> list[type]:
