@@ -59,13 +59,25 @@ def train(
     delimiter: DelimiterOption = None,
     header: HeaderOption = True,
     skip_bad_rows: SkipBadRowsOption = False,
+    engine: Annotated[
+        str, typer.Option("--engine", help="Where to train: local, or spark (als, itemknn; needs the spark extra).")
+    ] = "local",
+    master: Annotated[
+        str | None, typer.Option("--master", help="Spark master for --engine spark (default local[2]).")
+    ] = None,
 ) -> None:
     """Train a model on DATA and save it to a directory.
 
     Algorithm parameters go in ``--param NAME=VALUE`` or directly as ``--name VALUE``
-    (e.g. ``--algo itemknn --similarity pearson_baseline --k 40``).
+    (e.g. ``--algo itemknn --similarity pearson_baseline --k 40``). ``--engine spark`` trains
+    ALS or item-kNN on Spark and saves the same model format (docs/spark.md).
     """
-    model = build_model(algo, {**parse_params(param or []), **_extra_params(ctx.args)})
+    params = {**parse_params(param or []), **_extra_params(ctx.args)}
+    if engine not in ("local", "spark"):
+        raise InvalidParameterError(f"--engine must be 'local' or 'spark', got {engine!r}")
+    if master is not None and engine != "spark":
+        raise InvalidParameterError("--master applies to --engine spark")
+    model = build_model(algo, params) if engine == "local" else None
     reading = DataOptions(
         fmt=fmt,
         user=user,
@@ -77,6 +89,12 @@ def train(
         header=header,
         on_error="skip" if skip_bad_rows else "raise",
     )
+    if engine == "spark":
+        from likewise.cli._spark import train_on_spark
+
+        train_on_spark(data, algo, params, reading, master, output)
+        return
+    assert model is not None
     with console.status(f"reading {data}"):
         interactions = load_data(data, reading)
     console.print(str(interactions.report), soft_wrap=True)

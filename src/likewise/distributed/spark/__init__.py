@@ -18,7 +18,7 @@ from likewise.distributed.spark._als import checkpointing, spark_reg_param, trai
 from likewise.distributed.spark._knn import train_itemknn
 from likewise.distributed.spark._metrics import ranking_metrics
 from likewise.distributed.spark._progress import StageProgress, StageSnapshot
-from likewise.distributed.spark._read import SparkInteractions, read_interactions
+from likewise.distributed.spark._read import SparkInteractions, from_interactions, read_interactions
 from likewise.distributed.spark._session import get_session
 
 __all__ = [
@@ -26,6 +26,7 @@ __all__ = [
     "StageProgress",
     "StageSnapshot",
     "checkpointing",
+    "from_interactions",
     "get_session",
     "ranking_metrics",
     "read_interactions",

@@ -44,7 +44,7 @@ from likewise.data.interactions import Interactions
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError, InvalidParameterError
 
-__all__ = ["SparkInteractions", "read_interactions"]
+__all__ = ["SparkInteractions", "from_interactions", "read_interactions"]
 
 Kind = Literal["explicit", "implicit"]
 OnError = Literal["raise", "skip"]
@@ -417,6 +417,8 @@ def _resolve_problems(
             return where
         column = {"user": 0, "item": 1}.get(reason.split(":")[0], 2)
         got = row[raw_cols[column]] if column < len(raw_cols) else None
+        if column == 2 and not reason.endswith("is not a number"):
+            got = row[_VALUE]  # the parsed number, as the local readers show it
         return where + ("" if got is None or reason.endswith(("missing", "empty")) else f" (got {_show(got)})")
 
     bad_rows = checked.filter(F.col(_REASON).isNotNull())
@@ -479,3 +481,32 @@ def _merge(indexed: DataFrame, frame: DataFrame, policy: str, label: str) -> tup
             "choose duplicates='last', 'first', 'sum' or 'mean'"
         )
     return merged.select("uidx", "iidx", "value"), n_merged
+
+
+def from_interactions(interactions: Interactions, *, spark: SparkSession | None = None) -> SparkInteractions:
+    """Local `Interactions` (already validated, e.g. a train split) as `SparkInteractions`
+    with the same id maps: how to train on Spark what was split or loaded locally."""
+    import pandas as pd
+
+    from likewise.distributed.spark._session import get_session
+
+    spark = spark or get_session()
+    coo = interactions.matrix.tocoo()
+    pdf = pd.DataFrame(
+        {"uidx": coo.row.astype(np.int32), "iidx": coo.col.astype(np.int32), "value": coo.data.astype(np.float32)}
+    )
+    schema = T.StructType(
+        [
+            T.StructField("uidx", T.IntegerType(), False),
+            T.StructField("iidx", T.IntegerType(), False),
+            T.StructField("value", T.FloatType(), False),
+        ]
+    )
+    frame = spark.createDataFrame(pdf, schema=schema).persist()
+    report = LoadReport(
+        source="Interactions", rows_read=int(coo.nnz), n_users=interactions.n_users,
+        n_items=interactions.n_items, n_interactions=int(coo.nnz),
+    )  # fmt: skip
+    return SparkInteractions(
+        frame, interactions.users, interactions.items, interactions.kind, interactions.rating_scale, report
+    )
