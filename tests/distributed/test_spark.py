@@ -116,7 +116,7 @@ def test_duplicates_follow_the_policy(spark, lws):
     )
     with pytest.raises(DataError, match=r"rows 1 and 2: duplicate \(user, item\) pair"):
         lws.read_interactions(frame, spark=spark, rating="rating")
-    for policy, expected in (("mean", 3.0), ("last", 4.0), ("first", 2.0), ("sum", 6.0)):
+    for policy, expected in (("mean", 3.0), ("last", 4.0)):
         data = lws.read_interactions(frame, spark=spark, rating="rating", duplicates=policy)
         matrix = data.to_interactions().matrix
         assert matrix[0, 0] == pytest.approx(expected), policy
@@ -209,10 +209,16 @@ def test_fifty_iterations_without_a_checkpoint_dir(spark, lws, log_data):
         made.append(directory)
         assert sc.getCheckpointDir() is not None
     assert not os.path.exists(made[0]) and sc.getCheckpointDir() is None
+    temp = os.path.dirname(made[0])
+
+    def ours():
+        return {p for p in os.listdir(temp) if p.startswith("likewise-spark-checkpoints-")}
+
+    before = ours()
     model = lws.train_als(log_data, n_factors=2, reg=1.0, n_epochs=50, checkpoint_interval=5)
     assert model.n_iter_ == 50 and np.isfinite(model.user_factors_).all()
-    assert sc.getCheckpointDir() is None  # the temporary directory is gone again
-    assert not [p for p in os.listdir(os.path.dirname(made[0])) if p.startswith("likewise-spark-checkpoints-")]
+    assert sc.getCheckpointDir() is None  # unset again, and the fit's directory is removed
+    assert ours() <= before
 
 
 def test_explicit_als_exports_an_unbiased_svd(spark, lws):
@@ -313,9 +319,9 @@ def test_ranking_metrics_on_spark_equal_the_local_ones(spark, lws):
 def test_cli_trains_on_spark_then_recommends(spark, log_path, tmp_path):
     from typer.testing import CliRunner
 
-    from likewise.cli import app
+    from likewise.cli._app import app
 
-    runner = CliRunner()
+    runner = CliRunner(env={"COLUMNS": "200"})
     out = tmp_path / "cli-model"
     done = runner.invoke(
         app,

@@ -132,7 +132,8 @@ def train_als(
     checkpoint_interval : int
         Iterations between checkpoints.
     num_blocks : int, optional
-        Spark's ``numUserBlocks`` = ``numItemBlocks`` (default: Spark's 10).
+        Spark's ``numUserBlocks`` = ``numItemBlocks`` (default: the context's default
+        parallelism, i.e. its cores, rather than Spark's fixed 10).
 
     Returns
     -------
@@ -154,7 +155,9 @@ def train_als(
     if implicit and confidence == "log":
         value = F.col("value")
         ratings = ratings.withColumn("value", (F.signum(value) * F.log1p(F.abs(value) / float(epsilon))).cast("float"))
-    blocks = {} if num_blocks is None else {"numUserBlocks": int(num_blocks), "numItemBlocks": int(num_blocks)}
+    # Spark's default of 10 blocks schedules 10 tasks per half-step however few cores there are
+    n_blocks = int(num_blocks or max(ratings.sparkSession.sparkContext.defaultParallelism, 1))
+    blocks = {"numUserBlocks": n_blocks, "numItemBlocks": n_blocks}
     estimator = SparkALS(
         rank=int(n_factors), maxIter=int(n_epochs), regParam=float(param), implicitPrefs=bool(implicit),
         alpha=float(alpha), userCol="uidx", itemCol="iidx", ratingCol="value", nonnegative=False,

@@ -54,7 +54,6 @@ _FLOAT32_MAX = float(np.finfo(np.float32).max)
 _INTEGRAL = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
 _FRACTIONAL = (T.FloatType, T.DoubleType, T.DecimalType)
 _PARTITION_BITS = 33  # monotonically_increasing_id = partition index << 33 | row in partition
-_NULL_SENTINEL = "\x00likewise-no-null\x00"  # so that an empty CSV field stays "" (as locally)
 
 # Column names used internally (chosen so they never clash with a user's columns).
 _USER, _ITEM, _VALUE, _POS, _REASON = "__lw_user", "__lw_item", "__lw_value", "__lw_pos", "__lw_reason"
@@ -161,7 +160,7 @@ def _format_of(path: str) -> str:
 
 def _read_csv(spark: SparkSession, path: str, sep: str, header: bool, columns: list[str]) -> DataFrame:
     """Every field as text, malformed lines (wrong number of fields) kept and flagged."""
-    options = {"sep": sep, "header": str(header).lower(), "nullValue": _NULL_SENTINEL, "emptyValue": ""}
+    options = {"sep": sep, "header": str(header).lower()}
     try:
         names = spark.read.options(**options).csv(path).columns
     except Exception as exc:
@@ -186,6 +185,12 @@ def _first_line(exc: Exception) -> str:
 # --------------------------------------------------------------------------- validation
 def _strip(col: Column) -> Column:
     return F.regexp_replace(col, r"^[ \t]+|[ \t]+$", "")
+
+
+def _text(name: str) -> Column:
+    """A CSV field as the local reader sees it: stripped text, "" for an empty field (Spark
+    reads an empty field as null; a row with too few fields is flagged as malformed)."""
+    return _strip(F.coalesce(F.col(name), F.lit("")))
 
 
 class _Checks:
@@ -220,13 +225,13 @@ def _id_expr(frame: DataFrame, name: str, field: str, text: bool, checks: _Check
         checks.add((as_double < -(2.0**63)) | (as_double >= 2.0**63), f"{field}: id is outside the int64 range")
         return as_double.cast("long")
     if isinstance(dtype, T.StringType):
-        value = _strip(col) if text else col
+        value = _text(name) if text else col
         if text and _canonical_integers(frame, value):
-            checks.add(col.isNull() | (F.length(value) == 0), f"{field}: id is missing")
+            checks.add(F.length(value) == 0, f"{field}: id is missing")
             return value.cast("long")
-        checks.add(col.isNull(), f"{field}: id is missing")
+        checks.add(value.isNull(), f"{field}: id is missing")
         checks.add(value.endswith("\x00"), f"{field}: id ends with a NUL character")
-        checks.add(F.length(_strip(col)) == 0, f"{field}: id is empty")
+        checks.add(F.length(_strip(value)) == 0, f"{field}: id is empty")
         return value
     raise DataError(f"the {field} column {name!r} has type {dtype.simpleString()}; ids must be integers or strings")
 
@@ -252,7 +257,7 @@ def _value_expr(
     dtype = frame.schema[name].dataType
     col = F.col(name)
     if isinstance(dtype, T.StringType):
-        text = _strip(col)
+        text = _text(name)
         number = text.try_cast("double")
         present = col.isNotNull() & (F.length(text) > 0)
         checks.add(present & number.isNull(), f"{field}: is not a number")
@@ -384,14 +389,12 @@ def read_interactions(
     indexed = good.join(F.broadcast(_index_frame(spark, users, _USER, "uidx")), _USER).join(
         F.broadcast(_index_frame(spark, items, _ITEM, "iidx")), _ITEM
     )
-    merged, n_merged = _merge(indexed, frame, policy, label)
-    stats = merged.agg(F.count("*").alias("n"), F.min("value").alias("lo"), F.max("value").alias("hi")).first()
-    assert stats is not None
+    merged, stats = _merge(indexed, frame, policy, label)
     if kind == "explicit" and rating_scale is None:
         rating_scale = (float(stats["lo"]), float(stats["hi"]))
-    report.duplicates_merged = n_merged
+    report.duplicates_merged = int(stats["rows"]) - int(stats["pairs"])
     report.duplicate_policy = policy
-    report.n_users, report.n_items, report.n_interactions = len(users), len(items), int(stats["n"])
+    report.n_users, report.n_items, report.n_interactions = len(users), len(items), int(stats["pairs"])
     return SparkInteractions(merged, users, items, kind, rating_scale, report)
 
 
@@ -450,8 +453,8 @@ def _index_frame(spark: SparkSession, idmap: IdMap, id_column: str, index_column
     return spark.createDataFrame(pdf, schema=schema)
 
 
-def _merge(indexed: DataFrame, frame: DataFrame, policy: str, label: str) -> tuple[DataFrame, int]:
-    """One row per (uidx, iidx) by the duplicate policy; (frame, rows merged away)."""
+def _merge(indexed: DataFrame, frame: DataFrame, policy: str, label: str) -> tuple[DataFrame, Any]:
+    """One row per (uidx, iidx) by the duplicate policy; (frame, its rows / pairs / min / max)."""
     grouped = indexed.groupBy("uidx", "iidx")
     value = F.col(_VALUE)
     how = {
@@ -463,10 +466,11 @@ def _merge(indexed: DataFrame, frame: DataFrame, policy: str, label: str) -> tup
     }[policy]
     merged = grouped.agg(how.cast("float").alias("value"), F.count("*").alias("n"), F.min(_POS).alias("pos"))
     merged = merged.persist()
-    stats = merged.agg(F.sum("n").alias("rows"), F.count("*").alias("pairs")).first()
+    stats = merged.agg(
+        F.sum("n").alias("rows"), F.count("*").alias("pairs"), F.min("value").alias("lo"), F.max("value").alias("hi")
+    ).first()
     assert stats is not None
-    n_merged = int(stats["rows"] or 0) - int(stats["pairs"] or 0)
-    if n_merged and policy == "error":
+    if int(stats["rows"]) > int(stats["pairs"]) and policy == "error":
         pair = merged.filter(F.col("n") > 1).orderBy("pos").first()
         assert pair is not None
         rows = (
@@ -480,7 +484,7 @@ def _merge(indexed: DataFrame, frame: DataFrame, policy: str, label: str) -> tup
             f"{label}, rows {first} and {second}: duplicate (user, item) pair; "
             "choose duplicates='last', 'first', 'sum' or 'mean'"
         )
-    return merged.select("uidx", "iidx", "value"), n_merged
+    return merged.select("uidx", "iidx", "value"), stats
 
 
 def from_interactions(interactions: Interactions, *, spark: SparkSession | None = None) -> SparkInteractions:
