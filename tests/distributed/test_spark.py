@@ -127,7 +127,7 @@ def test_float_ids_must_be_whole_and_types_are_checked(spark, lws):
     frame = spark.createDataFrame(pd.DataFrame({"user": [1.0, 2.5], "item": [1, 2]}))
     with pytest.raises(DataError, match=r"row 2: user: id is not an integer or string \(got 2\.5\)"):
         lws.read_interactions(frame, spark=spark)
-    with pytest.raises(InvalidParameterError, match="either rating= .* or weight="):
+    with pytest.raises(InvalidParameterError, match=r"either rating= .* or weight="):
         lws.read_interactions(frame, spark=spark, rating="a", weight="b")
 
 

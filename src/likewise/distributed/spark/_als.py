@@ -70,7 +70,7 @@ def checkpointing(sc: SparkContext, directory: str | None) -> Iterator[str]:
     if current is not None:
         yield current
         return
-    if not sc.master.startswith("local"):
+    if not str(sc.master).startswith("local"):
         raise InvalidParameterError(
             f"ALS on {sc.master} needs checkpoint_dir= on storage every executor reads (e.g. hdfs://...); "
             "without checkpoints Spark's ALS overflows the stack after a few tens of iterations"
@@ -80,7 +80,7 @@ def checkpointing(sc: SparkContext, directory: str | None) -> Iterator[str]:
     try:
         yield tmp
     finally:
-        jsc = sc._jsc.sc()  # type: ignore[union-attr]
+        jsc = sc._jsc.sc()
         # SparkContext.checkpointDir is a Scala var: reset it so nothing writes into the removed dir
         getattr(jsc, "checkpointDir_$eq")(sc._jvm.scala.Option.empty())  # type: ignore[union-attr]
         shutil.rmtree(tmp, ignore_errors=True)
@@ -157,11 +157,11 @@ def train_als(
         ratings = ratings.withColumn("value", (F.signum(value) * F.log1p(F.abs(value) / float(epsilon))).cast("float"))
     # Spark's default of 10 blocks schedules 10 tasks per half-step however few cores there are
     n_blocks = int(num_blocks or max(ratings.sparkSession.sparkContext.defaultParallelism, 1))
-    blocks = {"numUserBlocks": n_blocks, "numItemBlocks": n_blocks}
     estimator = SparkALS(
         rank=int(n_factors), maxIter=int(n_epochs), regParam=float(param), implicitPrefs=bool(implicit),
         alpha=float(alpha), userCol="uidx", itemCol="iidx", ratingCol="value", nonnegative=False,
-        checkpointInterval=int(checkpoint_interval), seed=int(random_state or 0), coldStartStrategy="nan", **blocks,
+        checkpointInterval=int(checkpoint_interval), seed=int(random_state or 0), coldStartStrategy="nan",
+        numUserBlocks=n_blocks, numItemBlocks=n_blocks,
     )  # fmt: skip
     with checkpointing(ratings.sparkSession.sparkContext, checkpoint_dir):
         fitted = estimator.fit(ratings)

@@ -60,9 +60,7 @@ def _prepared(frame: DataFrame, config: KNNConfig, n_users: int, n_items: int) -
     return weighted.join(sums, "iidx").select("uidx", "iidx", w.alias("w"))
 
 
-def item_similarities(
-    data: SparkInteractions, config: KNNConfig
-) -> DataFrame:
+def item_similarities(data: SparkInteractions, config: KNNConfig) -> DataFrame:
     """(item, neighbour, sim, rank) rows: each item's best ``config.n_neighbors_stored`` neighbours."""
     prepared = _prepared(data.frame, config, data.n_users, data.n_items).persist()
     left = prepared.select("uidx", F.col("iidx").alias("i"), F.col("w").alias("wi"))
@@ -87,7 +85,9 @@ def item_similarities(
         sim = sim * n / (n + F.lit(float(config.shrinkage)))
     scored = pairs.select("i", "j", sim.cast("float").alias("sim")).filter(F.col("sim") > MIN_SIMILARITY)
     ranking = Window.partitionBy("i").orderBy(F.col("sim").desc(), F.col("j").asc())
-    top = scored.withColumn("rank", F.row_number().over(ranking)).filter(F.col("rank") <= int(config.n_neighbors_stored))
+    top = scored.withColumn("rank", F.row_number().over(ranking)).filter(
+        F.col("rank") <= int(config.n_neighbors_stored)
+    )
     return top
 
 
@@ -103,7 +103,9 @@ def _to_csr_parts(top: DataFrame, n_items: int) -> tuple[np.ndarray, np.ndarray,
     return indptr, j[order], sims[order]
 
 
-def _mean_std(index: np.ndarray, ratings: np.ndarray, size: int, global_mean: float, overall_std: float) -> tuple[np.ndarray, np.ndarray]:
+def _mean_std(
+    index: np.ndarray, ratings: np.ndarray, size: int, global_mean: float, overall_std: float
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-row mean and population std (ItemKNN's statistics; unused by "sum" scoring but stored)."""
     counts = np.bincount(index, minlength=size).astype(np.float64)
     sums = np.bincount(index, weights=ratings, minlength=size)
@@ -114,7 +116,9 @@ def _mean_std(index: np.ndarray, ratings: np.ndarray, size: int, global_mean: fl
     return mean, std
 
 
-def _model_state(seen: sp.csr_matrix, parts: tuple[np.ndarray, ...], config: KNNConfig) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+def _model_state(
+    seen: sp.csr_matrix, parts: tuple[np.ndarray, ...], config: KNNConfig
+) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
     """The arrays and JSON state `ItemKNN` persists, for a model whose similarities came from Spark."""
     ratings = seen.data.astype(np.float64)
     users = np.repeat(np.arange(seen.shape[0]), np.diff(seen.indptr))
