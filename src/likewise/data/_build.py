@@ -31,6 +31,8 @@ REASON_NUL_ID = "id ends with a NUL character"
 REASON_BIG_TIME = "is outside the int64 range of seconds"
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Beyond this many interactions indptr becomes int64 (a module constant so tests can lower it).
+INDPTR_INT32_MAX = int(np.iinfo(np.int32).max)
 
 
 @dataclass
@@ -425,7 +427,7 @@ def _merge_sorted(
     indices = i[starts].astype(np.int32)
     counts = np.bincount(rows, minlength=n_users)
     nnz = indices.size
-    indptr_dtype = np.int64 if nnz > np.iinfo(np.int32).max else np.int32
+    indptr_dtype = np.int64 if nnz > INDPTR_INT32_MAX else np.int32
     indptr = np.zeros(n_users + 1, dtype=indptr_dtype)
     np.cumsum(counts, out=indptr[1:])
     return indptr, indices, np.asarray(data, dtype=np.float32), t_out, merged
