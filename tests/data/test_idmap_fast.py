@@ -126,3 +126,12 @@ def test_surrogates_fall_back_to_pandas(threshold):
     assert idmap.ids.tolist() == sorted(ids)
     assert idmap.to_index(["a", "\ud800x", "q"], missing="negative").tolist() == [0, 2, -1]
     assert IdMap.encode(np.array(ids, dtype=object))[1].tolist() == [2, 1, 0]
+
+
+def test_lookup_refuses_a_trailing_nul_as_before(threshold):
+    idmap = IdMap(["a", "b"], name="item")
+    query = np.array(["a", "b", "b\x00"], dtype=object)
+    for missing in ("raise", "negative"):
+        with pytest.raises(UnknownIdError, match=r"'b\\x00' at position 2: ids must not end with a NUL"):
+            idmap.to_index(query, missing=missing)
+    assert idmap.to_index(query, missing="lenient").tolist() == [0, 1, -1]

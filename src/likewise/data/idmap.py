@@ -43,8 +43,9 @@ def as_id_array(values: Any, *, what: str = "ids", keep_objects: bool = False) -
     """Turn a scalar, list, numpy array or pandas Series of raw ids into an int64 or str array.
 
     Raises DataError for nulls, floats that are not whole numbers, and mixed int/str ids.
-    ``keep_objects`` returns a big object array of (checked) Python strings as it is, for
-    callers that hash it rather than store it, sparing a unicode copy.
+    ``keep_objects`` returns a big object array of Python strings as it is, for a lookup that
+    hashes it rather than stores it: no unicode copy, and no trailing-NUL check (such an id can
+    never be found, so `IdMap.to_index` checks only the ids it did not find).
     """
     if hasattr(values, "to_numpy"):  # pandas / polars Series
         values = values.to_numpy()
@@ -90,8 +91,10 @@ def _object_ids(arr: np.ndarray, what: str, keep_objects: bool = False) -> np.nd
         from pandas.api.types import infer_dtype
 
         if infer_dtype(arr, skipna=False) == "string":  # one C loop: every element is a str
+            if keep_objects and arr.dtype == object:
+                return arr
             _refuse_trailing_nul(arr, what)
-            return arr if keep_objects and arr.dtype == object else arr.astype(str)
+            return arr.astype(str)
     is_str = np.fromiter((isinstance(v, str) for v in arr), dtype=bool, count=arr.size)
     if is_str.all():
         _refuse_trailing_nul(arr, what)  # before astype(str), which would drop it
@@ -296,6 +299,8 @@ class IdMap:
             idx = np.full(query.size, -1, dtype=np.int32)
         elif query.size >= BULK:
             idx = self._bulk_index(query)
+            if query.dtype == object and (idx < 0).any():  # unchecked strings: refuse NULs as before
+                self._refuse_unknown_nul(query, np.flatnonzero(idx < 0))
         else:
             pos = np.searchsorted(self.ids, query)
             pos_clipped = np.minimum(pos, len(self) - 1)
@@ -310,6 +315,15 @@ class IdMap:
                 tuple(plain(v) for v in unknown),
             )
         return idx
+
+    def _refuse_unknown_nul(self, query: np.ndarray, unknown: np.ndarray) -> None:
+        """The trailing-NUL refusal of `as_id_array`, run only on the ids a bulk lookup missed."""
+        ends = trailing_nul_mask(query[unknown])
+        if ends.any():
+            at = int(unknown[np.argmax(ends)])
+            raise UnknownIdError(
+                f"{self.name} ids contain {query[at]!r} at position {at}: ids must not end with a NUL character"
+            )
 
     def _bulk_index(self, query: np.ndarray) -> np.ndarray:
         """Hash lookup of many ids: Arrow's index_in (measured fastest), pandas for what UTF-8 cannot hold."""
