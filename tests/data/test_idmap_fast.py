@@ -135,3 +135,27 @@ def test_lookup_refuses_a_trailing_nul_as_before(threshold):
         with pytest.raises(UnknownIdError, match=r"'b\\x00' at position 2: ids must not end with a NUL"):
             idmap.to_index(query, missing=missing)
     assert idmap.to_index(query, missing="lenient").tolist() == [0, 1, -1]
+
+
+def test_nul_inside_an_id_survives_every_path(threshold):
+    # pyarrow cuts numpy unicode elements at a NUL; the bulk paths must not inherit that.
+    ids = np.array(["a\x00b", "a", "b\x00c", "\U0001f600"], dtype=object)
+    idmap = IdMap(ids)
+    assert idmap.ids.tolist() == sorted(ids.tolist())
+    expected = [1, 0, 2, 3]
+    assert idmap.to_index(ids).tolist() == expected
+    assert idmap.to_index(ids.astype(str)).tolist() == expected
+    assert IdMap.encode(ids)[1].tolist() == expected
+    assert IdMap.encode(pa.array(ids.tolist()))[1].tolist() == expected
+
+
+def test_build_keeps_nul_exact_ids_apart(threshold):
+    # pandas.factorize would merge "a", "a\x00b" and "a\x00" (its string table reads C strings).
+    from likewise.data import Interactions
+
+    users = np.array(["a", "a\x00b", "a", "b"], dtype=object)
+    data = Interactions.from_arrays(users, [1, 2, 3, 4])
+    assert data.users.ids.tolist() == ["a", "a\x00b", "b"]
+    assert data.user_counts().tolist() == [2, 1, 1]
+    with pytest.raises(DataError, match=r"row 2: user: id ends with a NUL character"):
+        Interactions.from_arrays(np.array(["a", "b", "a\x00"], dtype=object), [1, 2, 3])

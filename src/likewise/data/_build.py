@@ -13,7 +13,7 @@ from typing import Any, Literal
 import numpy as np
 
 from likewise.data import idmap as idmap_module
-from likewise.data.idmap import IdMap
+from likewise.data.idmap import IdMap, factorize_strings
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError, InvalidParameterError, UnknownIdError
 
@@ -162,9 +162,7 @@ def _all_strings(obj: np.ndarray) -> bool:
 
 def _string_ids(obj: np.ndarray, field: str, problems: _Problems) -> np.ndarray:
     """The string checks of `_id_column`, run once per distinct id and spread back to the rows."""
-    import pandas as pd
-
-    codes, uniques = pd.factorize(obj)
+    codes, uniques = factorize_strings(obj)
     nul = np.fromiter((v.endswith("\x00") for v in uniques), dtype=bool, count=len(uniques))
     blank = np.fromiter((not v.strip() for v in uniques), dtype=bool, count=len(uniques))
     if nul.any():

@@ -9,9 +9,9 @@ Ids are either all integers (stored as int64) or all strings (stored as a numpy 
 array, so they round-trip through `.npz` without pickle). Mixing the two is refused: a
 column holding both ``7`` and ``"7"`` almost always signals a parsing problem.
 
-Speed (docs/large.md, "Id mapping"): construction hashes the raw ids once (pandas' factorize,
-or Arrow's dictionary encoding for Arrow string columns) and sorts only the distinct ids, and
-lookups go through a cached pandas hash index, so mapping n raw ids over m distinct ones costs
+Speed (docs/large.md, "Id mapping"): construction hashes the raw ids once (Arrow's dictionary
+encoding for strings, pandas' factorize for integers) and sorts only the distinct ids, and
+bulk lookups hash through Arrow's index_in, so mapping n raw ids over m distinct ones costs
 O(n + m log m) instead of sorting all n unicode strings. The order is unchanged: always
 sorted, never first-seen, so a map does not depend on how the input was ordered or chunked.
 The plain-dict twin in tests/reference/idmap.py states the semantics these fast paths keep.
@@ -130,7 +130,7 @@ def _refuse_trailing_nul(arr: np.ndarray, what: str) -> None:
 
 
 def trailing_nul_mask(arr: np.ndarray) -> np.ndarray:
-    """Which elements of an object array of str end with NUL (checked once per distinct value)."""
+    """Which elements of an object array of str end with NUL (Arrow's ends_with for many)."""
     if arr.size < BULK:
         return np.fromiter((v.endswith("\x00") for v in arr), dtype=bool, count=arr.size)
     import pyarrow as pa
@@ -140,11 +140,27 @@ def trailing_nul_mask(arr: np.ndarray) -> np.ndarray:
         return np.asarray(pc.ends_with(pa.array(arr, type=pa.string()), pattern="\x00"), dtype=bool)
     except (pa.ArrowException, UnicodeError):  # lone surrogates: hash, check each distinct id
         pass
-    import pandas as pd
-
-    codes, uniques = pd.factorize(arr)
+    codes, uniques = factorize_strings(arr)
     per_unique = np.fromiter((v.endswith("\x00") for v in uniques), dtype=bool, count=len(uniques))
     return per_unique[codes]
+
+
+def factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as an object array) of an array of str, NUL-exact.
+
+    Not pandas.factorize: its string hash table reads C strings, so "a\\x00b" and "a" would
+    be one value. Arrow's dictionary encoding keeps every character; what Arrow cannot hold
+    (lone surrogates) is sorted by numpy instead, slower but exact.
+    """
+    import pyarrow as pa
+
+    try:
+        encoded = pa.array(arr.astype(object, copy=False), type=pa.string()).dictionary_encode()
+    except (pa.ArrowException, UnicodeError):
+        uniques, codes = np.unique(arr.astype(object, copy=False), return_inverse=True)
+        return codes.reshape(-1), uniques
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+    return codes, np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
 
 
 def _refuse_nul_in_uniques(uniques: np.ndarray, codes: np.ndarray, what: str) -> None:
@@ -155,6 +171,14 @@ def _refuse_nul_in_uniques(uniques: np.ndarray, codes: np.ndarray, what: str) ->
         raise DataError(
             f"{what} contain {uniques[codes[pos]]!r} at position {pos}: ids must not end with a NUL character"
         )
+
+
+def _arrow_ids(arr: np.ndarray) -> Any:
+    """Ids as an Arrow array. Unicode arrays go through Python strings: pyarrow cuts a numpy
+    unicode element at its first NUL ("a\\x00b" would become "a")."""
+    import pyarrow as pa
+
+    return pa.array(arr.astype(object) if arr.dtype.kind == "U" else arr)
 
 
 def _is_arrow(values: Any) -> bool:
@@ -207,17 +231,17 @@ class IdMap:
         if arr.size < BULK:
             idmap = cls(arr, name=name)
             return idmap, idmap.to_index(arr)
-        import pandas as pd
+        if arr.dtype.kind == "U":
+            codes, uniques = factorize_strings(arr)
+            return cls._from_codes(uniques.astype(str), codes, name)
+        import pandas as pd  # integers: pandas' int64 hash table
 
         codes, uniques = pd.factorize(arr)
         return cls._from_codes(np.asarray(uniques).astype(arr.dtype, copy=False), codes, name)
 
     @classmethod
     def _encode_strings(cls, ids: np.ndarray, name: str) -> tuple[IdMap, np.ndarray]:
-        import pandas as pd
-
-        codes, uniques = pd.factorize(ids)
-        uniques = np.asarray(uniques, dtype=object)
+        codes, uniques = factorize_strings(ids)
         _refuse_nul_in_uniques(uniques, codes, f"{name} ids")
         return cls._from_codes(uniques.astype(str), codes, name)
 
@@ -332,8 +356,8 @@ class IdMap:
 
         try:
             if self._lookup is None:  # kept: ids are immutable
-                self._lookup = pa.array(self.ids)
-            found = pc.index_in(pa.array(query), value_set=self._lookup)
+                self._lookup = _arrow_ids(self.ids)
+            found = pc.index_in(_arrow_ids(query), value_set=self._lookup)
         except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates in Python strings
             import pandas as pd
 
