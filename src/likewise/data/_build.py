@@ -12,7 +12,8 @@ from typing import Any, Literal
 
 import numpy as np
 
-from likewise.data.idmap import IdMap
+from likewise.data import idmap as idmap_module
+from likewise.data.idmap import IdMap, factorize_strings
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError, InvalidParameterError, UnknownIdError
 
@@ -30,6 +31,8 @@ REASON_NUL_ID = "id ends with a NUL character"
 REASON_BIG_TIME = "is outside the int64 range of seconds"
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
+# Beyond this many interactions indptr becomes int64 (a module constant so tests can lower it).
+INDPTR_INT32_MAX = int(np.iinfo(np.int32).max)
 
 
 @dataclass
@@ -124,6 +127,8 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
         problems.add(whole & ~in_range, field, REASON_BIG_ID, arr)
         return np.where(in_range, arr, 0).astype(np.int64)
     obj = arr.astype(object)
+    if _all_strings(obj):
+        return _string_ids(obj, field, problems)
     problems.add(_null_mask(obj), field, "id is missing")
     is_str = np.fromiter((isinstance(v, str) for v in obj), dtype=bool, count=obj.size)
     is_int = np.fromiter(
@@ -146,6 +151,27 @@ def _id_column(values: Any, field: str, problems: _Problems) -> np.ndarray:
     return obj
 
 
+def _all_strings(obj: np.ndarray) -> bool:
+    """True for a big column of nothing but str: one C loop instead of six Python ones."""
+    if obj.size < idmap_module.BULK:
+        return False
+    from pandas.api.types import infer_dtype
+
+    return bool(infer_dtype(obj, skipna=False) == "string")
+
+
+def _string_ids(obj: np.ndarray, field: str, problems: _Problems) -> np.ndarray:
+    """The string checks of `_id_column`, run once per distinct id and spread back to the rows."""
+    codes, uniques = factorize_strings(obj)
+    nul = np.fromiter((v.endswith("\x00") for v in uniques), dtype=bool, count=len(uniques))
+    blank = np.fromiter((not v.strip() for v in uniques), dtype=bool, count=len(uniques))
+    if nul.any():
+        problems.add(nul[codes], field, REASON_NUL_ID, obj)
+    if blank.any():
+        problems.add(blank[codes], field, "id is empty")
+    return obj
+
+
 def _fits_int64(value: Any) -> bool:
     return _INT64_MIN <= int(value) <= _INT64_MAX
 
@@ -155,7 +181,8 @@ def _finalise_ids(obj: np.ndarray, keep: np.ndarray) -> np.ndarray:
     if kept.dtype.kind in "iuU":
         return kept
     if kept.size and isinstance(kept[0], str):
-        return kept.astype(str)
+        # Big columns stay Python strings: IdMap.encode hashes them without a unicode copy.
+        return kept if kept.size >= idmap_module.BULK else kept.astype(str)
     return kept.astype(np.int64)
 
 
@@ -329,8 +356,7 @@ def _index_within(
     already_dropped: np.ndarray | None = None,
 ) -> tuple[IdMap, np.ndarray]:
     if idmap is None:
-        idmap = IdMap(raw, name=name)
-        return idmap, idmap.to_index(raw)
+        return IdMap.encode(raw, name=name)
     try:
         idx = idmap.to_index(raw, missing="negative")
     except UnknownIdError as exc:  # e.g. string ids against an integer catalogue
@@ -399,7 +425,7 @@ def _merge_sorted(
     indices = i[starts].astype(np.int32)
     counts = np.bincount(rows, minlength=n_users)
     nnz = indices.size
-    indptr_dtype = np.int64 if nnz > np.iinfo(np.int32).max else np.int32
+    indptr_dtype = np.int64 if nnz > INDPTR_INT32_MAX else np.int32
     indptr = np.zeros(n_users + 1, dtype=indptr_dtype)
     np.cumsum(counts, out=indptr[1:])
     return indptr, indices, np.asarray(data, dtype=np.float32), t_out, merged

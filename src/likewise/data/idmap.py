@@ -8,6 +8,13 @@ order was.
 Ids are either all integers (stored as int64) or all strings (stored as a numpy unicode
 array, so they round-trip through `.npz` without pickle). Mixing the two is refused: a
 column holding both ``7`` and ``"7"`` almost always signals a parsing problem.
+
+Speed (docs/large.md, "Id mapping"): construction hashes the raw ids once (Arrow's dictionary
+encoding for strings, pandas' factorize for integers) and sorts only the distinct ids, and
+bulk lookups hash through Arrow's index_in, so mapping n raw ids over m distinct ones costs
+O(n + m log m) instead of sorting all n unicode strings. The order is unchanged: always
+sorted, never first-seen, so a map does not depend on how the input was ordered or chunked.
+The plain-dict twin in tests/reference/idmap.py states the semantics these fast paths keep.
 """
 
 from __future__ import annotations
@@ -27,12 +34,18 @@ __all__ = ["IdMap", "as_id_array"]
 MissingPolicy = Literal["raise", "negative"]
 _MAX_NAMED = 10
 _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
+# Below this many ids, plain numpy is as fast and keeps pandas out of a serving process
+# (tests/test_startup_imports.py); above it, hashing through pandas wins by far.
+BULK = 4096
 
 
-def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
+def as_id_array(values: Any, *, what: str = "ids", keep_objects: bool = False) -> np.ndarray:
     """Turn a scalar, list, numpy array or pandas Series of raw ids into an int64 or str array.
 
     Raises DataError for nulls, floats that are not whole numbers, and mixed int/str ids.
+    ``keep_objects`` returns a big object array of Python strings as it is, for a lookup that
+    hashes it rather than stores it: no unicode copy, and no trailing-NUL check (such an id can
+    never be found, so `IdMap.to_index` checks only the ids it did not find).
     """
     if hasattr(values, "to_numpy"):  # pandas / polars Series
         values = values.to_numpy()
@@ -67,13 +80,21 @@ def as_id_array(values: Any, *, what: str = "ids") -> np.ndarray:
     if kind == "U":
         return arr
     if kind in "OST":
-        return _object_ids(arr, what)
+        return _object_ids(arr, what, keep_objects)
     raise DataError(f"{what} must be integers or strings, got dtype {arr.dtype}")
 
 
-def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
+def _object_ids(arr: np.ndarray, what: str, keep_objects: bool = False) -> np.ndarray:
     if arr.size == 0:
         return np.array([], dtype=np.int64)
+    if arr.size >= BULK:
+        from pandas.api.types import infer_dtype
+
+        if infer_dtype(arr, skipna=False) == "string":  # one C loop: every element is a str
+            if keep_objects and arr.dtype == object:
+                return arr
+            _refuse_trailing_nul(arr, what)
+            return arr.astype(str)
     is_str = np.fromiter((isinstance(v, str) for v in arr), dtype=bool, count=arr.size)
     if is_str.all():
         _refuse_trailing_nul(arr, what)  # before astype(str), which would drop it
@@ -102,9 +123,66 @@ def _object_ids(arr: np.ndarray, what: str) -> np.ndarray:
 
 def _refuse_trailing_nul(arr: np.ndarray, what: str) -> None:
     """Refuse string ids ending in NUL: numpy's unicode arrays would drop it (and merge "a\\x00" with "a")."""
-    pos = next((pos for pos, v in enumerate(arr) if v.endswith("\x00")), None)
-    if pos is not None:
+    ends = trailing_nul_mask(arr)
+    if ends.any():
+        pos = int(np.argmax(ends))
         raise DataError(f"{what} contain {arr[pos]!r} at position {pos}: ids must not end with a NUL character")
+
+
+def trailing_nul_mask(arr: np.ndarray) -> np.ndarray:
+    """Which elements of an object array of str end with NUL (Arrow's ends_with for many)."""
+    if arr.size < BULK:
+        return np.fromiter((v.endswith("\x00") for v in arr), dtype=bool, count=arr.size)
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    try:
+        return np.asarray(pc.ends_with(pa.array(arr, type=pa.string()), pattern="\x00"), dtype=bool)
+    except (pa.ArrowException, UnicodeError):  # lone surrogates: hash, check each distinct id
+        pass
+    codes, uniques = factorize_strings(arr)
+    per_unique = np.fromiter((v.endswith("\x00") for v in uniques), dtype=bool, count=len(uniques))
+    return per_unique[codes]
+
+
+def factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(codes, distinct values as an object array) of an array of str, NUL-exact.
+
+    Not pandas.factorize: its string hash table reads C strings, so "a\\x00b" and "a" would
+    be one value. Arrow's dictionary encoding keeps every character; what Arrow cannot hold
+    (lone surrogates) is sorted by numpy instead, slower but exact.
+    """
+    import pyarrow as pa
+
+    try:
+        encoded = pa.array(arr.astype(object, copy=False), type=pa.string()).dictionary_encode()
+    except (pa.ArrowException, UnicodeError):
+        uniques, codes = np.unique(arr.astype(object, copy=False), return_inverse=True)
+        return codes.reshape(-1), uniques
+    codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+    return codes, np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _refuse_nul_in_uniques(uniques: np.ndarray, codes: np.ndarray, what: str) -> None:
+    """_refuse_trailing_nul for factorized ids: check the distinct ids, report the first row."""
+    ends = np.fromiter((v.endswith("\x00") for v in uniques), dtype=bool, count=uniques.size)
+    if ends.any():
+        pos = int(np.argmax(ends[codes]))
+        raise DataError(
+            f"{what} contain {uniques[codes[pos]]!r} at position {pos}: ids must not end with a NUL character"
+        )
+
+
+def _arrow_ids(arr: np.ndarray) -> Any:
+    """Ids as an Arrow array. Unicode arrays go through Python strings: pyarrow cuts a numpy
+    unicode element at its first NUL ("a\\x00b" would become "a")."""
+    import pyarrow as pa
+
+    return pa.array(arr.astype(object) if arr.dtype.kind == "U" else arr)
+
+
+def _is_arrow(values: Any) -> bool:
+    return type(values).__module__.startswith("pyarrow")
 
 
 class IdMap:
@@ -118,14 +196,80 @@ class IdMap:
         What the ids are ("user", "item"); used in error messages.
     """
 
-    __slots__ = ("_hash", "ids", "name")
+    __slots__ = ("_hash", "_lookup", "ids", "name")
 
     def __init__(self, ids: Iterable[Any] | npt.ArrayLike, *, name: str = "id") -> None:
-        arr = as_id_array(ids if not isinstance(ids, (set, frozenset)) else list(ids), what=f"{name} ids")
-        self.ids: np.ndarray = np.unique(arr)
+        if isinstance(ids, (set, frozenset)):
+            ids = list(ids)
+        if _is_arrow(ids) or (hasattr(ids, "__len__") and len(ids) >= BULK):  # type: ignore[arg-type]
+            self.ids: np.ndarray = IdMap.encode(ids, name=name)[0].ids  # hash once, sort the distinct ids
+        else:
+            self.ids = np.unique(as_id_array(ids, what=f"{name} ids"))
         self.ids.flags.writeable = False
         self.name = name
         self._hash: str | None = None
+        self._lookup: Any = None
+
+    @classmethod
+    def encode(cls, ids: Any, *, name: str = "id") -> tuple[IdMap, np.ndarray]:
+        """The map of `ids` and the int32 index of every element, from one hashing pass.
+
+        Equal to ``(m := IdMap(ids), m.to_index(ids))`` but about twice as fast; a pyarrow
+        string array (what the readers produce) is dictionary-encoded by Arrow without ever
+        becoming Python strings.
+        """
+        if _is_arrow(ids):
+            return cls._encode_arrow(ids, name)
+        if hasattr(ids, "to_numpy"):
+            ids = ids.to_numpy()
+        if isinstance(ids, np.ndarray) and ids.dtype == object and ids.ndim == 1 and ids.size >= BULK:
+            from pandas.api.types import infer_dtype
+
+            if infer_dtype(ids, skipna=False) == "string":  # hash the Python strings as they are
+                return cls._encode_strings(ids, name)
+        arr = as_id_array(ids, what=f"{name} ids")
+        if arr.size < BULK:
+            idmap = cls(arr, name=name)
+            return idmap, idmap.to_index(arr)
+        if arr.dtype.kind == "U":
+            codes, uniques = factorize_strings(arr)
+            return cls._from_codes(uniques.astype(str), codes, name)
+        import pandas as pd  # integers: pandas' int64 hash table
+
+        codes, uniques = pd.factorize(arr)
+        return cls._from_codes(np.asarray(uniques).astype(arr.dtype, copy=False), codes, name)
+
+    @classmethod
+    def _encode_strings(cls, ids: np.ndarray, name: str) -> tuple[IdMap, np.ndarray]:
+        codes, uniques = factorize_strings(ids)
+        _refuse_nul_in_uniques(uniques, codes, f"{name} ids")
+        return cls._from_codes(uniques.astype(str), codes, name)
+
+    @classmethod
+    def _encode_arrow(cls, ids: Any, name: str) -> tuple[IdMap, np.ndarray]:
+        import pyarrow as pa
+
+        if isinstance(ids, pa.ChunkedArray):
+            ids = ids.combine_chunks()
+        if ids.null_count:
+            pos = int(np.argmax(np.asarray(ids.is_null())))
+            raise DataError(f"{name} ids contain a null at position {pos}; ids must be integers or strings")
+        if not (pa.types.is_string(ids.type) or pa.types.is_large_string(ids.type)):
+            return cls.encode(ids.to_numpy(zero_copy_only=False), name=name)
+        encoded = ids.dictionary_encode()
+        uniques = np.asarray(encoded.dictionary.to_numpy(zero_copy_only=False), dtype=object)
+        codes = np.asarray(encoded.indices.to_numpy(zero_copy_only=False))
+        _refuse_nul_in_uniques(uniques, codes, f"{name} ids")
+        return cls._from_codes(uniques.astype(str), codes, name)
+
+    @classmethod
+    def _from_codes(cls, uniques: np.ndarray, codes: np.ndarray, name: str) -> tuple[IdMap, np.ndarray]:
+        """Sort first-seen distinct ids and renumber the codes to match (sorted order is the contract)."""
+        order = np.argsort(uniques, kind="stable")
+        rank = np.empty(order.size, dtype=np.int32)
+        rank[order] = np.arange(order.size, dtype=np.int32)
+        idmap = cls.from_sorted_unique(uniques[order], name=name)
+        return idmap, rank[codes]
 
     @classmethod
     def from_sorted_unique(cls, ids: np.ndarray, *, name: str = "id") -> IdMap:
@@ -138,6 +282,7 @@ class IdMap:
         obj.ids.flags.writeable = False
         obj.name = name
         obj._hash = None
+        obj._lookup = None
         return obj
 
     def __len__(self) -> int:
@@ -176,6 +321,10 @@ class IdMap:
         query = self._coerce_query(ids)
         if len(self) == 0 or query.size == 0:
             idx = np.full(query.size, -1, dtype=np.int32)
+        elif query.size >= BULK:
+            idx = self._bulk_index(query)
+            if query.dtype == object and (idx < 0).any():  # unchecked strings: refuse NULs as before
+                self._refuse_unknown_nul(query, np.flatnonzero(idx < 0))
         else:
             pos = np.searchsorted(self.ids, query)
             pos_clipped = np.minimum(pos, len(self) - 1)
@@ -190,6 +339,30 @@ class IdMap:
                 tuple(plain(v) for v in unknown),
             )
         return idx
+
+    def _refuse_unknown_nul(self, query: np.ndarray, unknown: np.ndarray) -> None:
+        """The trailing-NUL refusal of `as_id_array`, run only on the ids a bulk lookup missed."""
+        ends = trailing_nul_mask(query[unknown])
+        if ends.any():
+            at = int(unknown[np.argmax(ends)])
+            raise UnknownIdError(
+                f"{self.name} ids contain {query[at]!r} at position {at}: ids must not end with a NUL character"
+            )
+
+    def _bulk_index(self, query: np.ndarray) -> np.ndarray:
+        """Hash lookup of many ids: Arrow's index_in (measured fastest), pandas for what UTF-8 cannot hold."""
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        try:
+            if self._lookup is None:  # kept: ids are immutable
+                self._lookup = _arrow_ids(self.ids)
+            found = pc.index_in(_arrow_ids(query), value_set=self._lookup)
+        except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates in Python strings
+            import pandas as pd
+
+            return np.asarray(pd.Index(self.ids).get_indexer(query), dtype=np.int32)
+        return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.int32)
 
     def to_ids(self, indices: npt.ArrayLike) -> np.ndarray:
         """Map dense indices back to raw ids. Negative indices (padding) are not allowed."""
@@ -248,10 +421,10 @@ class IdMap:
 
     def _coerce_query(self, ids: Any) -> np.ndarray:
         try:
-            query = as_id_array(ids, what=f"{self.name} ids")
+            query = as_id_array(ids, what=f"{self.name} ids", keep_objects=True)
         except DataError as exc:
             raise UnknownIdError(str(exc)) from exc
-        if len(self) and query.size and (query.dtype.kind == "U") != self.is_str:
+        if len(self) and query.size and (query.dtype.kind in "UO") != self.is_str:
             want = "strings" if self.is_str else "integers"
             raise UnknownIdError(
                 f"unknown {self.name} id {plain(query[0])!r}: this map's ids are {want}",
@@ -288,3 +461,4 @@ class IdMap:
         self.ids = state["ids"]
         self.name = state["name"]
         self._hash = None
+        self._lookup = None
