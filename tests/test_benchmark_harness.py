@@ -331,3 +331,49 @@ def test_a_dirty_tree_is_refused_unless_allowed_and_then_marked(tmp_path, monkey
     assert main(argv) == 0
     text = page.read_text()
     assert "MEASURED ON UNCOMMITTED CODE" not in text and "commit def5678*" in text
+
+
+# --------------------------------------------------------------------------- LightFM's installer
+
+
+def _installer():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    from benchmarks.harness import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("install_lightfm", REPO_ROOT / "benchmarks" / "install_lightfm.py")
+    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
+    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    return module
+
+
+def test_lightfm_installer_refuses_an_archive_that_is_not_the_pinned_one(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    installer = _installer()
+    links = tmp_path / "wheels"
+    links.mkdir()
+    (links / installer.FILENAME).write_bytes(b"not lightfm")
+    monkeypatch.setattr(installer, "pip_settings", lambda: {"find-links": [str(links)], "no-index": ["1"]})
+    with pytest.raises(installer.HashMismatch, match="refusing"):
+        installer.fetch_sdist(tmp_path)
+    assert not (tmp_path / installer.FILENAME).exists()
+
+
+def test_lightfm_installer_reads_a_pep503_file_index_and_its_stated_hash(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    installer = _installer()
+    project = tmp_path / "simple" / "lightfm"
+    project.mkdir(parents=True)
+    payload = b"pretend sdist"
+    (project / installer.FILENAME).write_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    (project / "index.html").write_text(f'<a href="{installer.FILENAME}#sha256={digest}">{installer.FILENAME}</a>')
+    index = (tmp_path / "simple").as_uri()
+    monkeypatch.setattr(installer, "pip_settings", lambda: {"index-url": [index]})
+    found, problems = installer.candidates(installer.pip_settings(), installer._ssl_context({}))
+    assert problems == [] and found == [((project / installer.FILENAME).as_uri(), digest)]
+    # the index states a hash that is not the pinned one: refused before anything is read
+    with pytest.raises(installer.HashMismatch, match="the index states"):
+        installer.fetch_sdist(tmp_path)
+    monkeypatch.setattr(installer, "SHA256", digest)
+    assert installer.fetch_sdist(tmp_path).read_bytes() == payload
