@@ -385,7 +385,8 @@ def _fmt_metric(value: Any) -> str:
 def _fmt_ratio(mine: Any, peer: Any) -> str:
     if not (_finite(mine) and _finite(peer)) or peer <= 0:
         return ""
-    return f"{mine / peer:.2f}×"
+    ratio = mine / peer
+    return f"{ratio:.2f}×" if ratio >= 0.1 else f"{ratio:.2g}×"  # 0.004×, never a misleading 0.00×
 
 
 def _fmt_params(params: dict[str, Any]) -> str:

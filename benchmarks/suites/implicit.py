@@ -68,6 +68,7 @@ REG = 0.05  # PEERS.md's untuned reference setting
 ALPHA = 0.0  # likewise; implicit's alpha = 1.0 (its default): the same confidence on binary data
 BPR_PARAMS = {"learning_rate": 0.01, "reg": 0.01, "n_epochs": 100}  # implicit's defaults
 LIGHTFM_LR = 0.05  # LightFM's default (adagrad)
+LENSKIT_ALPHA = 1.0  # LensKit's confidence weight w (1 + w*r) and likewise's alpha alike
 LIGHTFM_EPOCHS = 30  # LightFM's epoch costs ~0.3-0.5 s here: 100 would cost minutes; likewise's BPR matches it
 ALS_GRID = {"reg": (1.0, 5.0, 20.0, 50.0), "alpha": (0.0, 1.0, 3.0, 10.0)}
 ALS_GRID_QUICK = {"reg": (5.0, 20.0), "alpha": (1.0, 3.0)}
@@ -146,6 +147,55 @@ class _LightFM(_Runner):
         return np.take_along_axis(top, order, axis=1)
 
 
+class _LensKit(_Runner):
+    """LensKit 2025's ImplicitMF (Hu et al. ALS, conjugate gradient) in a top-N pipeline."""
+
+    library = "lenskit"
+
+    def fit(self, train: Any) -> None:
+        import pandas as pd
+        from lenskit.als import ImplicitMFScorer
+        from lenskit.data import from_interactions_df
+        from lenskit.pipeline import topn_pipeline
+
+        _lenskit_threads(self.threads)
+        p = self.params
+        key = id(train.matrix)
+        if key not in _LENSKIT_DATA:  # data conversion: done once, outside the warm timings
+            matrix = train.matrix.tocoo()
+            frame = pd.DataFrame({"user_id": matrix.row, "item_id": matrix.col})  # dense indices as ids
+            _LENSKIT_DATA[key] = (train.matrix, from_interactions_df(frame, user_col="user_id", item_col="item_id"))
+        dataset = _LENSKIT_DATA[key][1]
+        scorer = ImplicitMFScorer(
+            embedding_size=p["n_factors"], epochs=p["n_epochs"], regularization=p["reg"], weight=p["alpha"]
+        )
+        self.pipeline = topn_pipeline(scorer, n=K)
+        self.pipeline.train(dataset)
+
+    def recommend(self, train: Any, users: np.ndarray) -> np.ndarray:
+        """``lenskit.batch.recommend`` (its candidates exclude each user's training items)."""
+        from lenskit import batch
+
+        recs = batch.recommend(self.pipeline, users.tolist(), n=K, n_jobs=1)
+        out = np.full((users.size, K), -1, dtype=np.int64)
+        for row, user in enumerate(users.tolist()):
+            ids = np.asarray(recs.lookup(user_id=user).ids())[:K]
+            out[row, : ids.size] = ids
+        return out
+
+
+_LENSKIT_DATA: dict[int, tuple[Any, Any]] = {}  # id(matrix) -> (the matrix, kept alive; its LensKit Dataset)
+
+
+def _lenskit_threads(threads: int) -> None:
+    """LensKit's training pool on `threads`, BLAS/torch on one (as likewise and implicit), once per process."""
+    from lenskit.parallel import config
+
+    if getattr(_lenskit_threads, "done", None) != threads:
+        config.initialize(processes=1, threads=threads, backend_threads=1)
+        _lenskit_threads.done = threads  # type: ignore[attr-defined]
+
+
 class _Likewise(_Runner):
     library = "likewise"
 
@@ -195,7 +245,9 @@ class _Implicit(_Runner):
 
 
 def _runner(library: str, algorithm: str, params: dict[str, Any], threads: int) -> _Runner:
-    runners: dict[str, type[_Runner]] = {"likewise": _Likewise, "implicit": _Implicit, "lightfm": _LightFM}
+    runners: dict[str, type[_Runner]] = {
+        "likewise": _Likewise, "implicit": _Implicit, "lightfm": _LightFM, "lenskit": _LensKit,
+    }  # fmt: skip
     return runners[library](algorithm, params, threads)
 
 
@@ -214,6 +266,11 @@ def _display_params(library: str, algorithm: str, params: dict[str, Any]) -> dic
     """Parameters as each library spells them (implicit: factors, regularization, alpha*r)."""
     if library in ("likewise", "lightfm"):
         return dict(params)
+    if library == "lenskit":
+        return {
+            "embedding_size": params["n_factors"], "epochs": params["n_epochs"],
+            "regularization": params["reg"], "weight": params["alpha"],
+        }  # fmt: skip
     if algorithm == "ALS":
         return {
             "factors": params["n_factors"],
@@ -281,6 +338,7 @@ def _measure(
     repeats: int,
     notes: str = "",
     pair: str | None = None,
+    predict_repeats: int | None = None,
 ) -> Row:
     users = users_with_test(test)
     # warm-up: compiles (or loads) likewise's kernels, the peers' imports (LightFM compiles
@@ -290,7 +348,7 @@ def _measure(
     warm.recommend(train, users[:2])
     runner = _runner(library, algorithm, params, ctx.threads)
     _, fit_s = _best_of(repeats, lambda: runner.fit(train))
-    recs, predict_s = _best_of(max(repeats, 3), lambda: runner.recommend(train, users))
+    recs, predict_s = _best_of(predict_repeats or max(repeats, 3), lambda: runner.recommend(train, users))
     args = (library, algorithm, params, str(ctx.data_dir), ctx.threads)
     if library == "likewise":
         first = first_calls(_first_ml100k, *args, threads=ctx.threads).fields()
@@ -374,7 +432,39 @@ def _lightfm_rows(ctx: BenchContext, train: Any, test: Any, available: bool) -> 
     return rows
 
 
-def _ml100k_rows(ctx: BenchContext, implicit_available: bool, lightfm_available: bool = False) -> list[Row]:
+def _lenskit_rows(ctx: BenchContext, train: Any, test: Any, available: bool) -> list[Row]:
+    """LensKit's ImplicitMF beside likewise's ALS (CG) at the same factors, iterations, reg and
+    confidence. LensKit's confidence is 1 + w*r, like likewise's 1 + alpha*r; its solver takes the
+    observed cells' values as w*r, so w must be positive: both run at alpha = w = 1 here."""
+    if not available:
+        return []
+    params = _als_params("cg", alpha=LENSKIT_ALPHA, seed=ctx.seed)
+    label = f"ALS (CG), alpha={LENSKIT_ALPHA:g}"
+    rows = []
+    for library in ("likewise", "lenskit"):
+        print(f"  ml-100k {label} {library} ...", flush=True)
+        note = "LensKit 2025 ImplicitMF in topn_pipeline; lenskit.batch.recommend" if library == "lenskit" else ""
+        rows.append(
+            _measure(
+                ctx,
+                library,
+                "ALS",
+                label,
+                params,
+                train,
+                test,
+                repeats=1,
+                notes=note,
+                pair="als-lenskit",
+                predict_repeats=1,
+            )
+        )
+    return rows
+
+
+def _ml100k_rows(
+    ctx: BenchContext, implicit_available: bool, lightfm_available: bool = False, lenskit_available: bool = False
+) -> list[Row]:
     raw_train, test = ctx.ml100k_holdout()
     train = _binary(raw_train)
     libraries = ["likewise", "implicit"] if implicit_available else ["likewise"]
@@ -391,6 +481,7 @@ def _ml100k_rows(ctx: BenchContext, implicit_available: bool, lightfm_available:
         note = "Hogwild (not bit-reproducible)" if library == "likewise" else "negatives sampled by popularity"
         rows.append(_measure(ctx, library, "BPR", "BPR", params, train, test, repeats=1, notes=note, pair="bpr"))
     rows += _lightfm_rows(ctx, train, test, lightfm_available)
+    rows += _lenskit_rows(ctx, train, test, lenskit_available)
     for library in libraries:
         print(f"  ml-100k tuned ALS {library} ...", flush=True)
         rows.append(_tuned_als(ctx, library, train, test))
@@ -519,10 +610,12 @@ def run(ctx: BenchContext) -> list[Row]:
     """Every row of the suite; see `DESCRIPTION`."""
     implicit_available = ctx.peer("implicit") is not None
     lightfm_available = ctx.peer("lightfm") is not None
+    lenskit_available = ctx.peer("lenskit") is not None
     if not implicit_available:
         ctx.note("implicit is not installed: likewise rows only (pip install -e '.[bench]')")
     ctx.note(
         "implicit runs with BLAS limited to one thread while fitting (its own advice) and with "
         f"{ctx.threads} BLAS threads while recommending; likewise does the same internally."
     )
-    return _ml100k_rows(ctx, implicit_available, lightfm_available) + _scale_rows(ctx, implicit_available)
+    rows = _ml100k_rows(ctx, implicit_available, lightfm_available, lenskit_available)
+    return rows + _scale_rows(ctx, implicit_available)
