@@ -118,6 +118,7 @@ def _als_spark(path: str, threads: int, seed: int) -> dict[str, float]:
         .config("spark.driver.memory", "6g")
         .config("spark.sql.shuffle.partitions", str(2 * threads))
         .config("spark.ui.enabled", "false")
+        .config("spark.ui.showConsoleProgress", "false")
         .getOrCreate()
     )
     spark.sparkContext.setLogLevel("ERROR")
