@@ -342,8 +342,9 @@ def _installer():  # type: ignore[no-untyped-def]
     from benchmarks.harness import REPO_ROOT
 
     spec = importlib.util.spec_from_file_location("install_lightfm", REPO_ROOT / "benchmarks" / "install_lightfm.py")
-    module = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
     return module
 
 

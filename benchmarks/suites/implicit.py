@@ -179,7 +179,10 @@ class _LensKit(_Runner):
         recs = batch.recommend(self.pipeline, users.tolist(), n=K, n_jobs=1)
         out = np.full((users.size, K), -1, dtype=np.int64)
         for row, user in enumerate(users.tolist()):
-            ids = np.asarray(recs.lookup(user_id=user).ids())[:K]
+            found = recs.lookup(user_id=user)
+            if found is None:  # no list for this user: the row stays padding (-1)
+                continue
+            ids = np.asarray(found.ids())[:K]
             out[row, : ids.size] = ids
         return out
 

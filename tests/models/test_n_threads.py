@@ -99,7 +99,7 @@ def test_default_threads_follow_cpu_affinity(monkeypatch: pytest.MonkeyPatch) ->
     assert threads_module.resolve_threads(None) == 1
     assert threads_module.resolve_threads(8) == 1
     monkeypatch.setattr(threads_module.os, "sched_getaffinity", lambda pid: set(range(64)), raising=False)
-    assert threads_module.available_threads() == min(64, int(numba.config.NUMBA_NUM_THREADS))
+    assert threads_module.available_threads() == min(64, int(numba.config.NUMBA_NUM_THREADS))  # type: ignore[attr-defined]
 
 
 def test_popularity_and_random_still_rank_the_same_on_one_thread() -> None:
