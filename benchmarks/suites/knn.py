@@ -18,8 +18,9 @@ Three tasks, each in the same run as its peer:
    the set from disk, so the peak memory is the fit's (plus the data), beside implicit's
    CosineRecommender(K=21) measured the same way.
 
-Every pair of tasks 1 and 2 also gets its first fit + predict in a fresh process (kernel cache
-filled, imports included) and in a cold one (empty kernel cache).
+Every pair of task 2 and three rating variants of task 1 (`FIRST_CALL_RATING`: user- and
+item-based, each kernel family) also get their first fit + predict in a fresh process (kernel
+cache filled, imports included) and in a cold one (empty kernel cache).
 """
 
 from __future__ import annotations
@@ -83,6 +84,10 @@ RATING_VARIANTS = [
     ("KNNBaseline item pearson_baseline", False, "pearson_baseline", "baseline"),
 ]
 QUICK_RATING = ("KNNBasic item cosine", "KNNBaseline item pearson_baseline")
+# First calls (fresh and cold processes) of the rating variants: one user-based and one item-based
+# variant of each kernel family. Each cold child compiles ~20 s of kernels and each Surprise child
+# predicts for ~10 s; all eight would add ~6 minutes to a run for the same information.
+FIRST_CALL_RATING = ("KNNBasic user msd", "KNNWithMeans item pearson", "KNNBaseline item pearson_baseline")
 SURPRISE_CLASS = {"basic": "KNNBasic", "means": "KNNWithMeans", "zscore": "KNNWithZScore", "baseline": "KNNBaseline"}
 
 # label -> (likewise ItemKNN params, implicit class name, implicit extra params)
@@ -152,7 +157,7 @@ def _rating_rows(ctx: BenchContext) -> list[Row]:
         kind = "UserKNN" if user_based else "ItemKNN"
         row = _rating_row(ctx, "likewise", label, {"class": kind, **params}, mine, len(folds), RATING_THREADS)
         rows.append(row)
-        if not ctx.quick or label in QUICK_RATING[:1]:
+        if label in (QUICK_RATING[:1] if ctx.quick else FIRST_CALL_RATING):
             print(f"  {label}: first calls ...", flush=True)
             calls = first_calls(_first_rating_likewise, label, str(ctx.data_dir), threads=RATING_THREADS)
             _set_fields(row, calls.fields())
