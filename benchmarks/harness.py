@@ -24,8 +24,18 @@ Inside ``run``:
   code for every library's output;
 - ``Row(...)`` is one measured line of the results table.
 
-Cold and warm: ``fit_cold_s`` is the first fit in a fresh process with an empty numba cache
-(import + JIT compile + fit); ``fit_s`` is a later fit in a warm process.
+Three times per measured call (issue 11, "fresh / warm / cold"):
+
+- **warm** (``fit_s``, ``predict_s``): a later call in a process that has already made one;
+- **fresh** (``fit_fresh_s``, ``predict_fresh_s``): the first call in a new process whose numba
+  kernel cache is filled (what every run after the first pays: importing the model's modules,
+  loading its compiled kernels, the call itself; interpreter start and reading the data excluded);
+- **cold** (``fit_cold_s``, ``predict_cold_s``): the same in a new process with an empty numba
+  cache (``NUMBA_CACHE_DIR`` a new folder), so every kernel is compiled.
+
+`first_calls` measures fresh and cold in two `run_isolated` children. Thread counts: every row
+says how many threads its library was allowed (``threads``); the report compares two rows only
+when those are equal. `default_threads` (the cores this process may run on) is the default.
 """
 
 from __future__ import annotations
@@ -53,8 +63,12 @@ __all__ = [
     "REPO_ROOT",
     "BenchContext",
     "BenchmarkError",
+    "FirstCalls",
     "Row",
     "default_data_dir",
+    "default_threads",
+    "first_calls",
+    "git_state",
     "machine_info",
     "ml100k",
     "peak_rss_mb",
@@ -118,12 +132,17 @@ class Row:
     peak_mb : float or None
         Peak resident memory of the process that fitted the model (see `run_isolated`).
     threads : int
-        Threads the library was allowed.
+        Threads this row's library was allowed (numba / OpenMP / BLAS / its own pool). The
+        report puts two rows side by side in a ratio only when their ``threads`` are equal.
     notes : str
         Anything a reader needs to interpret the row.
     pair : str or None
         Comparison key overriding the algorithm name (e.g. ``"als"`` for likewise's ALS and
         implicit's AlternatingLeastSquares).
+    fit_fresh_s, predict_fresh_s : float or None
+        First fit / first predict in a new process with a filled kernel cache (`first_calls`).
+    predict_cold_s : float or None
+        First predict in a new process with an empty kernel cache.
     """
 
     suite: str
@@ -140,6 +159,9 @@ class Row:
     threads: int = 1
     notes: str = ""
     pair: str | None = None
+    fit_fresh_s: float | None = None
+    predict_fresh_s: float | None = None
+    predict_cold_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-able dict (NaN and infinities become None)."""
@@ -259,7 +281,10 @@ def run_isolated(
         Start the child with an empty numba cache directory, so every kernel is compiled
         again: time the first call inside `fn` to get a cold time.
     threads : int, optional
-        Limit BLAS/OpenMP pools in the child (threadpoolctl) and set ``OMP_NUM_THREADS``.
+        The child's thread budget: ``NUMBA_NUM_THREADS``, ``OMP_NUM_THREADS``,
+        ``OPENBLAS_NUM_THREADS`` and ``MKL_NUM_THREADS`` are set before it starts (so numba's
+        pool and every BLAS / OpenMP pool are created that size) and threadpoolctl limits the
+        pools again once it runs.
     timeout : float, optional
         Seconds before the child is killed and `BenchmarkError` raised.
 
@@ -280,7 +305,8 @@ def run_isolated(
     if cache_dir:
         env["NUMBA_CACHE_DIR"] = cache_dir
     if threads is not None:
-        env["OMP_NUM_THREADS"] = str(threads)
+        for name in _THREAD_VARIABLES:
+            env[name] = str(threads)
     process = ctx.Process(target=_child_main, args=(child, fn, args, threads), daemon=True)
     try:
         with _environ(env):
@@ -308,6 +334,58 @@ def run_isolated(
     if status != "ok":
         raise BenchmarkError(f"{_name(fn)} failed in the isolated process: {payload}")
     return payload, float(peak)
+
+
+_THREAD_VARIABLES = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def default_threads() -> int:
+    """The cores this process may run on (``os.sched_getaffinity``; ``os.cpu_count`` elsewhere).
+
+    A benchmark pinned to 2 of 8 cores (``taskset``, a container's cpuset) must not claim 8.
+    """
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS / Windows
+        return os.cpu_count() or 1
+
+
+@dataclass
+class FirstCalls:
+    """What `first_calls` measured: the child's own figures in a fresh and in a cold process.
+
+    ``fresh`` and ``cold`` are the dicts the measured function returned (conventionally
+    ``{"fit_s": ..., "predict_s": ...}`` timed from before the model's first import);
+    ``peak_mb`` is the fresh child's peak resident memory.
+    """
+
+    fresh: dict[str, Any]
+    cold: dict[str, Any]
+    peak_mb: float
+
+    def fields(self) -> dict[str, Any]:
+        """Keyword arguments for `Row`: fit/predict fresh and cold times and the peak memory."""
+        return {
+            "fit_fresh_s": self.fresh.get("fit_s"),
+            "predict_fresh_s": self.fresh.get("predict_s"),
+            "fit_cold_s": self.cold.get("fit_s"),
+            "predict_cold_s": self.cold.get("predict_s"),
+            "peak_mb": self.peak_mb,
+        }
+
+
+def first_calls(
+    fn: Callable[..., dict[str, Any]], *args: Any, threads: int | None = None, timeout: float | None = None
+) -> FirstCalls:
+    """Run ``fn(*args)`` in two new processes: one with the kernel cache as it is, one with an empty one.
+
+    `fn` times its own first calls (import the model's module inside the clock, read the data
+    before it) and returns a dict such as ``{"fit_s": ..., "predict_s": ...}``. Measure the warm
+    times in this process first: that fills the on-disk kernel cache the fresh child loads.
+    """
+    fresh, peak = run_isolated(fn, *args, threads=threads, timeout=timeout)
+    cold, _ = run_isolated(fn, *args, cold=True, threads=threads, timeout=timeout)
+    return FirstCalls(fresh=dict(fresh), cold=dict(cold), peak_mb=peak)
 
 
 def _name(fn: Callable[..., Any]) -> str:
@@ -474,7 +552,8 @@ class BenchContext:
     quick : bool
         Smaller runs (fewer folds, smaller scale sets, no 25M set) for a quick check.
     threads : int
-        Threads every library may use (default: all cores).
+        Threads every multi-threaded library may use (default: the cores this process may
+        run on, `default_threads`). Rows beside a single-threaded peer (Surprise) run on 1.
     data_dir : pathlib.Path
         Folder holding ``ml-100k/`` etc. (default ``$LIKEWISE_BENCH_DATA`` or ``../shared/data``).
     seed : int
@@ -486,7 +565,7 @@ class BenchContext:
     """
 
     quick: bool = False
-    threads: int = field(default_factory=lambda: os.cpu_count() or 1)
+    threads: int = field(default_factory=lambda: default_threads())
     data_dir: Path = field(default_factory=default_data_dir)
     seed: int = HOLDOUT_SEED
     notes: list[str] = field(default_factory=list)
@@ -595,25 +674,43 @@ def _version(module: str) -> str | None:
     return None
 
 
-def _git_commit() -> str | None:
+IGNORED_FOR_DIRTY = ("benchmarks/results/", "docs/benchmarks.md")
+"""Paths a benchmark run itself writes: changes there do not make the measured code dirty."""
+
+
+def git_state(root: Path = REPO_ROOT) -> dict[str, Any]:
+    """The commit the benchmarks measure and whether the tree differs from it.
+
+    Returns ``{"commit": short hash or None, "dirty": bool, "changes": [porcelain lines]}``;
+    untracked files count (a new suite file changes what runs), results files and the page
+    (`IGNORED_FOR_DIRTY`) do not. Outside a git checkout: commit None, dirty False, and a
+    ``"note"`` saying why.
+    """
     try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "rev-parse", "--short", "HEAD"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        ).stdout.strip()
-        return out + ("+dirty" if dirty else "")
-    except (OSError, subprocess.SubprocessError):
+        commit = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout.strip()  # fmt: skip
+        status = subprocess.run(
+            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=all"],
+            capture_output=True, text=True, timeout=10, check=True,
+        ).stdout  # fmt: skip
+    except (OSError, subprocess.SubprocessError) as exc:
+        return {"commit": None, "dirty": False, "changes": [], "note": f"not a git checkout ({exc})"}
+    changes = [line for line in status.splitlines() if line.strip() and not _ignored(line[3:])]
+    return {"commit": commit, "dirty": bool(changes), "changes": changes}
+
+
+def _ignored(path: str) -> bool:
+    path = path.strip().strip('"').split(" -> ")[-1]
+    return any(path == prefix or path.startswith(prefix) for prefix in IGNORED_FOR_DIRTY)
+
+
+def _git_commit() -> str | None:
+    state = git_state()
+    if state["commit"] is None:
         return None
+    return str(state["commit"]) + ("+dirty" if state["dirty"] else "")
 
 
 def _numba_threading_layer() -> str:
@@ -639,6 +736,10 @@ def _numba_threading_layer() -> str:
         return f"{numba.config.THREADING_LAYER} ({type(exc).__name__})"
 
 
+PEERS = ("likewise", "scipy", "pandas", "implicit", "surprise", "lightfm", "lenskit", "torch", "pyspark")
+"""Packages whose versions every results file records."""
+
+
 def machine_info() -> dict[str, Any]:
     """CPU, cores, RAM, OS, Python, numpy/BLAS pools (threadpoolctl), numba threading layer,
     and the versions of likewise and the peers."""
@@ -647,7 +748,7 @@ def machine_info() -> dict[str, Any]:
     info: dict[str, Any] = {
         "cpu": _cpu_model(),
         "cores": os.cpu_count(),
-        "cores_available": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count(),
+        "cores_available": default_threads(),
         "ram_gb": _ram_gb(),
         "os": f"{platform.system()} {platform.release()}",
         "python": platform.python_version(),
@@ -677,9 +778,7 @@ def machine_info() -> dict[str, Any]:
         info["numba_threads"] = numba.config.NUMBA_NUM_THREADS
     except ImportError:
         info["numba"] = None
-    info["versions"] = {
-        name: _version(name) for name in ("likewise", "scipy", "pandas", "implicit", "surprise", "lightfm")
-    }
+    info["versions"] = {name: _version(name) for name in PEERS}
     info["git_commit"] = _git_commit()
     return info
 

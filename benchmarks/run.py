@@ -1,15 +1,18 @@
 """Run benchmark suites: ``python -m benchmarks.run [SUITE ...] [--quick] [--threads N] [--data-dir PATH]``.
 
 Discovers ``benchmarks/suites/*.py``, runs the requested suites (all by default), writes
-``benchmarks/results/<suite>.json`` (rows + machine info; git-ignored) and regenerates
-``docs/benchmarks.md`` from every results file present.
+``benchmarks/results/<suite>.json`` (rows + machine info + the commit measured; git-ignored)
+and regenerates ``docs/benchmarks.md`` from every results file present.
+
+Published numbers must come from committed code: a tree with uncommitted changes (``git status
+--porcelain`` not empty, results files and the page itself aside) is refused unless
+``--allow-dirty`` is given, and then every section it writes says so in a banner.
 """
 
 from __future__ import annotations
 
 import argparse
 import importlib
-import os
 import pkgutil
 import sys
 import time
@@ -20,7 +23,16 @@ from types import ModuleType
 from typing import Any
 
 from benchmarks import suites as _suites_pkg
-from benchmarks.harness import REPO_ROOT, BenchContext, Row, default_data_dir, dumps, machine_info
+from benchmarks.harness import (
+    REPO_ROOT,
+    BenchContext,
+    Row,
+    default_data_dir,
+    default_threads,
+    dumps,
+    git_state,
+    machine_info,
+)
 from benchmarks.report import load_results, published_sections, render_markdown, render_table
 
 __all__ = ["discover", "main", "run_suite", "write_docs"]
@@ -41,8 +53,14 @@ def discover() -> dict[str, ModuleType]:
     return found
 
 
-def run_suite(module: ModuleType, ctx: BenchContext, command: str) -> dict[str, Any]:
-    """Run one suite; return its results payload (rows, machine, settings)."""
+def run_suite(
+    module: ModuleType, ctx: BenchContext, command: str, state: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    """Run one suite; return its results payload (rows, machine, settings, commit).
+
+    `state` is `harness.git_state()` taken before the run (taken now when not given).
+    """
+    state = git_state() if state is None else state
     started = datetime.now(UTC)
     t0 = time.perf_counter()
     rows = module.run(ctx)
@@ -52,6 +70,9 @@ def run_suite(module: ModuleType, ctx: BenchContext, command: str) -> dict[str, 
         raise TypeError(f"suite {module.SUITE} returned {type(bad[0]).__name__}, expected benchmarks.harness.Row")
     return {
         "suite": module.SUITE,
+        "commit": state.get("commit"),
+        "dirty": bool(state.get("dirty")),
+        "changes": list(state.get("changes") or [])[:50],
         "description": getattr(module, "DESCRIPTION", ""),
         "generated": started.strftime("%Y-%m-%d %H:%M UTC"),
         "command": command,
@@ -86,7 +107,13 @@ def _parser(names: list[str]) -> argparse.ArgumentParser:
         "--threads",
         type=int,
         default=None,
-        help=f"threads each library may use (default: all cores, {os.cpu_count()})",
+        help=f"threads each multi-threaded library may use (default: the cores this process may run on, "
+        f"{default_threads()}); pairs beside single-threaded Surprise run on 1",
+    )
+    parser.add_argument(
+        "--allow-dirty",
+        action="store_true",
+        help="run on a tree with uncommitted changes (the page then marks those sections loudly)",
     )
     parser.add_argument(
         "--data-dir",
@@ -122,22 +149,36 @@ def main(argv: list[str] | None = None) -> int:
         print("--threads must be >= 1", file=sys.stderr)
         return 2
     selected = args.suites or list(available)
+    state = git_state()
+    if state["dirty"] and not args.allow_dirty:
+        shown = "\n  ".join(state["changes"][:20])
+        print(
+            f"refusing to benchmark uncommitted code (commit {state['commit']} plus changes):\n  {shown}\n"
+            "commit or stash them, or pass --allow-dirty (the page will then mark the sections as measured "
+            "on uncommitted code)",
+            file=sys.stderr,
+        )
+        return 2
+    if state["dirty"]:
+        print(f"!! measuring uncommitted code (--allow-dirty): {len(state['changes'])} change(s)", file=sys.stderr)
     args.results_dir.mkdir(parents=True, exist_ok=True)
     failed: list[str] = []
     for name in selected:
         ctx = BenchContext(
             quick=args.quick,
-            threads=args.threads or (os.cpu_count() or 1),
+            threads=args.threads or default_threads(),
             data_dir=args.data_dir if args.data_dir is not None else default_data_dir(),
         )
         parts = ["python -m benchmarks.run", name]
         if args.quick:
             parts.append("--quick")
         parts.append(f"--threads {ctx.threads}")
+        if state["dirty"]:
+            parts.append("--allow-dirty")
         command = " ".join(parts)
         print(f"== {name} ({'quick' if ctx.quick else 'full'}, {ctx.threads} threads, data {ctx.data_dir})", flush=True)
         try:
-            payload = run_suite(available[name], ctx, command)
+            payload = run_suite(available[name], ctx, command, state)
         except Exception:
             traceback.print_exc()
             print(f"!! suite {name} failed; its previous results (if any) are kept", file=sys.stderr)

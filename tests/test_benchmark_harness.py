@@ -8,12 +8,17 @@ import math
 import numpy as np
 import pytest
 from benchmarks import report
+from benchmarks import run as run_module
 from benchmarks.harness import (
     BenchContext,
     BenchmarkError,
     Row,
+    default_threads,
     dumps,
+    first_calls,
+    git_state,
     machine_info,
+    peak_rss_mb,
     ranking_metrics,
     run_isolated,
     scale_name,
@@ -66,8 +71,8 @@ def test_ratio_table_compares_paired_rows_of_the_same_run() -> None:
     lines = report._ratio_table(_rows())
     assert len(lines) == 3  # header, rule, one pair (Popularity has no peer)
     cells = [c.strip() for c in lines[2].strip("|").split("|")]
-    assert cells[:5] == ["ALS", "implicit AlternatingLeastSquares", "0.50×", "2.00×", "0.50×"]
-    assert cells[5] == "ndcg@10 0.4000 vs 0.4500"
+    assert cells[:6] == ["ALS", "implicit AlternatingLeastSquares", "2", "0.50×", "2.00×", "0.50×"]
+    assert cells[6] == "ndcg@10 0.4000 vs 0.4500"
 
 
 def test_render_markdown_has_a_section_per_suite_with_machine_and_skips() -> None:
@@ -157,12 +162,14 @@ def test_child_peak_is_the_childs_own_not_the_parents() -> None:
 
     parent_block = np.ones(1024 * 1024 * 1024, dtype=np.uint8)
     try:
+        assert peak_rss_mb() > 1000.0  # the premise: this process did peak above 1 GB
         _, idle = run_isolated(_allocate_mb, 0)
         _, busy = run_isolated(_allocate_mb, 100)
     finally:
         del parent_block
-    assert idle < 400.0, idle
-    assert 80.0 < busy - idle < 140.0, (idle, busy)
+    assert idle < 400.0, idle  # the interpreter + numpy, nowhere near the parent's 1 GB
+    assert 80.0 < busy - idle < 140.0, (idle, busy)  # the child's own 100 MB
+    assert busy < 500.0, busy
     with pytest.raises(BenchmarkError, match="ValueError"):
         run_isolated(math.factorial, -1)
 
@@ -175,3 +182,199 @@ def test_machine_info_and_suite_discovery(capsys) -> None:  # type: ignore[no-un
     assert main(["--list"]) == 0
     assert "baselines" in capsys.readouterr().out
     assert main(["no-such-suite", "--no-docs"]) == 2
+
+
+# --------------------------------------------------------------------------- threads
+
+
+def _child_threads() -> dict:
+    import os
+
+    import numba
+    from threadpoolctl import threadpool_info
+
+    return {
+        "numba": numba.get_num_threads(),
+        "blas": sorted({pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"}),
+        "env": {
+            name: os.environ.get(name) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS")
+        },
+    }
+
+
+def test_run_isolated_gives_the_child_the_requested_threads() -> None:
+    seen, _ = run_isolated(_child_threads, threads=1)
+    assert seen["numba"] == 1
+    assert seen["blas"] == [1]
+    assert seen["env"] == {"NUMBA_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
+
+
+def test_default_threads_respect_cpu_affinity(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import os
+
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {3}, raising=False)
+    assert default_threads() == 1
+    assert BenchContext().threads == 1
+
+
+def _threads_rows(peer_threads: int) -> list[Row]:
+    mine, peer = _rows()[:2]
+    peer.threads = peer_threads
+    return [mine, peer]
+
+
+def test_ratio_tables_refuse_unequal_thread_counts() -> None:
+    rows = _threads_rows(1)
+    assert report._ratio_table(rows) == []
+    assert report._ratio_table(rows, fresh=True) == []
+    refused = report._unequal_threads(rows)
+    assert refused == ["likewise ALS (2 thread(s)) vs implicit AlternatingLeastSquares (1 thread(s))"]
+    page = "\n".join(report.render_suite({"suite": "als", "threads": 2, "rows": [r.to_dict() for r in rows]}))
+    assert "likewise against its peers" not in page
+    assert "Not compared (unequal threads): likewise ALS (2 thread(s))" in page
+    assert report._unequal_threads(_threads_rows(2)) == [] and report._ratio_table(_threads_rows(2))
+
+
+# --------------------------------------------------------------------------- fresh / warm / cold
+
+
+def _first_fit() -> dict:
+    """A first call timed from before its import, as suites do in first_calls children."""
+    import time
+
+    start = time.perf_counter()
+    from likewise.models import Popularity
+    from likewise.testing import tiny_ratings
+
+    data = tiny_ratings()
+    model = Popularity(n_threads=1).fit(data)
+    fit_s = time.perf_counter() - start
+    start = time.perf_counter()
+    model.recommend(data.users.ids, n=2)
+    import os
+
+    return {"fit_s": fit_s, "predict_s": time.perf_counter() - start, "cache": os.environ.get("NUMBA_CACHE_DIR")}
+
+
+def test_first_calls_measure_fresh_and_cold_processes_into_row_fields() -> None:
+    calls = first_calls(_first_fit, threads=1)
+    assert calls.cold["cache"] and "likewise-numba-cold-" in calls.cold["cache"]  # an empty kernel cache
+    assert calls.fresh["cache"] != calls.cold["cache"]
+    fields = calls.fields()
+    assert set(fields) == {"fit_fresh_s", "predict_fresh_s", "fit_cold_s", "predict_cold_s", "peak_mb"}
+    assert all(value > 0 for value in fields.values())
+    # compiling every kernel costs more than loading them from the cache
+    assert calls.cold["fit_s"] + calls.cold["predict_s"] > calls.fresh["fit_s"] + calls.fresh["predict_s"]
+    row = Row("s", "t", "d", "likewise", "Popularity", {}, {}, fit_s=0.001, predict_s=0.001, threads=1, **fields)
+    back = Row.from_dict(json.loads(dumps(row.to_dict())))
+    assert back.fit_fresh_s == fields["fit_fresh_s"] and back.predict_cold_s == fields["predict_cold_s"]
+    header = report.render_table([back])[0]
+    assert "| fit s | fresh fit s | cold fit s | predict s | fresh predict s | cold predict s | peak MB |" in header
+
+
+def test_fresh_ratio_table_compares_first_calls() -> None:
+    mine, peer = _threads_rows(2)
+    mine.fit_fresh_s, peer.fit_fresh_s = 3.0, 1.5
+    lines = report._ratio_table([mine, peer], fresh=True)
+    cells = [c.strip() for c in lines[2].strip("|").split("|")]
+    assert cells == ["ALS", "implicit AlternatingLeastSquares", "2", "2.00×", ""]
+    assert report._ratio_table(_threads_rows(2), fresh=True) == []  # no fresh times: no table
+
+
+# --------------------------------------------------------------------------- clean commits
+
+
+def _git(root, *args: str) -> None:  # type: ignore[no-untyped-def]
+    import subprocess
+
+    subprocess.run(["git", "-C", str(root), *args], check=True, capture_output=True)
+
+
+def test_git_state_ignores_results_and_the_page_only(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    _git(tmp_path, "init", "-q")
+    _git(tmp_path, "-c", "user.email=a@b", "-c", "user.name=a", "commit", "-q", "--allow-empty", "-m", "x")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "benchmarks" / "results").mkdir(parents=True)
+    (tmp_path / "benchmarks" / "results" / "x.json").write_text("{}")
+    (tmp_path / "docs").mkdir()
+    (tmp_path / "docs" / "benchmarks.md").write_text("page")
+    assert git_state(tmp_path)["dirty"] is False
+    (tmp_path / "benchmarks" / "harness.py").write_text("changed")
+    state = git_state(tmp_path)
+    assert state["dirty"] is True and state["changes"] == ["?? benchmarks/harness.py"]
+
+
+class _FakeSuite:
+    SUITE = "fake"
+    DESCRIPTION = "a suite that measures nothing"
+
+    @staticmethod
+    def run(ctx: BenchContext) -> list[Row]:
+        return [Row("fake", "t", "d", "likewise", "Popularity", {}, {"ndcg@10": 0.1}, fit_s=0.01, threads=ctx.threads)]
+
+
+def test_a_dirty_tree_is_refused_unless_allowed_and_then_marked(tmp_path, monkeypatch, capsys) -> None:  # type: ignore[no-untyped-def]
+    dirty = {"commit": "abc1234", "dirty": True, "changes": [" M src/likewise/models/als.py"]}
+    monkeypatch.setattr(run_module, "git_state", lambda: dirty)
+    monkeypatch.setattr(run_module, "discover", lambda: {"fake": _FakeSuite})
+    page = tmp_path / "benchmarks.md"
+    argv = ["fake", "--results-dir", str(tmp_path), "--docs", str(page), "--threads", "1"]
+    assert main(argv) == 2
+    assert "refusing to benchmark uncommitted code" in capsys.readouterr().err
+    assert not page.exists() and not (tmp_path / "fake.json").exists()
+    assert main([*argv, "--allow-dirty"]) == 0
+    saved = json.loads((tmp_path / "fake.json").read_text())
+    assert saved["commit"] == "abc1234" and saved["dirty"] is True
+    text = page.read_text()
+    assert "MEASURED ON UNCOMMITTED CODE" in text and "commit abc1234 **plus uncommitted changes**" in text
+    monkeypatch.setattr(run_module, "git_state", lambda: {"commit": "def5678", "dirty": False, "changes": []})
+    assert main(argv) == 0
+    text = page.read_text()
+    assert "MEASURED ON UNCOMMITTED CODE" not in text and "commit def5678*" in text
+
+
+# --------------------------------------------------------------------------- LightFM's installer
+
+
+def _installer():  # type: ignore[no-untyped-def]
+    import importlib.util
+
+    from benchmarks.harness import REPO_ROOT
+
+    spec = importlib.util.spec_from_file_location("install_lightfm", REPO_ROOT / "benchmarks" / "install_lightfm.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_lightfm_installer_refuses_an_archive_that_is_not_the_pinned_one(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    installer = _installer()
+    links = tmp_path / "wheels"
+    links.mkdir()
+    (links / installer.FILENAME).write_bytes(b"not lightfm")
+    monkeypatch.setattr(installer, "pip_settings", lambda: {"find-links": [str(links)], "no-index": ["1"]})
+    with pytest.raises(installer.HashMismatch, match="refusing"):
+        installer.fetch_sdist(tmp_path)
+    assert not (tmp_path / installer.FILENAME).exists()
+
+
+def test_lightfm_installer_reads_a_pep503_file_index_and_its_stated_hash(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    import hashlib
+
+    installer = _installer()
+    project = tmp_path / "simple" / "lightfm"
+    project.mkdir(parents=True)
+    payload = b"pretend sdist"
+    (project / installer.FILENAME).write_bytes(payload)
+    digest = hashlib.sha256(payload).hexdigest()
+    (project / "index.html").write_text(f'<a href="{installer.FILENAME}#sha256={digest}">{installer.FILENAME}</a>')
+    index = (tmp_path / "simple").as_uri()
+    monkeypatch.setattr(installer, "pip_settings", lambda: {"index-url": [index]})
+    found, problems = installer.candidates(installer.pip_settings(), installer._ssl_context({}))
+    assert problems == [] and found == [((project / installer.FILENAME).as_uri(), digest)]
+    # the index states a hash that is not the pinned one: refused before anything is read
+    with pytest.raises(installer.HashMismatch, match="the index states"):
+        installer.fetch_sdist(tmp_path)
+    monkeypatch.setattr(installer, "SHA256", digest)
+    assert installer.fetch_sdist(tmp_path).read_bytes() == payload

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from benchmarks.harness import BenchContext, Row, ml100k, ranking_metrics, run_isolated, timed, users_with_test
+from benchmarks.harness import BenchContext, Row, first_calls, ml100k, ranking_metrics, timed, users_with_test
 
 SUITE = "baselines"
 DESCRIPTION = (
@@ -21,14 +21,14 @@ TASK = "top-10, per-user 80/20 holdout"
 K = 10
 
 
-def _model(name: str, seed: int) -> Any:
+def _model(name: str, seed: int, threads: int) -> Any:
     from likewise.models import Popularity, Random
 
-    return Popularity() if name == "Popularity" else Random(random_state=seed)
+    return Popularity(n_threads=threads) if name == "Popularity" else Random(random_state=seed, n_threads=threads)
 
 
-def _cold(name: str, data_dir: str, seed: int) -> tuple[float, float]:
-    """In a fresh process: load the split, then time the first fit and the first recommend."""
+def _first(name: str, data_dir: str, seed: int, threads: int) -> dict[str, float]:
+    """In a new process: load the split, then time the first fit (model import inside) and recommend."""
     import time
 
     from likewise.evaluation import user_split
@@ -36,11 +36,11 @@ def _cold(name: str, data_dir: str, seed: int) -> tuple[float, float]:
     train, test = user_split(ml100k(data_dir), test_fraction=0.2, random_state=42)
     users = train.users.ids[users_with_test(test)]
     start = time.perf_counter()
-    model = _model(name, seed).fit(train)
+    model = _model(name, seed, threads).fit(train)
     fit_s = time.perf_counter() - start
     start = time.perf_counter()
     model.recommend(users, n=K)
-    return fit_s, time.perf_counter() - start
+    return {"fit_s": fit_s, "predict_s": time.perf_counter() - start}
 
 
 def run(ctx: BenchContext) -> list[Row]:
@@ -50,14 +50,12 @@ def run(ctx: BenchContext) -> list[Row]:
     raw_users = train.users.ids[users]
     rows = []
     for name in ("Popularity", "Random"):
-        model = _model(name, ctx.seed)
+        model = _model(name, ctx.seed, ctx.threads)
         model.fit(train)  # warm-up: compile / load the kernels once
         model.recommend(raw_users[:2], n=K)
         _, fit_s = timed(model.fit, train)
         recs, predict_s = timed(model.recommend, raw_users, n=K)
-        (cold_fit, cold_predict), peak_mb = run_isolated(
-            _cold, name, str(ctx.data_dir), ctx.seed, cold=True, threads=ctx.threads
-        )
+        first = first_calls(_first, name, str(ctx.data_dir), ctx.seed, ctx.threads, threads=ctx.threads)
         rows.append(
             Row(
                 suite=SUITE,
@@ -69,10 +67,8 @@ def run(ctx: BenchContext) -> list[Row]:
                 metrics=ranking_metrics(recs.indices, test, users, k=K),
                 fit_s=fit_s,
                 predict_s=predict_s,
-                fit_cold_s=cold_fit,
-                peak_mb=peak_mb,
                 threads=ctx.threads,
-                notes=f"first recommend in a fresh process: {cold_predict:.2f} s (kernel compile)",
+                **first.fields(),
             )
         )
     return rows

@@ -17,6 +17,10 @@ Two parts, one suite:
    interactions are split 80/20 and the metrics computed; on 25M the model fits all 25M and
    recommends top-10 for every user, which is the target of the issue (each under 2 minutes).
 
+LightFM (when installed: ``benchmarks/install_lightfm.py``): its BPR and WARP losses, no
+features, 64 factors, 30 epochs (its epochs are slow here, so likewise's BPR gets a 30-epoch row
+of its own to pair with), its own ``predict`` over every (user, item) pair for the top-10.
+
 Confidence: implicit weighs an observed cell by ``alpha * r``, likewise (like Hu et al.) by
 ``1 + alpha * r``; on these binary data likewise's alpha is implicit's alpha minus 1, which
 makes the two objectives identical.
@@ -33,6 +37,7 @@ import numpy as np
 from benchmarks.harness import (
     BenchContext,
     Row,
+    first_calls,
     ml100k,
     ranking_metrics,
     run_isolated,
@@ -51,7 +56,9 @@ DESCRIPTION = (
     "synthetic logs shaped like MovieLens (1M, 5M; 25M = 160k users x 60k items without --quick), "
     "each library in its own fresh process, ALS 64 factors x 15 iterations, fit + top-10 for every "
     "user (1M/5M on an 80/20 split with metrics). implicit weighs observed cells by alpha*r, likewise "
-    "by 1 + alpha*r: on binary data likewise's alpha = implicit's - 1 (identical objectives)."
+    "by 1 + alpha*r: on binary data likewise's alpha = implicit's - 1 (identical objectives). LightFM "
+    "1.17's BPR beside likewise's BPR and its WARP, 64 factors, 30 epochs each, same threads. Every "
+    "row also has its first fit + top-10 in a fresh process and (likewise) in a cold one."
 )
 TASK = "top-10, per-user 80/20 holdout"
 K = 10
@@ -60,6 +67,9 @@ EPOCHS = 15
 REG = 0.05  # PEERS.md's untuned reference setting
 ALPHA = 0.0  # likewise; implicit's alpha = 1.0 (its default): the same confidence on binary data
 BPR_PARAMS = {"learning_rate": 0.01, "reg": 0.01, "n_epochs": 100}  # implicit's defaults
+LIGHTFM_LR = 0.05  # LightFM's default (adagrad)
+LENSKIT_ALPHA = 1.0  # LensKit's confidence weight w (1 + w*r) and likewise's alpha alike
+LIGHTFM_EPOCHS = 30  # LightFM's epoch costs ~0.3-0.5 s here: 100 would cost minutes; likewise's BPR matches it
 ALS_GRID = {"reg": (1.0, 5.0, 20.0, 50.0), "alpha": (0.0, 1.0, 3.0, 10.0)}
 ALS_GRID_QUICK = {"reg": (5.0, 20.0), "alpha": (1.0, 3.0)}
 EASE_GRID = (100.0, 250.0, 500.0, 1000.0)
@@ -106,6 +116,87 @@ class _Runner:
 
     def recommend(self, train: Any, users: np.ndarray) -> np.ndarray:
         raise NotImplementedError
+
+
+class _LightFM(_Runner):
+    """LightFM (pure collaborative filtering: no features) with the WARP or BPR loss."""
+
+    library = "lightfm"
+
+    def fit(self, train: Any) -> None:
+        from lightfm import LightFM
+
+        p = self.params
+        self.model = LightFM(
+            no_components=p["n_factors"], loss=p["loss"], learning_rate=p["learning_rate"],
+            random_state=p.get("random_state"),
+        )  # fmt: skip
+        self.model.fit(train.matrix.tocoo(), epochs=p["n_epochs"], num_threads=self.threads)
+        self.n_items = train.n_items
+
+    def recommend(self, train: Any, users: np.ndarray) -> np.ndarray:
+        """LightFM's own predict for every (user, item) pair, seen items masked, top-K."""
+        n_items = self.n_items
+        user_ids = np.repeat(users.astype(np.int32), n_items)
+        item_ids = np.tile(np.arange(n_items, dtype=np.int32), users.size)
+        scores = self.model.predict(user_ids, item_ids, num_threads=self.threads).reshape(users.size, n_items)
+        seen = train.matrix[users].tocoo()
+        scores[seen.row, seen.col] = -np.inf
+        top = np.argpartition(-scores, K, axis=1)[:, :K]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        return np.take_along_axis(top, order, axis=1)
+
+
+class _LensKit(_Runner):
+    """LensKit 2025's ImplicitMF (Hu et al. ALS, conjugate gradient) in a top-N pipeline."""
+
+    library = "lenskit"
+
+    def fit(self, train: Any) -> None:
+        import pandas as pd
+        from lenskit.als import ImplicitMFScorer
+        from lenskit.data import from_interactions_df
+        from lenskit.pipeline import topn_pipeline
+
+        _lenskit_threads(self.threads)
+        p = self.params
+        key = id(train.matrix)
+        if key not in _LENSKIT_DATA:  # data conversion: done once, outside the warm timings
+            matrix = train.matrix.tocoo()
+            frame = pd.DataFrame({"user_id": matrix.row, "item_id": matrix.col})  # dense indices as ids
+            _LENSKIT_DATA[key] = (train.matrix, from_interactions_df(frame, user_col="user_id", item_col="item_id"))
+        dataset = _LENSKIT_DATA[key][1]
+        scorer = ImplicitMFScorer(
+            embedding_size=p["n_factors"], epochs=p["n_epochs"], regularization=p["reg"], weight=p["alpha"]
+        )
+        self.pipeline = topn_pipeline(scorer, n=K)
+        self.pipeline.train(dataset)
+
+    def recommend(self, train: Any, users: np.ndarray) -> np.ndarray:
+        """``lenskit.batch.recommend`` (its candidates exclude each user's training items)."""
+        from lenskit import batch
+
+        recs = batch.recommend(self.pipeline, users.tolist(), n=K, n_jobs=1)
+        out = np.full((users.size, K), -1, dtype=np.int64)
+        for row, user in enumerate(users.tolist()):
+            found = recs.lookup(user_id=user)
+            if found is None:  # no list for this user: the row stays padding (-1)
+                continue
+            ids = np.asarray(found.ids())[:K]
+            out[row, : ids.size] = ids
+        return out
+
+
+_LENSKIT_DATA: dict[int, tuple[Any, Any]] = {}  # id(matrix) -> (the matrix, kept alive; its LensKit Dataset)
+
+
+def _lenskit_threads(threads: int) -> None:
+    """LensKit's training pool on `threads`, BLAS/torch on one (as likewise and implicit), once per process."""
+    from lenskit.parallel import config
+
+    if getattr(_lenskit_threads, "done", None) != threads:
+        config.initialize(processes=1, threads=threads, backend_threads=1)
+        _lenskit_threads.done = threads  # type: ignore[attr-defined]
 
 
 class _Likewise(_Runner):
@@ -157,7 +248,10 @@ class _Implicit(_Runner):
 
 
 def _runner(library: str, algorithm: str, params: dict[str, Any], threads: int) -> _Runner:
-    return (_Likewise if library == "likewise" else _Implicit)(algorithm, params, threads)
+    runners: dict[str, type[_Runner]] = {
+        "likewise": _Likewise, "implicit": _Implicit, "lightfm": _LightFM, "lenskit": _LensKit,
+    }  # fmt: skip
+    return runners[library](algorithm, params, threads)
 
 
 def _als_params(solver: str = "cg", reg: float = REG, alpha: float = ALPHA, seed: int = 42) -> dict[str, Any]:
@@ -173,8 +267,13 @@ def _als_params(solver: str = "cg", reg: float = REG, alpha: float = ALPHA, seed
 
 def _display_params(library: str, algorithm: str, params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as each library spells them (implicit: factors, regularization, alpha*r)."""
-    if library == "likewise":
+    if library in ("likewise", "lightfm"):
         return dict(params)
+    if library == "lenskit":
+        return {
+            "embedding_size": params["n_factors"], "epochs": params["n_epochs"],
+            "regularization": params["reg"], "weight": params["alpha"],
+        }  # fmt: skip
     if algorithm == "ALS":
         return {
             "factors": params["n_factors"],
@@ -204,8 +303,9 @@ def _best_of(repeats: int, fn: Callable[[], Any]) -> tuple[Any, float]:
     return result, best
 
 
-def _cold_ml100k(library: str, algorithm: str, params: dict[str, Any], data_dir: str, threads: int) -> dict[str, Any]:
-    """In a fresh process (empty numba cache): first fit and first recommend, timed."""
+def _first_ml100k(library: str, algorithm: str, params: dict[str, Any], data_dir: str, threads: int) -> dict[str, Any]:
+    """In a new process: read the split, then time the first fit (the library's model modules are
+    imported inside it) and the first recommend."""
     train, test = _holdout(ml100k(data_dir))
     users = users_with_test(test)
     runner = _runner(library, algorithm, params, threads)
@@ -240,17 +340,29 @@ def _measure(
     *,
     repeats: int,
     notes: str = "",
+    pair: str | None = None,
+    predict_repeats: int | None = None,
 ) -> Row:
     users = users_with_test(test)
+    # warm-up: compiles (or loads) likewise's kernels, the peers' imports (LightFM compiles
+    # nothing at run time: one epoch warms it)
+    warm = _runner(library, algorithm, {**params, "n_epochs": 1} if library == "lightfm" else params, ctx.threads)
+    warm.fit(train)
+    warm.recommend(train, users[:2])
     runner = _runner(library, algorithm, params, ctx.threads)
-    runner.fit(train)  # warm-up: compiles (or loads) likewise's kernels, implicit's imports
-    runner.recommend(train, users[:2])
     _, fit_s = _best_of(repeats, lambda: runner.fit(train))
-    recs, predict_s = _best_of(max(repeats, 3), lambda: runner.recommend(train, users))
-    cold, peak_mb = run_isolated(
-        _cold_ml100k, library, algorithm, params, str(ctx.data_dir), ctx.threads, cold=True, threads=ctx.threads
-    )
-    cold_note = f"first recommend in a fresh process {cold['predict_s']:.2f} s"
+    recs, predict_s = _best_of(predict_repeats or max(repeats, 3), lambda: runner.recommend(train, users))
+    args = (library, algorithm, params, str(ctx.data_dir), ctx.threads)
+    if library == "likewise":
+        first = first_calls(_first_ml100k, *args, threads=ctx.threads).fields()
+        cold_note = ""
+    else:  # compiled ahead of time: no kernel cache, so the cold process is the fresh one
+        fresh, peak = run_isolated(_first_ml100k, *args, threads=ctx.threads)
+        first = {
+            "fit_fresh_s": fresh["fit_s"], "predict_fresh_s": fresh["predict_s"],
+            "fit_cold_s": fresh["fit_s"], "predict_cold_s": fresh["predict_s"], "peak_mb": peak,
+        }  # fmt: skip
+        cold_note = "no kernel cache: cold = fresh"
     return Row(
         suite=SUITE,
         task=TASK,
@@ -261,10 +373,10 @@ def _measure(
         metrics=ranking_metrics(recs, test, users, k=K),
         fit_s=fit_s,
         predict_s=predict_s,
-        fit_cold_s=cold["fit_s"],
-        peak_mb=peak_mb,
         threads=ctx.threads,
         notes="; ".join(n for n in (notes, cold_note) if n),
+        pair=pair,
+        **first,
     )
 
 
@@ -301,7 +413,61 @@ def _tuned_ease(ctx: BenchContext, train: Any, test: Any) -> Row:
     return _measure(ctx, "likewise", "EASE", "EASE", {"reg": reg}, train, test, repeats=3, notes=note)
 
 
-def _ml100k_rows(ctx: BenchContext, implicit_available: bool) -> list[Row]:
+def _lightfm_rows(ctx: BenchContext, train: Any, test: Any, available: bool) -> list[Row]:
+    """LightFM's BPR beside likewise's BPR at the same factors, epochs (`LIGHTFM_EPOCHS`) and
+    threads, and LightFM's WARP (no likewise twin in this suite) at the same settings."""
+    if not available:
+        return []
+    rows = []
+    label = f"BPR, {LIGHTFM_EPOCHS} epochs"
+    bpr = {"n_factors": FACTORS, **BPR_PARAMS, "n_epochs": LIGHTFM_EPOCHS, "random_state": ctx.seed}
+    print(f"  ml-100k {label} likewise ...", flush=True)
+    note = f"beside LightFM at its {LIGHTFM_EPOCHS} epochs; Hogwild (not bit-reproducible)"
+    rows.append(_measure(ctx, "likewise", "BPR", label, bpr, train, test, repeats=1, notes=note, pair="bpr-lightfm"))
+    for loss in ("bpr", "warp"):
+        print(f"  ml-100k LightFM {loss.upper()} ...", flush=True)
+        params = {"n_factors": FACTORS, "loss": loss, "learning_rate": LIGHTFM_LR, "n_epochs": LIGHTFM_EPOCHS}
+        params["random_state"] = ctx.seed
+        note = "adagrad at LightFM's default learning rate; no features (pure collaborative filtering)"
+        pair = "bpr-lightfm" if loss == "bpr" else None
+        name = f"LightFM {loss.upper()}, {LIGHTFM_EPOCHS} epochs"
+        rows.append(_measure(ctx, "lightfm", loss, name, params, train, test, repeats=1, notes=note, pair=pair))
+    return rows
+
+
+def _lenskit_rows(ctx: BenchContext, train: Any, test: Any, available: bool) -> list[Row]:
+    """LensKit's ImplicitMF beside likewise's ALS (CG) at the same factors, iterations, reg and
+    confidence. LensKit's confidence is 1 + w*r, like likewise's 1 + alpha*r; its solver takes the
+    observed cells' values as w*r, so w must be positive: both run at alpha = w = 1 here."""
+    if not available:
+        return []
+    params = _als_params("cg", alpha=LENSKIT_ALPHA, seed=ctx.seed)
+    label = f"ALS (CG), alpha={LENSKIT_ALPHA:g}"
+    rows = []
+    for library in ("likewise", "lenskit"):
+        print(f"  ml-100k {label} {library} ...", flush=True)
+        note = "LensKit 2025 ImplicitMF in topn_pipeline; lenskit.batch.recommend" if library == "lenskit" else ""
+        rows.append(
+            _measure(
+                ctx,
+                library,
+                "ALS",
+                label,
+                params,
+                train,
+                test,
+                repeats=1,
+                notes=note,
+                pair="als-lenskit",
+                predict_repeats=1,
+            )
+        )
+    return rows
+
+
+def _ml100k_rows(
+    ctx: BenchContext, implicit_available: bool, lightfm_available: bool = False, lenskit_available: bool = False
+) -> list[Row]:
     raw_train, test = ctx.ml100k_holdout()
     train = _binary(raw_train)
     libraries = ["likewise", "implicit"] if implicit_available else ["likewise"]
@@ -316,7 +482,9 @@ def _ml100k_rows(ctx: BenchContext, implicit_available: bool) -> list[Row]:
         print(f"  ml-100k BPR {library} ...", flush=True)
         params = {"n_factors": FACTORS, **BPR_PARAMS, "random_state": ctx.seed}
         note = "Hogwild (not bit-reproducible)" if library == "likewise" else "negatives sampled by popularity"
-        rows.append(_measure(ctx, library, "BPR", "BPR", params, train, test, repeats=1, notes=note))
+        rows.append(_measure(ctx, library, "BPR", "BPR", params, train, test, repeats=1, notes=note, pair="bpr"))
+    rows += _lightfm_rows(ctx, train, test, lightfm_available)
+    rows += _lenskit_rows(ctx, train, test, lenskit_available)
     for library in libraries:
         print(f"  ml-100k tuned ALS {library} ...", flush=True)
         rows.append(_tuned_als(ctx, library, train, test))
@@ -444,10 +612,13 @@ def _seconds(outs: list[dict[str, Any]], key: str) -> str:
 def run(ctx: BenchContext) -> list[Row]:
     """Every row of the suite; see `DESCRIPTION`."""
     implicit_available = ctx.peer("implicit") is not None
+    lightfm_available = ctx.peer("lightfm") is not None
+    lenskit_available = ctx.peer("lenskit") is not None
     if not implicit_available:
         ctx.note("implicit is not installed: likewise rows only (pip install -e '.[bench]')")
     ctx.note(
         "implicit runs with BLAS limited to one thread while fitting (its own advice) and with "
         f"{ctx.threads} BLAS threads while recommending; likewise does the same internally."
     )
-    return _ml100k_rows(ctx, implicit_available) + _scale_rows(ctx, implicit_available)
+    rows = _ml100k_rows(ctx, implicit_available, lightfm_available, lenskit_available)
+    return rows + _scale_rows(ctx, implicit_available)

@@ -97,7 +97,7 @@ def test_algorithm_parameters(tmp_path: Path, ratings_csv: Path):
     )
     assert result.exit_code == 0, result.output
     meta = json.loads((model_dir / "meta.json").read_text())
-    assert meta["params"] == {"by": "rating", "damping": 0}
+    assert meta["params"] == {"by": "rating", "damping": 0, "n_threads": None}
 
 
 def test_library_errors_are_one_line_exit_1(tmp_path: Path, ratings_csv: Path):

@@ -41,7 +41,7 @@ def test_round_trip_popularity(saved):
     model, path = saved
     assert sorted(p.name for p in path.iterdir()) == ["arrays.npz", "manifest.json", "meta.json"]
     loaded = load(path)
-    assert type(loaded) is Popularity and loaded.get_params() == {"by": "rating", "damping": 2.0}
+    assert type(loaded) is Popularity and loaded.get_params() == {"by": "rating", "damping": 2.0, "n_threads": None}
     assert loaded.users_ == model.users_ and loaded.items_ == model.items_
     assert loaded.users_.name == "user" and loaded.items_.name == "item"
     np.testing.assert_array_equal(loaded.item_scores_, model.item_scores_)
@@ -59,7 +59,7 @@ def test_meta_json_content(saved):
     assert meta["format"] == "likewise-model" and meta["format_version"] == FORMAT_VERSION
     # Issue 18: the class is recorded by its registered name, never as an importable module path.
     assert meta["class"] == "popularity"
-    assert meta["params"] == {"by": "rating", "damping": 2.0}
+    assert meta["params"] == {"by": "rating", "damping": 2.0, "n_threads": None}
     assert meta["n_users"] == 5 and meta["n_items"] == 6 and meta["kind"] == "explicit"
     assert meta["arrays"]["item_scores"] == {"dtype": "<f4", "shape": [6]}
     manifest = json.loads((path / "manifest.json").read_text())

@@ -46,6 +46,8 @@ class NormalPredictor(RatingModel):
     ----------
     random_state : int, numpy Generator or None
         Fixes the draws (None draws a seed once, at fit).
+    n_threads : int or None
+        Threads for batch scoring and recommendation (None: all available cores).
 
     Attributes
     ----------
@@ -56,10 +58,14 @@ class NormalPredictor(RatingModel):
 
     algorithm = "normal-predictor"
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"random_state": [RandomState, NONE]}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "random_state": [RandomState, NONE],
+        "n_threads": [Interval(int, 0, None), NONE],
+    }
 
-    def __init__(self, *, random_state: int | np.random.Generator | None = None) -> None:
+    def __init__(self, *, random_state: int | np.random.Generator | None = None, n_threads: int | None = None) -> None:
         self.random_state = random_state
+        self.n_threads = n_threads
 
     def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
         self._start_fit(data)

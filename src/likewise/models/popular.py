@@ -21,7 +21,7 @@ import scipy.sparse as sp
 from likewise._util import plain
 from likewise.data.interactions import Interactions
 from likewise.kernels.topk import ranked_topk
-from likewise.models._params import Interval, Options
+from likewise.models._params import NONE, Interval, Options
 from likewise.models.base import FitCallback, Recommender
 
 if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
@@ -31,7 +31,17 @@ __all__ = ["Popularity"]
 
 
 class Popularity(Recommender):
-    """Most-popular items, by interaction count, total weight or damped mean rating."""
+    """Most-popular items, by interaction count, total weight or damped mean rating.
+
+    Parameters
+    ----------
+    by : {"count", "weight", "rating"}
+        What ranks the items (see the module docstring).
+    damping : float
+        The Bayesian average's prior weight (``by="rating"`` only).
+    n_threads : int or None
+        Threads for batch recommendation (None: all available cores).
+    """
 
     algorithm = "popularity"
     demo_params: ClassVar[dict[str, Any] | None] = {}
@@ -39,11 +49,19 @@ class Popularity(Recommender):
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "by": [Options(("count", "weight", "rating"))],
         "damping": [Interval(float, 0, None)],
+        "n_threads": [Interval(int, 0, None), NONE],
     }
 
-    def __init__(self, *, by: Literal["count", "weight", "rating"] = "count", damping: float = 5.0) -> None:
+    def __init__(
+        self,
+        *,
+        by: Literal["count", "weight", "rating"] = "count",
+        damping: float = 5.0,
+        n_threads: int | None = None,
+    ) -> None:
         self.by = by
         self.damping = damping
+        self.n_threads = n_threads
 
     def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
         counts: np.ndarray = data.item_counts().astype(np.float64)

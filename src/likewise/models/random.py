@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from likewise.data.interactions import Interactions
-from likewise.models._params import NONE, RandomState
+from likewise.models._params import NONE, Interval, RandomState
 from likewise.models.base import FitCallback, Recommender
 
 if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
@@ -45,15 +45,22 @@ def uniform_hash(seed: int, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
 
 
 class Random(Recommender):
-    """Random ranking; ``random_state`` fixes it (None draws a seed once, at fit)."""
+    """Random ranking; ``random_state`` fixes it (None draws a seed once, at fit).
+
+    ``n_threads`` (None: all available cores) are the threads of batch recommendation.
+    """
 
     algorithm = "random"
     demo_params: ClassVar[dict[str, Any] | None] = {"random_state": None}
 
-    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {"random_state": [RandomState, NONE]}
+    _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
+        "random_state": [RandomState, NONE],
+        "n_threads": [Interval(int, 0, None), NONE],
+    }
 
-    def __init__(self, *, random_state: int | np.random.Generator | None = None) -> None:
+    def __init__(self, *, random_state: int | np.random.Generator | None = None, n_threads: int | None = None) -> None:
         self.random_state = random_state
+        self.n_threads = n_threads
 
     def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
         if isinstance(self.random_state, np.random.Generator):
