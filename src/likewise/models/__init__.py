@@ -12,6 +12,7 @@ from likewise.models.baseline import Baseline, NormalPredictor
 from likewise.models.bpr import BPR
 from likewise.models.coclustering import CoClustering
 from likewise.models.ease import EASE
+from likewise.models.hybrid import HybridMF
 from likewise.models.knn import ItemKNN, UserKNN
 from likewise.models.nmf import NMF
 from likewise.models.popular import Popularity
@@ -22,3 +23,4 @@ from likewise.models.svd import SVD, SVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
+__all__ += ["HybridMF"]
