@@ -19,8 +19,9 @@ feature of the row as ``x_f dL/ds`` (all gradients from the values before the st
   ``dL/ds = w (sigmoid(s) - y)`` (LightFM's logistic loss sees only stored entries, which on
   implicit data are all positive; the sampled negative is what makes it learn a ranking).
 
-Per-coordinate step sizes (``ADAGRAD``: ``g2 += g^2``, step ``lr g / sqrt(g2)`` with ``g2``
-starting at 1, LightFM's choice; ``ADADELTA``: Zeiler 2012 with ``rho`` and ``epsilon``). L2
+Per-coordinate step sizes (``ADAGRAD``: step ``lr (x_f g + alpha e_f) / sqrt(g2)``, then
+``g2 += (x_f g)^2`` with g the representation's gradient and ``g2`` starting at 1, LightFM's
+order; ``ADADELTA``: Zeiler 2012 with ``rho`` and ``epsilon`` on the feature's gradient). L2
 regularisation ``alpha`` (``user_alpha`` / ``item_alpha``) adds ``alpha e_f`` to the gradient
 of every embedding the example touches (lazy, per touched feature; LightFM rescales all
 embeddings instead, which is the same penalty spread over the epoch).
@@ -77,32 +78,42 @@ def _score(user, item):
 
 
 @numba.njit(cache=True, nogil=True)
-def _delta(grad, g2, d2, schedule, lr, rho, eps):
-    """(step to subtract, new g2, new d2) for one coordinate."""
+def _delta(grad, weight, decay, g2, d2, schedule, lr, rho, eps):
+    """(step to subtract, new g2, new d2) for one coordinate of a feature with value `weight`,
+    whose representation's gradient is `grad` and whose own L2 term is `decay`.
+
+    Adagrad follows LightFM: the step uses the accumulator from before this gradient (so
+    the first step of a coordinate is a full ``lr`` step), then the accumulator grows by the
+    feature's gradient squared."""
     if schedule == ADAGRAD:
-        g2 = g2 + grad * grad
-        return lr * grad / np.sqrt(g2), g2, d2
-    g2 = rho * g2 + (1.0 - rho) * grad * grad
-    step = np.sqrt(d2 + eps) / np.sqrt(g2 + eps) * grad
+        full = weight * grad
+        step = lr / np.sqrt(g2) * (full + decay)
+        return step, g2 + full * full, d2
+    full = weight * grad + decay
+    g2 = rho * g2 + (1.0 - rho) * full * full
+    step = np.sqrt(d2 + eps) / np.sqrt(g2 + eps) * full
     d2 = rho * d2 + (1.0 - rho) * step * step
     return step, g2, d2
 
 
 @numba.njit(cache=True, nogil=True)
 def _update(indptr, indices, data, emb, bias, g2e, g2b, d2e, d2b, row, other, dscore, dbias, alpha, schedule, lr, rho, eps):
-    """Step the features of `row`: embedding gradient ``x_f dscore other + alpha e_f``, bias
-    gradient ``x_f dbias`` (`other` is the partner's representation before the step)."""
+    """Step the features of `row`: representation gradient ``dscore other`` (embedding) and
+    ``dbias`` (bias), each feature's share scaled by its value x_f, plus ``alpha e_f``
+    (`other` is the partner's representation, taken before the step)."""
     n_factors = emb.shape[1]
     for nz in range(indptr[row], indptr[row + 1]):
         feature = indices[nz]
         weight = data[nz]
         for k in range(n_factors):
-            grad = weight * dscore * other[k] + alpha * emb[feature, k]
             step, g2e[feature, k], d2e[feature, k] = _delta(
-                grad, g2e[feature, k], d2e[feature, k], schedule, lr, rho, eps
-            )
+                dscore * other[k], weight, alpha * emb[feature, k], g2e[feature, k], d2e[feature, k],
+                schedule, lr, rho, eps,
+            )  # fmt: skip
             emb[feature, k] -= step
-        step, g2b[feature], d2b[feature] = _delta(weight * dbias, g2b[feature], d2b[feature], schedule, lr, rho, eps)
+        step, g2b[feature], d2b[feature] = _delta(
+            dbias, weight, 0.0, g2b[feature], d2b[feature], schedule, lr, rho, eps
+        )
         bias[feature] -= step
 
 
