@@ -11,6 +11,7 @@ from likewise.models.base import Recommender, load
 from likewise.models.baseline import Baseline, NormalPredictor
 from likewise.models.bpr import BPR
 from likewise.models.coclustering import CoClustering
+from likewise.models.content_knn import ContentKNN
 from likewise.models.ease import EASE
 from likewise.models.hybrid import HybridMF
 from likewise.models.knn import ItemKNN, UserKNN
@@ -23,4 +24,4 @@ from likewise.models.svd import SVD, SVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
-__all__ += ["HybridMF"]
+__all__ += ["ContentKNN", "HybridMF"]

@@ -22,7 +22,7 @@ import scipy.sparse as sp
 from likewise.data.interactions import FeatureMatrix
 from likewise.exceptions import DataError, DataWarning
 
-__all__ = ["design", "feature_rows", "normalise_rows", "remap_columns"]
+__all__ = ["design", "feature_rows", "grow_items", "new_ids", "normalise_rows", "remap_columns"]
 
 
 def normalise_rows(matrix: sp.csr_matrix) -> sp.csr_matrix:
@@ -142,3 +142,41 @@ def _names_of(entry: Any, what: str, row: int) -> Sequence[Any]:
     if isinstance(entry, str) or not isinstance(entry, (Sequence, np.ndarray)):
         raise DataError(f"{what}: row {row}: expected a list of feature names or a {{name: value}} dict, got {entry!r}")
     return list(entry)
+
+
+def grow_items(model: Any, raw: np.ndarray) -> np.ndarray:
+    """Add the new item ids `raw` to a fitted model's item map, training matrix and titles.
+
+    Returns ``order``: row k of the new item-indexed arrays is row ``order[k]`` of the old
+    rows followed by the new ones (ids stay sorted, so indices are re-assigned). DataError
+    when an id is known already or repeated.
+    """
+    from likewise.data.idmap import IdMap
+
+    old = model.items_
+    new_map = IdMap(np.concatenate([old.ids, raw]), name=old.name)
+    if len(new_map) != len(old) + raw.size:
+        known = [v.item() if hasattr(v, "item") else v for v in raw if v in old][:5]
+        raise DataError(f"add_items: ids must be new and distinct; already known or repeated: {known}")
+    position = new_map.to_index(np.concatenate([old.ids, raw]))
+    seen = sp.csr_matrix(model.seen_)
+    remapped = sp.csr_matrix((seen.data, position[seen.indices], seen.indptr), shape=(seen.shape[0], len(new_map)))
+    remapped.sort_indices()
+    model.seen_ = remapped
+    order = np.argsort(position)
+    if model.item_titles_ is not None:
+        titles = np.concatenate([model.item_titles_, np.asarray([str(v) for v in raw])])
+        model.item_titles_ = titles[order]
+    model.items_ = new_map
+    return order
+
+
+def new_ids(old: Any, ids: Any, side: str) -> np.ndarray:
+    """`ids` as an id array of the same type as the IdMap `old` (DataError otherwise)."""
+    from likewise.data.idmap import as_id_array
+
+    raw = as_id_array(np.asarray(ids, dtype=object) if isinstance(ids, list) else ids, what=f"new {side} ids")
+    if len(old) and (raw.dtype.kind == "U") != old.is_str:
+        kinds = ("text", "integers") if raw.dtype.kind == "U" else ("integers", "text")
+        raise DataError(f"add_{side}s: the new ids are {kinds[0]} but the model's {side} ids are {kinds[1]}")
+    return raw

@@ -57,7 +57,7 @@ from likewise.models._epochs import (
     run_epochs,
 )
 from likewise.models._factor import FactorModel, cosine_rows
-from likewise.models._features import design, feature_rows, normalise_rows
+from likewise.models._features import design, feature_rows, grow_items, new_ids, normalise_rows
 from likewise.models._params import BOOL, NONE, Interval, Options, RandomState
 from likewise.models.base import FitCallback
 from likewise.models.recs import Explanation, Recs
@@ -536,11 +536,7 @@ class HybridMF(FactorModel):
     def _extend(self, side: str, ids: Any, features: Any) -> None:
         self.check_is_fitted()
         old: IdMap = self.items_ if side == "item" else self.users_
-        raw = np.asarray(old.coerce(as_1d(ids)) if len(old) else as_1d(ids))
-        new_map = IdMap(np.concatenate([old.ids, raw]), name=old.name)
-        if len(new_map) != len(old) + raw.size:
-            known = [plain(v) for v in raw if v in old][:5]
-            raise DataError(f"add_{side}s: ids must be new and distinct; already known or repeated: {known}")
+        raw = new_ids(old, ids, side)
         names = self.item_feature_names_ if side == "item" else self.user_feature_names_
         rows = feature_rows(features, names, raw.size, f"add_{side}s")
         if (np.diff(rows.indptr) == 0).any():
@@ -556,19 +552,15 @@ class HybridMF(FactorModel):
             added = normalise_rows(added)
         old_design = self.item_design_ if side == "item" else self.user_design_
         stacked = sp.csr_matrix(sp.vstack([old_design, added], format="csr"), dtype=np.float32)
-        position = new_map.to_index(np.concatenate([old.ids, raw]))  # new index of each stacked row
-        order = np.argsort(position)
         if side == "item":
+            order = grow_items(self, raw)
             self.item_design_ = sp.csr_matrix(stacked[order])
-            seen = sp.csr_matrix(self.seen_)
-            remapped = sp.csr_matrix((seen.data, position[seen.indices], seen.indptr), shape=(self.n_users, len(new_map)))
-            remapped.sort_indices()
-            self.seen_ = remapped
-            if self.item_titles_ is not None:
-                titles = np.concatenate([self.item_titles_, np.asarray([str(v) for v in raw])])
-                self.item_titles_ = titles[order]
-            self.items_ = new_map
         else:
+            new_map = IdMap(np.concatenate([old.ids, raw]), name=old.name)
+            if len(new_map) != len(old) + raw.size:
+                known = [plain(v) for v in raw if v in old][:5]
+                raise DataError(f"add_users: ids must be new and distinct; already known or repeated: {known}")
+            order = np.argsort(new_map.to_index(np.concatenate([old.ids, raw])))
             self.user_design_ = sp.csr_matrix(stacked[order])
             seen = sp.vstack([self.seen_, sp.csr_matrix((raw.size, self.n_items), dtype=np.float32)], format="csr")
             self.seen_ = sp.csr_matrix(seen[order])
