@@ -85,14 +85,15 @@ def _delta(grad, weight, decay, g2, d2, schedule, lr, rho, eps):
     Adagrad follows LightFM: the step uses the accumulator from before this gradient (so
     the first step of a coordinate is a full ``lr`` step), then the accumulator grows by the
     feature's gradient squared."""
+    one = np.float32(1.0)
     if schedule == ADAGRAD:
         full = weight * grad
         step = lr / np.sqrt(g2) * (full + decay)
         return step, g2 + full * full, d2
     full = weight * grad + decay
-    g2 = rho * g2 + (1.0 - rho) * full * full
+    g2 = rho * g2 + (one - rho) * full * full
     step = np.sqrt(d2 + eps) / np.sqrt(g2 + eps) * full
-    d2 = rho * d2 + (1.0 - rho) * step * step
+    d2 = rho * d2 + (one - rho) * step * step
     return step, g2, d2
 
 
@@ -112,7 +113,7 @@ def _update(indptr, indices, data, emb, bias, g2e, g2b, d2e, d2b, row, other, ds
             )  # fmt: skip
             emb[feature, k] -= step
         step, g2b[feature], d2b[feature] = _delta(
-            dbias, weight, 0.0, g2b[feature], d2b[feature], schedule, lr, rho, eps
+            dbias, weight, np.float32(0.0), g2b[feature], d2b[feature], schedule, lr, rho, eps
         )
         bias[feature] -= step
 
@@ -139,10 +140,10 @@ def _pair_update(p, q, u, i, j, pu, qi, qj, dpos, dneg, hp, hq, alpha_u, alpha_i
     """Update u, i and j for dL/ds_ui = dpos, dL/ds_uj = dneg (j < 0: no negative)."""
     n_factors = pu.shape[0] - 1
     for k in range(n_factors):
-        diff[k] = dpos * qi[k] + (dneg * qj[k] if j >= 0 else 0.0)
-    dbias_user = dpos + (dneg if j >= 0 else 0.0)
+        diff[k] = dpos * qi[k] + (dneg * qj[k] if j >= 0 else np.float32(0.0))
+    dbias_user = dpos + (dneg if j >= 0 else np.float32(0.0))
     _update(
-        p[0], p[1], p[2], hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], u, diff, 1.0, dbias_user, alpha_u,
+        p[0], p[1], p[2], hp[0], hp[1], hp[2], hp[3], hp[4], hp[5], u, diff, np.float32(1.0), dbias_user, alpha_u,
         schedule, lr, rho, eps,
     )  # fmt: skip
     _update(
@@ -266,7 +267,11 @@ def _epoch_impl(
                         neg_sig = _sigmoid(_score(pu, qj))
                         dneg = w * neg_sig
                         loss += -w * np.log(max(1.0 - neg_sig, 1e-30))
-            _pair_update(p, q, u, i, j, pu, qi, qj, dpos, dneg, hp, hq, alpha_u, alpha_i, schedule, lr, rho, eps, diff)
+            # float32 from here: float64 gradients would promote every coordinate's arithmetic
+            _pair_update(
+                p, q, u, i, j, pu, qi, qj, np.float32(dpos), np.float32(dneg), hp, hq, alpha_u, alpha_i,
+                schedule, lr, rho, eps, diff,
+            )  # fmt: skip
             updates += 1
         stats[t, 0] = loss
         stats[t, 1] = updates
