@@ -24,9 +24,7 @@ def _with_block_features(data: Interactions) -> Interactions:
     half = data.n_items // 2
     ids = data.items.ids
     blocks = [f"block={0 if k < half else 1}" for k in range(data.n_items)]
-    features = FeatureMatrix.from_pairs(
-        data.items, np.concatenate([ids, ids]), blocks + ["all"] * data.n_items
-    )
+    features = FeatureMatrix.from_pairs(data.items, np.concatenate([ids, ids]), blocks + ["all"] * data.n_items)
     return data.with_features(item_features=features)
 
 
@@ -190,7 +188,9 @@ def test_determinism_partial_fit_and_save_load(tmp_path):
     a.save(tmp_path / "m")
     loaded = load(tmp_path / "m")
     np.testing.assert_array_equal(loaded.item_factors_, a.item_factors_)
-    np.testing.assert_array_equal(loaded.recommend(data.users.ids, n=4).indices, a.recommend(data.users.ids, n=4).indices)
+    np.testing.assert_array_equal(
+        loaded.recommend(data.users.ids, n=4).indices, a.recommend(data.users.ids, n=4).indices
+    )
     loaded.partial_fit(Interactions(loaded.users_, loaded.items_, loaded.seen_), n_epochs=1)
     with pytest.raises(InvalidParameterError, match="model's users and items"):
         loaded.partial_fit(data)

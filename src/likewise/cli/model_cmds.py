@@ -60,7 +60,8 @@ def train(
     header: HeaderOption = True,
     skip_bad_rows: SkipBadRowsOption = False,
     item_features: Annotated[
-        Path | None, typer.Option(help="CSV with a header: id,feature[,value] rows of item features (hybrid, content-knn).")
+        Path | None,
+        typer.Option(help="CSV with a header: id,feature[,value] rows of item features (hybrid, content-knn)."),
     ] = None,
     user_features: Annotated[
         Path | None, typer.Option(help="CSV with a header: id,feature[,value] rows of user features (hybrid).")
@@ -108,12 +109,9 @@ def _attach_features(interactions: Interactions, items: Path | None, users: Path
             header = handle.readline().strip().split(",")
         return "value" if "value" in header else None
 
-    found = {}
-    if items is not None:
-        found["item_features"] = read_features_csv(items, interactions.items, value=value_column(items))
-    if users is not None:
-        found["user_features"] = read_features_csv(users, interactions.users, value=value_column(users))
-    return interactions.with_features(**found)
+    item_fm = None if items is None else read_features_csv(items, interactions.items, value=value_column(items))
+    user_fm = None if users is None else read_features_csv(users, interactions.users, value=value_column(users))
+    return interactions.with_features(item_features=item_fm, user_features=user_fm)
 
 
 def _fit_with_progress(model: Recommender, interactions: Interactions) -> None:

@@ -32,7 +32,7 @@ import scipy.sparse as sp
 from likewise._util import plain
 from likewise.data._build import OnError
 from likewise.data._csv import read_table
-from likewise.data._metadata import Checks, Meta, assemble, folder_of, need_file, with_prefix
+from likewise.data._metadata import Checks, Meta, Pairs, assemble, folder_of, need_file, with_prefix
 from likewise.data._tables import interactions_from_table
 from likewise.data.idmap import IdMap
 from likewise.data.interactions import FeatureMatrix, Interactions
@@ -88,7 +88,7 @@ def features_from_frame(
     frame: Any,
     ids: IdMap,
     *,
-    id: str = "id",  # noqa: A002 (the column's role, as in the readers' keywords)
+    id: str = "id",
     feature: str = "feature",
     value: str | None = None,
     unknown: Literal["warn", "raise"] = "warn",
@@ -167,7 +167,7 @@ def read_features_csv(
     path: PathLike,
     ids: IdMap,
     *,
-    id: str = "id",  # noqa: A002
+    id: str = "id",
     feature: str = "feature",
     value: str | None = None,
     delimiter: str = ",",
@@ -182,12 +182,12 @@ def read_features_csv(
     check = Checks(table, on_error)
     raw = check.ids("id", ids.name, unique=False)
     text = table.text("feature")
-    check._flag(text == "", lambda p: f"{check._where(p)}: {feature}: the feature name is empty")
+    check.flag(text == "", lambda p: f"{feature}: the feature name is empty")
     numbers = None
     if value is not None:
         vtext = table.text("value")
         numbers = pd.to_numeric(pd.Series(vtext, dtype=object), errors="coerce").to_numpy(dtype=np.float64)
-        check._flag(~np.isfinite(numbers), lambda p: f"{check._where(p)}: {value}: expected a number (got {vtext[p]!r})")
+        check.flag(~np.isfinite(numbers), lambda p: f"{value}: expected a number (got {vtext[p]!r})")
     keep = check.settle()
     raw = raw[keep]
     rows = ids.to_index(raw, missing="lenient")
@@ -251,7 +251,10 @@ def read_uci_restaurants(
     ):
         items = _add_pairs(items, root, name, "placeID", column, prefix, "item", on_error)
     users = _attributes(root, "userprofile.csv", "userID", _USER_COLUMNS, "user", on_error)
-    for name, column, prefix in (("usercuisine.csv", "Rcuisine", "cuisine"), ("userpayment.csv", "Upayment", "payment")):
+    for name, column, prefix in (
+        ("usercuisine.csv", "Rcuisine", "cuisine"),
+        ("userpayment.csv", "Upayment", "payment"),
+    ):
         users = _add_pairs(users, root, name, "userID", column, prefix, "user", on_error)
     return assemble(inter, items, users, name=str(root))
 
@@ -269,7 +272,7 @@ def _attributes(
     ids = check.ids("id", what)
     keep = check.settle()
     ids = ids[keep]
-    pairs = []
+    pairs: list[Pairs] = []
     for column in columns:
         text = table.text(column)[keep].astype(str)
         present = (text != _MISSING) & (text != "")

@@ -30,7 +30,9 @@ from likewise.exceptions import InvalidParameterError
 __all__ = ["evaluate_cold_start"]
 
 
-def evaluate_cold_start(model: Any, train: Interactions, test: Interactions, *, k: int = 10) -> dict[str, dict[str, float]]:
+def evaluate_cold_start(
+    model: Any, train: Interactions, test: Interactions, *, k: int = 10
+) -> dict[str, dict[str, float]]:
     """``{"warm": {...}, "cold_items": {...}, "cold_users": {...}}`` of metrics (parts with no
     test interaction are left out). Every part holds ``precision@k``, ``recall@k``,
     ``ndcg@k``, ``auc``, ``n_users`` and ``n_interactions``."""
@@ -50,9 +52,7 @@ def evaluate_cold_start(model: Any, train: Interactions, test: Interactions, *, 
     for name, (mask, candidates) in parts.items():
         if not mask.any() or not candidates.any():
             continue
-        relevant = sp.csr_matrix(
-            (np.ones(int(mask.sum())), (coo.row[mask], coo.col[mask])), shape=test.matrix.shape
-        )
+        relevant = sp.csr_matrix((np.ones(int(mask.sum())), (coo.row[mask], coo.col[mask])), shape=test.matrix.shape)
         out[name] = _measure(model, relevant, candidates, k)
     return out
 

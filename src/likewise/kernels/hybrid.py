@@ -98,7 +98,9 @@ def _delta(grad, weight, decay, g2, d2, schedule, lr, rho, eps):
 
 
 @numba.njit(cache=True, nogil=True)
-def _update(indptr, indices, data, emb, bias, g2e, g2b, d2e, d2b, row, other, dscore, dbias, alpha, schedule, lr, rho, eps):
+def _update(
+    indptr, indices, data, emb, bias, g2e, g2b, d2e, d2b, row, other, dscore, dbias, alpha, schedule, lr, rho, eps
+):
     """Step the features of `row`: representation gradient ``dscore other`` (embedding) and
     ``dbias`` (bias), each feature's share scaled by its value x_f, plus ``alpha e_f``
     (`other` is the partner's representation, taken before the step)."""

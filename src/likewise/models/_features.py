@@ -45,9 +45,7 @@ def design(
         rows = np.flatnonzero(identity_rows)
         n_identity = rows.size
         blocks.append(
-            sp.csr_matrix(
-                (np.ones(rows.size, np.float32), (rows, np.arange(rows.size))), shape=(n_rows, n_identity)
-            )
+            sp.csr_matrix((np.ones(rows.size, np.float32), (rows, np.arange(rows.size))), shape=(n_rows, n_identity))
         )
     if features is not None:
         blocks.append(sp.csr_matrix(features.matrix, dtype=np.float32))

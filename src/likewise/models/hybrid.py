@@ -490,7 +490,9 @@ class HybridMF(FactorModel):
             fallback=np.array([step == "popularity"]), fallback_step=np.array([step], dtype=object),
         )  # fmt: skip
 
-    def explain_new_user(self, item: Any, *, features: Any = None, items: Any = None, weights: Any = None) -> Explanation:
+    def explain_new_user(
+        self, item: Any, *, features: Any = None, items: Any = None, weights: Any = None
+    ) -> Explanation:
         """Why `item` scores as it does for a new user (features / history), naming the step."""
         self.check_is_fitted()
         iidx = int(self.items_.to_index([item])[0])
@@ -672,7 +674,6 @@ class HybridMF(FactorModel):
         self.epochs_done_ = int(state["epochs_done"])
         self.loss_history_, self.n_iter_ = restore_history(arrays, state)
         self._refresh()
-
 
 
 def _names(features: FeatureMatrix | None) -> np.ndarray:
