@@ -148,7 +148,7 @@ def _matrix(
     if not known.all():
         first = int(np.flatnonzero(~known)[0])
         if unknown == "raise":
-            raise DataError(f"{source}, {where(first)}: {ids.name} id {raw_ids[first]!r} is not in the data")
+            raise DataError(f"{source}, {where(first)}: {ids.name} id {plain(raw_ids[first])!r} is not in the data")
         examples = ", ".join(repr(plain(v)) for v in pd.unique(raw_ids[~known])[:5])
         warnings.warn(
             f"{source}: {int((~known).sum())} feature rows name {ids.name} ids not in the data "
