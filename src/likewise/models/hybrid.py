@@ -586,7 +586,7 @@ class HybridMF(FactorModel):
             else:
                 rows.append(("item_feature", str(self.item_feature_names_[col - self.n_item_identity_]), float(w)))
         rows.sort(key=lambda r: -abs(r[2]))
-        top = [f"{r[1] if r[0] == 'item_feature' else 'its own history'} ({r[2]:+.3g})" for r in rows[:3]]
+        top = [f"{r[1] if r[0] == 'item_feature' else 'its identity (who liked it)'} ({r[2]:+.3g})" for r in rows[:3]]
         text = f"{self.item_label(iidx)}: " + (join_words(top) if top else "no features") + "."
         return rows, text
 
