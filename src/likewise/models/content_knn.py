@@ -27,7 +27,6 @@ import numpy as np
 import scipy.sparse as sp
 
 from likewise._util import join_words
-from likewise.data.features import weight_features
 from likewise.data.interactions import FeatureMatrix, Interactions
 from likewise.exceptions import DataError
 from likewise.kernels.similarity import FULL, QueryRows, topk_similarities
@@ -116,6 +115,10 @@ class ContentKNN(Recommender):
         self._build()
 
     def _build(self) -> None:
+        # the readers' module (pandas, pyarrow) loads only when similarities are computed:
+        # loading a saved model and recommending must stay light (tests/test_startup_imports.py)
+        from likewise.data.features import weight_features
+
         weighted = weight_features(
             FeatureMatrix(self.item_features_, self.item_feature_names_), self.weighting,
             k1=float(self.bm25_k1), b=float(self.bm25_b),
