@@ -102,7 +102,7 @@ class DataOptions:
 
 
 # ------------------------------------------------------------------------------ evaluation
-SPLITS = ("user", "random", "last-k", "temporal", "cold-user", "cold-item")
+SPLITS = ("user", "random", "last-k", "temporal", "cold-user", "cold-item")  # also "cold-users" / "cold-items"
 
 SplitOption = Annotated[str, typer.Option(help=f"Split: {', '.join(SPLITS)}.")]
 TestFractionOption = Annotated[float, typer.Option(help="Held-out share (user, random, temporal, cold-* splits).")]

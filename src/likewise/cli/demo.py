@@ -115,6 +115,28 @@ def _history_table(data: Interactions, uidx: int, limit: int = 8) -> Table:
 
 
 @handle_errors
+def _cold_item(model: Any, train: Interactions, user: Any, uidx: int) -> None:
+    """A brand-new item, never rated, described only by the genres this user likes most."""
+    import numpy as np
+
+    assert train.item_features is not None
+    features = train.item_features.matrix
+    history = train.matrix.indices[train.matrix.indptr[uidx] : train.matrix.indptr[uidx + 1]]
+    liked = np.asarray(features[history].sum(axis=0)).ravel()
+    genres = [str(train.item_features.names[k]) for k in np.argsort(-liked, kind="stable")[:2]]
+    new_id = int(train.items.ids.max()) + 1
+    model.add_items([new_id], [genres])
+    scores = model.score_indices(np.array([model.users_.to_index([user])[0]]))[0]
+    unseen = np.setdiff1d(np.arange(model.n_items), model.seen_[model.users_.to_index([user])[0]].indices)
+    new_index = int(model.items_.to_index([new_id])[0])
+    rank = int((scores[unseen] > scores[new_index]).sum()) + 1
+    text = model.explain(user, new_id).text.replace(str(new_id), "the new film", 1)
+    console.print(
+        f"[bold]Cold start[/]: a new film no one has rated, tagged {' & '.join(g.split('=')[-1] for g in genres)}, "
+        f"added with `add_items` (no retraining): #{rank} of {unseen.size} unseen items for user {user}. {text}"
+    )
+
+
 def demo(
     seed: Annotated[int, typer.Option(help="Random seed for the split and the models.")] = 0,
     user: Annotated[str | None, typer.Option(help="Sample user to show (default: one with several hits).")] = None,
@@ -178,6 +200,9 @@ def _run_demo(seed: int, user: str | None) -> None:
         mark = "[green]✓ held out[/] " if int(iidx) in held_out else ""
         reasons.append(mark + best.explain(chosen, item_id).text)
     console.print(recs_table(recs, 0, f"{best_name}: top {K} for user {chosen}", explanations=reasons))
+    hybrid = next((m for m in models.values() if hasattr(m, "add_items")), None)
+    if hybrid is not None and train.item_features is not None:
+        _cold_item(hybrid, train, chosen, uidx)
     console.print(
         f"[dim]demo finished in {time.perf_counter() - started:.1f} s. Next: "
         "`likewise train DATA --algo NAME -o model/` then `likewise recommend model/ --user ID`.[/]"

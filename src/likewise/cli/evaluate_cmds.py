@@ -120,6 +120,7 @@ def _split(data: Interactions, method: str, test_fraction: float, last_k: int, s
     from likewise.evaluation import make_split
 
     key = method.lower().replace("_", "-")
+    key = {"cold-items": "cold-item", "cold-users": "cold-user"}.get(key, key)
     if key not in SPLITS:
         raise InvalidParameterError(f"--split must be one of {', '.join(SPLITS)}, got {method!r}")
     if key == "last-k":
@@ -252,10 +253,32 @@ def _compare(
         )
     if tests and len(models) > 1:
         console.print(tests_table(comparison))
+    if opts.split.lower().replace("_", "-").startswith("cold"):
+        _cold_start_table(models, train, test, opts.k)
     if opts.report is not None:
         description = f"{interactions.summary()}. Split: {split_text}; {relevance_text}."
         files = write_report(comparison, opts.report, description=description)
         console.print(f"[green]report[/] -> {opts.report} ({', '.join(sorted(p.name for p in files.values()))})")
+
+
+def _cold_start_table(models: dict[str, Recommender], train: Interactions, test: Interactions, k: int) -> None:
+    """Warm and cold metrics side by side (`likewise.evaluation.evaluate_cold_start`)."""
+    from rich.table import Table
+
+    from likewise.evaluation import evaluate_cold_start
+
+    table = Table(title=f"Cold start: warm and cold parts measured separately (top-{k})")
+    for column in ("model", "part", "users", f"precision@{k}", f"recall@{k}", f"ndcg@{k}", "AUC"):
+        table.add_column(column)
+    for label, model in models.items():
+        if not model.is_fitted:
+            model.fit(train)
+        for part, values in evaluate_cold_start(model, train, test, k=k).items():
+            table.add_row(
+                label, part, f"{int(values['n_users'])}", f"{values[f'precision@{k}']:.4f}",
+                f"{values[f'recall@{k}']:.4f}", f"{values[f'ndcg@{k}']:.4f}", f"{values['auc']:.4f}",
+            )  # fmt: skip
+    console.print(table)
 
 
 @handle_errors

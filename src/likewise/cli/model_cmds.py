@@ -65,8 +65,19 @@ def train(
     master: Annotated[
         str | None, typer.Option("--master", help="Spark master for --engine spark (default local[2]).")
     ] = None,
+    item_features: Annotated[
+        Path | None,
+        typer.Option(help="CSV with a header: id,feature[,value] rows of item features (hybrid, content-knn)."),
+    ] = None,
+    user_features: Annotated[
+        Path | None, typer.Option(help="CSV with a header: id,feature[,value] rows of user features (hybrid).")
+    ] = None,
 ) -> None:
     """Train a model on DATA and save it to a directory.
+
+    ``--item-features`` / ``--user-features`` attach side features (columns ``id``,
+    ``feature`` and optionally ``value``); rows naming ids not in DATA are counted and
+    reported. New items with features join a trained model through ``add_items``.
 
     Algorithm parameters go in ``--param NAME=VALUE`` or directly as ``--name VALUE``
     (e.g. ``--algo itemknn --similarity pearson_baseline --k 40``). ``--engine spark`` trains
@@ -77,6 +88,8 @@ def train(
         raise InvalidParameterError(f"--engine must be 'local' or 'spark', got {engine!r}")
     if master is not None and engine != "spark":
         raise InvalidParameterError("--master applies to --engine spark")
+    if engine == "spark" and (item_features is not None or user_features is not None):
+        raise InvalidParameterError("--item-features / --user-features apply to --engine local")
     model = build_model(algo, params) if engine == "local" else None
     reading = DataOptions(
         fmt=fmt,
@@ -98,11 +111,27 @@ def train(
     with console.status(f"reading {data}"):
         interactions = load_data(data, reading)
     console.print(str(interactions.report), soft_wrap=True)
+    interactions = _attach_features(interactions, item_features, user_features)
     start = time.perf_counter()
     _fit_with_progress(model, interactions)
     elapsed = time.perf_counter() - start
     model.save(output)
     console.print(f"[green]trained[/] {type(model).__name__} in {elapsed:.2f} s -> {output}")
+
+
+def _attach_features(interactions: Interactions, items: Path | None, users: Path | None) -> Interactions:
+    if items is None and users is None:
+        return interactions
+    from likewise.data.features import read_features_csv
+
+    def value_column(path: Path) -> str | None:
+        with open(path, encoding="utf-8") as handle:
+            header = handle.readline().strip().split(",")
+        return "value" if "value" in header else None
+
+    item_fm = None if items is None else read_features_csv(items, interactions.items, value=value_column(items))
+    user_fm = None if users is None else read_features_csv(users, interactions.users, value=value_column(users))
+    return interactions.with_features(item_features=item_fm, user_features=user_fm)
 
 
 def _fit_with_progress(model: Recommender, interactions: Interactions) -> None:

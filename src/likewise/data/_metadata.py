@@ -68,6 +68,10 @@ class Checks:
     def _where(self, pos: int) -> str:
         return f"{self.table.source}, line {int(self.table.lines[pos])}"
 
+    def flag(self, mask: np.ndarray, reason: Callable[[int], str]) -> None:
+        """Mark the rows in `mask` bad; ``reason(pos)`` says why (after "<file>, line <n>: ")."""
+        self._flag(mask, lambda p: f"{self._where(p)}: {reason(p)}")
+
     def ids(self, role: str, what: str, *, unique: bool = True) -> np.ndarray:
         raw = ids_from_text(self.table.columns[role])
         text = self.table.text(role)

@@ -3,6 +3,7 @@ hyper-parameter search and report folders (see docs/evaluation.md)."""
 
 from likewise.evaluation._protocol import EvaluationProtocol
 from likewise.evaluation._registry import REGISTRY, Metric
+from likewise.evaluation.cold_start import evaluate_cold_start
 from likewise.evaluation.compare import LOWER_IS_BETTER, Comparison, compare, holm, paired_tests
 from likewise.evaluation.evaluate import METRICS, EvaluationResult, evaluate
 from likewise.evaluation.metrics import (
@@ -62,6 +63,7 @@ __all__ = [
     "compare",
     "cross_validate",
     "evaluate",
+    "evaluate_cold_start",
     "gini_index",
     "grid_search",
     "hit_rate_at_k",

@@ -11,7 +11,9 @@ from likewise.models.base import Recommender, load
 from likewise.models.baseline import Baseline, NormalPredictor
 from likewise.models.bpr import BPR
 from likewise.models.coclustering import CoClustering
+from likewise.models.content_knn import ContentKNN
 from likewise.models.ease import EASE
+from likewise.models.hybrid import HybridMF
 from likewise.models.knn import ItemKNN, UserKNN
 from likewise.models.nmf import NMF
 from likewise.models.popular import Popularity
@@ -22,3 +24,4 @@ from likewise.models.svd import SVD, SVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
+__all__ += ["ContentKNN", "HybridMF"]

@@ -25,6 +25,9 @@ class Recs:
     an anonymous history); `query_name` is its column name in `to_frame`. `fallback` (from
     `recommend`) is a boolean per query: True where the row is the popularity fallback of
     ``unknown="popular"`` for a user the model does not know, not the model's own answer.
+    `fallback_step` (from cold-start calls such as `HybridMF.recommend_new_user`) names, per
+    query, the step of the model's fallback chain that produced the row ("features",
+    "fold-in" or "popularity"); None elsewhere.
     """
 
     indices: np.ndarray
@@ -34,6 +37,7 @@ class Recs:
     query_name: str = "user"
     titles: np.ndarray | None = field(default=None, repr=False)
     fallback: np.ndarray | None = field(default=None, repr=False)
+    fallback_step: np.ndarray | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
         return int(self.indices.shape[0])
