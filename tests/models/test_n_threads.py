@@ -17,6 +17,7 @@ import pytest
 import likewise.kernels._threads as threads_module
 from likewise.models import ALGORITHMS
 from likewise.models.baseline import Baseline
+from likewise.data.interactions import FeatureMatrix
 from likewise.testing import tiny_ratings
 
 # Small settings so each model fits the tiny fixture quickly; hyper-parameters play no role here.
@@ -50,8 +51,16 @@ def test_the_built_in_models_are_all_here() -> None:
     assert {"popularity", "random", "normal-predictor", "baseline", "als", "itemknn"} <= set(BUILT_IN)
 
 
-def _exercise(model: Any) -> None:
+def _tiny_with_item_features() -> Any:
+    """tiny_ratings with one feature per item parity, so feature-based models (ContentKNN) fit too."""
     data = tiny_ratings()
+    ids = data.items.ids
+    names = [f"parity={k % 2}" for k in range(data.n_items)]
+    return data.with_features(item_features=FeatureMatrix.from_pairs(data.items, ids, names))
+
+
+def _exercise(model: Any) -> None:
+    data = _tiny_with_item_features()
     model.fit(data)
     users = data.users.ids
     model.recommend(users, n=2)
