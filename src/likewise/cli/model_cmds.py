@@ -14,7 +14,6 @@ from likewise.cli._console import console, handle_errors
 from likewise.cli._io import load_data
 from likewise.cli._options import (
     AlgoOption,
-    DataArgument,
     DataOptions,
     DelimiterOption,
     FormatOption,
@@ -46,9 +45,16 @@ HowManyOption = Annotated[int, typer.Option("-n", help="How many items.")]
 @handle_errors
 def train(
     ctx: typer.Context,
-    data: DataArgument,
     algo: AlgoOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the model into.")],
+    data: Annotated[
+        str | None,
+        typer.Argument(help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
+    ] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option("--from-store", help="Train on every event of a likewise serve event store (a database URL)."),
+    ] = None,
     param: ParamOption = None,
     fmt: FormatOption = None,
     user: UserColumn = "user",
@@ -60,7 +66,7 @@ def train(
     header: HeaderOption = True,
     skip_bad_rows: SkipBadRowsOption = False,
 ) -> None:
-    """Train a model on DATA and save it to a directory.
+    """Train a model on DATA (or on the events of --from-store URL) and save it to a directory.
 
     Algorithm parameters go in ``--param NAME=VALUE`` or directly as ``--name VALUE``
     (e.g. ``--algo itemknn --similarity pearson_baseline --k 40``).
@@ -77,8 +83,17 @@ def train(
         header=header,
         on_error="skip" if skip_bad_rows else "raise",
     )
-    with console.status(f"reading {data}"):
-        interactions = load_data(data, reading)
+    if (data is None) == (from_store is None):
+        raise InvalidParameterError("give either DATA or --from-store URL (exactly one)")
+    if from_store is not None:
+        from likewise.serving.store import interactions_from_store
+
+        with console.status("reading the event store"):
+            interactions = interactions_from_store(from_store)
+    else:
+        assert data is not None
+        with console.status(f"reading {data}"):
+            interactions = load_data(data, reading)
     console.print(str(interactions.report), soft_wrap=True)
     start = time.perf_counter()
     _fit_with_progress(model, interactions)
