@@ -19,6 +19,10 @@ from likewise.exceptions import ConfigurationError, LikewiseError, NotFittedErro
 from likewise.serving import recommending as rec
 from likewise.serving.runtime import Catalogue, Overlay, ServedModel, model_signature
 from likewise.serving.schemas import (
+    FILTER_PATTERN,
+    MAX_ID_TEXT,
+    MAX_LIST,
+    MAX_N,
     Accepted,
     EventsIn,
     HistoryItem,
@@ -27,6 +31,7 @@ from likewise.serving.schemas import (
     ItemOut,
     ItemsOut,
     ModelInfo,
+    Problem,
     RecsOut,
     ReloadIn,
     ReloadOut,
@@ -201,6 +206,11 @@ def create_app(settings: Settings) -> FastAPI:
         summary="Recommendations from a likewise model and the users' latest events.",
         version="1",
         lifespan=lifespan,
+        responses={
+            400: {"model": Problem, "description": "The body is not valid JSON"},
+            422: {"model": Problem, "description": "Invalid request"},
+            413: {"model": Problem, "description": "Request body too large"},
+        },
     )
     app.state.likewise = state
     _install_errors(app)
@@ -235,30 +245,29 @@ def create_app(settings: Settings) -> FastAPI:
     return app
 
 
-def _ids(text: str | None, what: str, limit: int) -> list[str]:
+def _ids(text: str | None) -> list[str]:
+    """A comma-separated id list (its length is bounded by MAX_ID_TEXT characters in the schema)."""
     if text is None or text == "":
         return []
-    out = [part.strip() for part in text.split(",") if part.strip()]
-    if len(out) > limit:
-        raise HTTPException(422, f"{what}: at most {limit} ids, got {len(out)}")
-    return out
-
-
-def _check_list(values: list[Any] | None, what: str, limit: int) -> None:
-    if values is not None and len(values) > limit:
-        raise HTTPException(422, f"{what}: at most {limit} entries, got {len(values)}")
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
     settings = state.settings
-    limits = {"max_n": settings.max_n, "max_list": settings.max_list}
-    NParam = Annotated[int, Query(ge=1, le=limits["max_n"], description="Number of items wanted.")]
-    IdList = Annotated[str | None, Query(max_length=20_000, description="Comma-separated item ids.")]
+    NParam = Annotated[int, Query(ge=1, le=MAX_N, description="Number of items wanted.")]
+    IdList = Annotated[str | None, Query(max_length=MAX_ID_TEXT, description="Comma-separated item ids.")]
     Filter = Annotated[
-        list[str] | None, Query(max_length=limits["max_list"], description="attribute:value (several: all must hold).")
+        list[Annotated[str, Query(pattern=FILTER_PATTERN, max_length=1000)]] | None,
+        Query(max_length=MAX_LIST, description="attribute:value or attribute:a|b (several: all must hold)."),
     ]
     auth = [Depends(authorized)]
-    no_such = {404: {"description": "No such item, or the model has no such notion"}}
+    no_such: dict[int | str, dict[str, Any]] = {
+        404: {"model": Problem, "description": "No such item or user, or the model has no such notion"}
+    }
+    guarded: dict[int | str, dict[str, Any]] = {
+        401: {"model": Problem, "description": "Missing or wrong bearer token"},
+        403: {"model": Problem, "description": "The server is read-only"},
+    }
 
     def out(answer: rec.Answer, served: ServedModel) -> dict[str, Any]:
         return {"items": answer.items, "model": served.info(), "fallback": answer.fallback}
@@ -268,7 +277,7 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
         """The process is alive."""
         return {"status": "ok"}
 
-    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready"}})
+    @app.get("/readyz", tags=["ops"], responses={503: {"description": "Not ready (the store does not answer)"}})
     def readyz() -> JSONResponse:
         """The model is loaded and the store answers."""
         ok = state.store.ping()
@@ -293,8 +302,8 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
         served = state.served
         query = rec.Query(
             n=n,
-            exclude=_ids(exclude, "exclude", settings.max_list),
-            candidates=None if candidates is None else _ids(candidates, "candidates", settings.max_list),
+            exclude=_ids(exclude),
+            candidates=None if candidates is None else _ids(candidates),
             filters=rec.parse_filters(filter),
             explain=explain,
         )
@@ -305,10 +314,6 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
     def visitor_recommendations(body: VisitorIn) -> dict[str, Any]:
         """Top-n for an anonymous visitor from a posted history (fold-in, no retraining)."""
         served = state.served
-        for values, what in ((body.history, "history"), (body.exclude, "exclude"), (body.candidates, "candidates")):
-            _check_list(values, what, settings.max_list)
-        if body.n > settings.max_n:
-            raise HTTPException(422, f"n: at most {settings.max_n}, got {body.n}")
         query = rec.Query(
             n=body.n,
             exclude=[str(v) for v in body.exclude or []],
@@ -352,7 +357,7 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
     @app.get("/v1/items", response_model=ItemsOut, tags=["catalogue"])
     def search_items(
         q: Annotated[str, Query(max_length=200, description="Case-insensitive title substring.")] = "",
-        limit: Annotated[int, Query(ge=1, le=limits["max_list"])] = 20,
+        limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 20,
     ) -> dict[str, Any]:
         """Items whose title contains q (all items, in index order, when q is empty)."""
         served, catalogue = state.served, state.catalogue
@@ -370,7 +375,7 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
         return {"items": found}
 
     @app.get("/v1/users/{user}/history", response_model=HistoryOut, tags=["catalogue"])
-    def user_history(user: str, limit: Annotated[int, Query(ge=1, le=limits["max_list"])] = 50) -> dict[str, Any]:
+    def user_history(user: str, limit: Annotated[int, Query(ge=1, le=MAX_LIST)] = 50) -> dict[str, Any]:
         """Stored events (newest first), then the training history."""
         served = state.served
         rows: list[HistoryItem] = []
@@ -389,10 +394,9 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
                 rows.append(HistoryItem(item=served.raw_item(iidx), value=value, title=title, source="training"))
         return {"user": user, "known": uidx >= 0, "items": rows[:limit]}
 
-    @app.post("/v1/events", response_model=Accepted, tags=["events"], dependencies=auth)
+    @app.post("/v1/events", response_model=Accepted, tags=["events"], dependencies=auth, responses=guarded)
     def post_events(body: EventsIn) -> dict[str, int]:
         """Store events; acknowledged only after the commit. A repeated event_id is a duplicate."""
-        _check_list(body.events, "events", settings.max_list)
         batch = [NewEvent(str(e.user), str(e.item), e.value, e.timestamp, e.event_id) for e in body.events]
         stored, duplicates = state.store.add_events(batch)
         state.overlay.apply(stored)
@@ -400,18 +404,16 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
         state.duplicates.inc(duplicates)
         return {"accepted": len(stored), "duplicates": duplicates}
 
-    @app.put("/v1/items/{item}", response_model=ItemOut, tags=["catalogue"], dependencies=auth)
+    @app.put("/v1/items/{item}", response_model=ItemOut, tags=["catalogue"], dependencies=auth, responses=guarded)
     def put_item(item: str, body: ItemIn) -> dict[str, Any]:
         """Store an item's title, attributes (for filter=) and features (for cold-start models)."""
-        if len(body.attributes) > settings.max_list or len(body.features) > settings.max_list:
-            raise HTTPException(422, f"attributes and features: at most {settings.max_list} entries")
         attributes = {k: [v] if isinstance(v, str) else list(v) for k, v in body.attributes.items()}
         state.store.put_item(item, body.title, attributes, dict(body.features))
         state.catalogue.put(item, body.title, attributes)
         in_model = bool(state.served.item_indices([item])[0] >= 0)
         return {"item": item, "title": body.title, "attributes": attributes, "in_model": in_model}
 
-    @app.post("/v1/admin/reload", response_model=ReloadOut, tags=["admin"], dependencies=auth)
+    @app.post("/v1/admin/reload", response_model=ReloadOut, tags=["admin"], dependencies=auth, responses=guarded)
     def reload(body: ReloadIn | None = None) -> dict[str, Any]:
         """Load a model directory (the served one by default) and swap it in without dropping requests."""
         path = Path(body.path) if body and body.path else None

@@ -47,11 +47,12 @@ def parse_filters(raw: list[str] | None) -> list[tuple[str, frozenset[str]]]:
     """``attribute:value`` (``value|other`` for either); several filters must all hold."""
     out = []
     for text in raw or []:
+        # exactly schemas.FILTER_PATTERN: no stripping, so the schema and this parser agree
         name, sep, values = text.partition(":")
-        choices = frozenset(v.strip() for v in values.split("|") if v.strip())
-        if not sep or not name.strip() or not choices:
+        choices = frozenset(v for v in values.split("|") if v)
+        if not sep or not name or not choices:
             raise InvalidParameterError(f"filter must look like attribute:value (or attribute:a|b), got {text!r}")
-        out.append((name.strip(), choices))
+        out.append((name, choices))
     return out
 
 

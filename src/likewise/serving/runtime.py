@@ -79,9 +79,11 @@ class ServedModel:
         if not as_int:
             return str(text)
         try:
-            return int(text)
+            value = int(text)
         except ValueError:
             return None
+        # beyond int64 no model id can match (and numpy would overflow)
+        return value if -(2**63) <= value < 2**63 else None
 
     def user_index(self, user: str) -> int:
         raw = self._raw(user, self.int_users)

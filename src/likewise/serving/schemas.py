@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "Accepted",
@@ -16,7 +16,10 @@ __all__ = [
     "ItemIn",
     "ItemOut",
     "ItemsOut",
+    "MAX_LIST",
+    "MAX_N",
     "ModelInfo",
+    "Problem",
     "Rec",
     "RecsOut",
     "ReloadIn",
@@ -24,13 +27,37 @@ __all__ = [
     "VisitorIn",
 ]
 
-RawId = Annotated[str | int, Field(description="A raw id of the model (a string, or an integer for integer ids).")]
+MAX_LIST = 1000
+"""Longest list accepted anywhere (events, history, exclude / candidates, attributes); part of the schema."""
+MAX_N = 1000
+"""Largest ``n`` accepted."""
+MAX_ID_TEXT = 20_000
+"""Longest comma-separated id list in a query string, in characters."""
+FILTER_PATTERN = r"^[^:]+:.*[^|].*$"
+"""``attribute:value`` or ``attribute:a|b``: a name, a colon, at least one value."""
+
+
+
+def _whole(value: Any) -> Any:
+    """JSON Schema counts 3.0 as an integer; strict pydantic does not: accept whole floats as ints."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+WholeInt = Annotated[int, BeforeValidator(_whole)]
+RawId = Annotated[str | WholeInt, Field(description="A raw id of the model (a string, or an integer for integer ids).")]
 # A finite float: JSON has no NaN or Infinity and the store refuses them.
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)  # JSON types as the schema says: 0 is not false
+
+
+class Problem(BaseModel):
+    detail: str = Field(description="What was wrong, for people.")
+    errors: list[dict[str, Any]] | None = Field(default=None, description="Each invalid field (422 only).")
 
 
 class ModelInfo(BaseModel):
@@ -64,11 +91,13 @@ class HistoryEntry(Strict):
 
 
 class VisitorIn(Strict):
-    history: list[HistoryEntry] = Field(default_factory=list)
-    n: int = Field(default=10, ge=1)
-    exclude: list[RawId] | None = None
-    candidates: list[RawId] | None = None
-    filter: list[str] | None = None
+    history: list[HistoryEntry] = Field(default_factory=list, max_length=MAX_LIST)
+    n: WholeInt = Field(default=10, ge=1, le=MAX_N)
+    exclude: list[RawId] | None = Field(default=None, max_length=MAX_LIST)
+    candidates: list[RawId] | None = Field(default=None, max_length=MAX_LIST)
+    filter: list[Annotated[str, Field(pattern=FILTER_PATTERN, max_length=1000)]] | None = Field(
+        default=None, max_length=MAX_LIST
+    )
     explain: bool = False
 
 
@@ -81,7 +110,7 @@ class EventIn(Strict):
 
 
 class EventsIn(Strict):
-    events: list[EventIn] = Field(min_length=1)
+    events: list[EventIn] = Field(min_length=1, max_length=MAX_LIST)
 
 
 class Accepted(BaseModel):
@@ -91,8 +120,10 @@ class Accepted(BaseModel):
 
 class ItemIn(Strict):
     title: Annotated[str, Field(max_length=1000)] | None = None
-    attributes: dict[str, str | list[str]] = Field(default_factory=dict)
-    features: dict[str, Finite] = Field(default_factory=dict)
+    attributes: dict[str, str | Annotated[list[str], Field(max_length=MAX_LIST)]] = Field(
+        default_factory=dict, max_length=MAX_LIST
+    )
+    features: dict[str, Finite] = Field(default_factory=dict, max_length=MAX_LIST)
 
 
 class ItemOut(BaseModel):

@@ -30,7 +30,5 @@ class Settings(BaseSettings):
         default=0.25, gt=0, description="Seconds between reads of new events from the store (other workers' writes)."
     )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
-    max_list: int = Field(default=1000, ge=1, description="Longest list accepted (events, history, ids).")
-    max_n: int = Field(default=1000, ge=1, description="Largest n accepted.")
     model_threads: int = Field(default=1, ge=1, description="n_threads given to the served model.")
     warmup: bool = Field(default=False, description="Compile the serial kernels before serving.")
