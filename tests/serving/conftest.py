@@ -18,11 +18,11 @@ import pytest
 pytest.importorskip("fastapi", reason="the serve extra (fastapi) is not installed")
 pytest.importorskip("sqlalchemy", reason="the serve extra (sqlalchemy) is not installed")
 
-from fastapi.testclient import TestClient  # noqa: E402
+from fastapi.testclient import TestClient
 
-from likewise.models import ItemKNN  # noqa: E402
-from likewise.serving import Settings, create_app  # noqa: E402
-from likewise.testing.fixtures import checkerboard  # noqa: E402
+from likewise.models import ItemKNN
+from likewise.serving import Settings, create_app
+from likewise.testing.fixtures import checkerboard
 
 SRC = Path(__file__).resolve().parents[2] / "src"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -78,8 +78,17 @@ class LiveServer:
 
     def start(self) -> None:
         env = {**os.environ, "PYTHONPATH": str(SRC), "LIKEWISE_API_TOKEN": self.token, "OPENBLAS_NUM_THREADS": "1"}
-        cmd = [sys.executable, "-m", "likewise", "serve", str(self.model_dir), "--store", self.store,
-               "--port", str(self.port)]
+        cmd = [
+            sys.executable,
+            "-m",
+            "likewise",
+            "serve",
+            str(self.model_dir),
+            "--store",
+            self.store,
+            "--port",
+            str(self.port),
+        ]
         self.proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
         import httpx
 
@@ -122,12 +131,26 @@ def _start_postgres(root: Path) -> tuple[str, subprocess.Popen[bytes] | None, Pa
         shutil.chown(root, "postgres")
         os.chmod(root, 0o700)
     port = free_port()
-    subprocess.run([*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
-                   check=True, capture_output=True)
     subprocess.run(
-        [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-         f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on", "start"],
-        check=True, capture_output=True,
+        [*prefix, str(PG_BIN / "initdb"), "-D", str(data), "-U", "postgres", "-A", "trust"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *prefix,
+            str(PG_BIN / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=on",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
     )
     return f"postgresql+psycopg://postgres@127.0.0.1:{port}/postgres", None, data
 
@@ -156,8 +179,9 @@ def postgres_url() -> Iterator[str]:
         yield url
     finally:
         prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
-        subprocess.run([*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"],
-                       capture_output=True)
+        subprocess.run(
+            [*prefix, str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "immediate", "stop"], capture_output=True
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 

@@ -47,13 +47,18 @@ def test_exclude_candidates_and_attribute_filters(client):
     got = items(client.get("/v1/users/0/recommendations", params={"n": 2, "candidates": "6,7,0"}))
     assert sorted(got) == [6, 7]  # 0 is seen
     for item, genre in ((1, "A"), (4, "B"), (5, "B"), (6, "B"), (7, "C")):
-        assert client.put(f"/v1/items/{item}", json={"title": f"Film {item}", "attributes": {"genre": genre}}).status_code == 200
+        assert (
+            client.put(f"/v1/items/{item}", json={"title": f"Film {item}", "attributes": {"genre": genre}}).status_code
+            == 200
+        )
     got = client.get("/v1/users/0/recommendations", params={"n": 10, "filter": "genre:B"}).json()["items"]
     assert sorted(r["item"] for r in got) == [4, 5, 6]
     assert {r["title"] for r in got} == {"Film 4", "Film 5", "Film 6"}
     got = items(client.get("/v1/users/0/recommendations", params={"n": 10, "filter": "genre:A|C"}))
     assert sorted(got) == [1, 7]
-    got = items(client.get("/v1/users/0/recommendations", params=[("n", 10), ("filter", "genre:B"), ("filter", "genre:C")]))
+    got = items(
+        client.get("/v1/users/0/recommendations", params=[("n", 10), ("filter", "genre:B"), ("filter", "genre:C")])
+    )
     assert got == []
 
 
@@ -62,7 +67,9 @@ def test_unknown_user_gets_popularity_then_their_events(client):
     assert body["fallback"] == "popularity"
     # every item has 3 users; ties by the lower index
     assert [(r["item"], r["score"]) for r in body["items"]] == [(0, 3.0), (1, 3.0), (2, 3.0)]
-    posted = client.post("/v1/events", json={"events": [{"user": "newcomer", "item": 4}, {"user": "newcomer", "item": 5}]})
+    posted = client.post(
+        "/v1/events", json={"events": [{"user": "newcomer", "item": 4}, {"user": "newcomer", "item": 5}]}
+    )
     assert posted.json() == {"accepted": 2, "duplicates": 0}
     body = client.get("/v1/users/newcomer/recommendations", params={"n": 2}).json()
     assert body["fallback"] == "events"
@@ -93,7 +100,9 @@ def test_event_ids_make_retries_idempotent(client):
 
 
 def test_anonymous_visitor_is_folded_in(client, model_dir):
-    body = client.post("/v1/recommendations", json={"history": [{"item": 0}, {"item": 1}], "n": 2, "explain": True}).json()
+    body = client.post(
+        "/v1/recommendations", json={"history": [{"item": 0}, {"item": 1}], "n": 2, "explain": True}
+    ).json()
     assert body["fallback"] is None
     assert sorted(r["item"] for r in body["items"]) == [2, 3]
     assert all(r["reason"] for r in body["items"])
@@ -124,7 +133,9 @@ def test_similar_items_and_users(client):
 def test_item_search_and_history(client):
     client.put("/v1/items/3", json={"title": "The Third Man", "attributes": {"genre": ["Noir", "Thriller"]}})
     found = client.get("/v1/items", params={"q": "third"}).json()["items"]
-    assert found == [{"item": 3, "title": "The Third Man", "attributes": {"genre": ["Noir", "Thriller"]}, "in_model": True}]
+    assert found == [
+        {"item": 3, "title": "The Third Man", "attributes": {"genre": ["Noir", "Thriller"]}, "in_model": True}
+    ]
     assert len(client.get("/v1/items", params={"limit": 5}).json()["items"]) == 5
     history = client.get("/v1/users/0/history").json()
     assert history["known"] is True
@@ -219,9 +230,20 @@ def test_health_readiness_and_metrics(client):
 
 def test_openapi_and_docs(client):
     schema = client.get("/openapi.json").json()
-    for path in ("/v1/users/{user}/recommendations", "/v1/recommendations", "/v1/events", "/v1/items/{item}",
-                 "/v1/items/{item}/similar", "/v1/users/{user}/similar", "/v1/admin/reload", "/v1/items",
-                 "/v1/users/{user}/history", "/healthz", "/readyz", "/metrics"):
+    for path in (
+        "/v1/users/{user}/recommendations",
+        "/v1/recommendations",
+        "/v1/events",
+        "/v1/items/{item}",
+        "/v1/items/{item}/similar",
+        "/v1/users/{user}/similar",
+        "/v1/admin/reload",
+        "/v1/items",
+        "/v1/users/{user}/history",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+    ):
         assert path in schema["paths"], path
     assert client.get("/docs").status_code == 200
 
@@ -261,3 +283,16 @@ def test_events_survive_a_restart_through_the_store(model_dir):
         assert body["fallback"] == "events" and sorted(r["item"] for r in body["items"]) == [5, 6, 7]
     assert (Path(model_dir).parent / "events.db").exists()
     shutil.rmtree(model_dir)
+
+
+def test_watch_picks_up_a_model_saved_over_the_served_one(model_dir):
+    import time
+
+    with make_client(model_dir, watch=True, watch_interval=0.1, refresh_interval=0.05) as c:
+        before = c.get("/readyz").json()["model"]["version"]
+        ItemKNN(k=3).fit(checkerboard()[0]).save(model_dir)
+        deadline = time.monotonic() + 10
+        while c.get("/readyz").json()["model"]["version"] == before:
+            assert time.monotonic() < deadline, "--watch did not reload within 10 s"
+            time.sleep(0.05)
+        assert c.get("/v1/users/0/recommendations", params={"n": 1}).status_code == 200

@@ -86,8 +86,9 @@ def live(model_dir, tmp_path):
 
 
 def test_parallel_requests_equal_serial_answers(live):
-    requests = [("/v1/users/{}/recommendations".format(u % 10), {"n": 1 + u % 6, "explain": str(u % 2 == 0).lower()})
-                for u in range(40)]
+    requests = [
+        (f"/v1/users/{u % 10}/recommendations", {"n": 1 + u % 6, "explain": str(u % 2 == 0).lower()}) for u in range(40)
+    ]
     requests += [(f"/v1/items/{i % 8}/similar", {"n": 3}) for i in range(16)]
     with httpx.Client(base_url=live.url, timeout=30) as client:
         serial = [client.get(path, params=params).json() for path, params in requests]

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import sqlalchemy as sa
 import pytest
+import sqlalchemy as sa
 from typer.testing import CliRunner
 
 from likewise.cli._app import app as cli_app

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -18,8 +18,10 @@ def serve(
     model_dir: Annotated[Path, typer.Argument(help="A model directory written by `likewise train`.")],
     store: Annotated[
         str | None,
-        typer.Option("--store", help="Event store URL (sqlite:///path or postgresql+psycopg://...); "
-                     "default: events.db next to the model."),
+        typer.Option(
+            "--store",
+            help="Event store URL (sqlite:///path or postgresql+psycopg://...); default: events.db next to the model.",
+        ),
     ] = None,
     host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
@@ -35,14 +37,20 @@ def serve(
 
         from likewise.serving import Settings, create_app
     except ImportError as exc:
-        raise ConfigurationError(f"likewise serve needs the serve extra: pip install 'likewise[serve]' ({exc})") from exc
-    options = {"model_dir": model_dir, "host": host, "port": port, "warmup": True}
+        raise ConfigurationError(
+            f"likewise serve needs the serve extra: pip install 'likewise[serve]' ({exc})"
+        ) from exc
+    options: dict[str, Any] = {"model_dir": model_dir, "host": host, "port": port, "warmup": True}
     # Flags left at their defaults let LIKEWISE_* variables decide.
-    for name, value in (("store", store), ("insecure", insecure or None), ("read_only", read_only or None),
-                        ("watch", watch or None)):
+    for name, value in (
+        ("store", store),
+        ("insecure", insecure or None),
+        ("read_only", read_only or None),
+        ("watch", watch or None),
+    ):
         if value is not None:
             options[name] = value
-    settings = Settings(**options)
+    settings = Settings(**options)  # keyword arguments, so LIKEWISE_* variables fill the rest
     if settings.warmup:
         from likewise.kernels import warmup
 

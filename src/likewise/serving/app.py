@@ -1,6 +1,5 @@
 """`create_app(settings)`: the FastAPI application of ``likewise serve`` (docs/serving.md)."""
 
-
 import hmac
 import logging
 import threading
@@ -118,6 +117,7 @@ class _State:
         new = ServedModel(path or self.served.path, threads=self.settings.model_threads)
         with self.lock:
             self.served = new
+        self.catalogue.reload()  # other workers' PUT /v1/items
         self._publish(new)
         self.reloads.inc()
         return new
@@ -253,7 +253,6 @@ def _ids(text: str | None) -> list[str]:
 
 
 def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
-    settings = state.settings
     NParam = Annotated[int, Query(ge=1, le=MAX_N, description="Number of items wanted.")]
     IdList = Annotated[str | None, Query(max_length=MAX_ID_TEXT, description="Comma-separated item ids.")]
     Filter = Annotated[
@@ -295,7 +294,7 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
         n: NParam = 10,
         exclude: IdList = None,
         candidates: IdList = None,
-        filter: Filter = None,  # noqa: A002 (the query parameter's public name)
+        filter: Filter = None,
         explain: bool = False,
     ) -> dict[str, Any]:
         """Top-n for a user: the model's answer plus the user's latest events; a new user gets a named fallback."""
@@ -383,7 +382,9 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
             iidx = int(served.item_indices([event.item])[0])
             title = state.catalogue.title(event.item) or (served.title(iidx) if iidx >= 0 else None)
             item: Any = served.raw_item(iidx) if iidx >= 0 else event.item
-            rows.append(HistoryItem(item=item, value=event.value, title=title, source="event", timestamp=event.timestamp))
+            rows.append(
+                HistoryItem(item=item, value=event.value, title=title, source="event", timestamp=event.timestamp)
+            )
         uidx = served.user_index(user)
         if uidx >= 0:
             items, values = served.training_row(uidx)

@@ -140,7 +140,9 @@ def recommend_for_user(
     mask = allowed_mask(served, catalogue, query)
     uidx = served.user_index(user)
     known = uidx >= 0
-    history = _merge(served, served.training_row(uidx) if known else (np.zeros(0, np.int64), np.zeros(0, np.float32)), events)
+    history = _merge(
+        served, served.training_row(uidx) if known else (np.zeros(0, np.int64), np.zeros(0, np.float32)), events
+    )
     fallback: str | None = None
     if known and not events:
         indices, scores = model.recommend_indices(np.array([uidx]), query.n, seen=True, allowed=mask)

@@ -7,6 +7,8 @@ from typing import Annotated, Any
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
+    "MAX_LIST",
+    "MAX_N",
     "Accepted",
     "EventIn",
     "EventsIn",
@@ -16,8 +18,6 @@ __all__ = [
     "ItemIn",
     "ItemOut",
     "ItemsOut",
-    "MAX_LIST",
-    "MAX_N",
     "ModelInfo",
     "Problem",
     "Rec",
@@ -35,7 +35,6 @@ MAX_ID_TEXT = 20_000
 """Longest comma-separated id list in a query string, in characters."""
 FILTER_PATTERN = r"^[^:]+:.*[^|].*$"
 """``attribute:value`` or ``attribute:a|b``: a name, a colon, at least one value."""
-
 
 
 def _whole(value: Any) -> Any:

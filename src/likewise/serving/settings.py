@@ -17,7 +17,8 @@ class Settings(BaseSettings):
 
     model_dir: Path = Field(description="The saved model directory to serve.")
     store: str | None = Field(
-        default=None, description="SQLAlchemy URL of the event store (default: sqlite file events.db next to the model)."
+        default=None,
+        description="SQLAlchemy URL of the event store (default: sqlite file events.db next to the model).",
     )
     host: str = Field(default="127.0.0.1", description="Interface to bind (loopback by default).")
     port: int = Field(default=8000, ge=0, le=65535)

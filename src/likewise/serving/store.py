@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -149,7 +148,8 @@ class EventStore:
             raise StoreError(f"cannot open the store {self.url.render_as_string(hide_password=True)}: {exc}") from exc
         if current > SCHEMA_VERSION:
             raise StoreError(
-                f"the store is at schema version {current}, newer than this likewise ({SCHEMA_VERSION}): upgrade likewise"
+                f"the store is at schema version {current}, newer than this likewise "
+                f"({SCHEMA_VERSION}): upgrade likewise"
             )
         for target, step in MIGRATIONS:
             if target <= current:
@@ -262,7 +262,9 @@ class EventStore:
         }
         dialect = postgresql if self.backend == "postgresql" else sqlite
         stmt = dialect.insert(items).values(values)
-        stmt = stmt.on_conflict_do_update(index_elements=["item_id"], set_={k: v for k, v in values.items() if k != "item_id"})
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["item_id"], set_={k: v for k, v in values.items() if k != "item_id"}
+        )
         with self.engine.begin() as conn:
             conn.execute(stmt)
 
@@ -297,9 +299,7 @@ def interactions_from_store(url: str) -> Interactions:
     if all(e.value is None for e in stored):
         return Interactions.from_arrays(users, items_, None, np.array(stamps), source=f"store {url}")
     values = np.array([1.0 if e.value is None else e.value for e in stored], dtype=np.float32)
-    return Interactions.from_arrays(
-        users, items_, values, np.array(stamps), duplicates="last", source=f"store {url}"
-    )
+    return Interactions.from_arrays(users, items_, values, np.array(stamps), duplicates="last", source=f"store {url}")
 
 
 def _typed(ids: np.ndarray) -> np.ndarray:
