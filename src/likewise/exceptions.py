@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConfigurationError",
     "ConvergenceWarning",
     "DataError",
     "DataWarning",
@@ -14,6 +15,7 @@ __all__ = [
     "NotFittedError",
     "NotSupportedError",
     "PerformanceWarning",
+    "StoreError",
     "UnknownIdError",
 ]
 
@@ -59,6 +61,14 @@ class NotSupportedError(LikewiseError, NotImplementedError):
 
 class FitError(LikewiseError, RuntimeError):
     """Training failed (for example factors became NaN)."""
+
+
+class StoreError(LikewiseError, RuntimeError):
+    """The event store cannot be opened or used (unreachable, bad URL, a schema newer than this code)."""
+
+
+class ConfigurationError(LikewiseError, ValueError):
+    """The service refuses to start with these settings (e.g. writes enabled without a token)."""
 
 
 class LikewiseWarning(UserWarning):

@@ -19,6 +19,7 @@ from likewise.cli.data_cmds import datasets_app
 from likewise.cli.demo import demo
 from likewise.cli.evaluate_cmds import compare_cmd, evaluate_cmd
 from likewise.cli.model_cmds import TRAIN_CONTEXT, recommend, similar, train, warmup
+from likewise.cli.serve_cmds import serve
 
 __all__ = ["app"]
 
@@ -55,4 +56,5 @@ app.command(cls=RegistryHelpCommand, context_settings=TRAIN_CONTEXT)(train)
 app.command()(recommend)
 app.command()(similar)
 app.command()(warmup)
+app.command()(serve)
 app.add_typer(datasets_app, name="datasets")

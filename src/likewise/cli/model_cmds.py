@@ -14,7 +14,6 @@ from likewise.cli._console import console, handle_errors
 from likewise.cli._io import load_data
 from likewise.cli._options import (
     AlgoOption,
-    DataArgument,
     DataOptions,
     DelimiterOption,
     FormatOption,
@@ -46,9 +45,16 @@ HowManyOption = Annotated[int, typer.Option("-n", help="How many items.")]
 @handle_errors
 def train(
     ctx: typer.Context,
-    data: DataArgument,
     algo: AlgoOption,
     output: Annotated[Path, typer.Option("--output", "-o", help="Directory to write the model into.")],
+    data: Annotated[
+        str | None,
+        typer.Argument(help="A CSV/TSV/Parquet file, a MovieLens-style folder, or a data set name."),
+    ] = None,
+    from_store: Annotated[
+        str | None,
+        typer.Option("--from-store", help="Train on every event of a likewise serve event store (a database URL)."),
+    ] = None,
     param: ParamOption = None,
     fmt: FormatOption = None,
     user: UserColumn = "user",
@@ -73,7 +79,7 @@ def train(
         Path | None, typer.Option(help="CSV with a header: id,feature[,value] rows of user features (hybrid).")
     ] = None,
 ) -> None:
-    """Train a model on DATA and save it to a directory.
+    """Train a model on DATA (or on the events of --from-store URL) and save it to a directory.
 
     ``--item-features`` / ``--user-features`` attach side features (columns ``id``,
     ``feature`` and optionally ``value``); rows naming ids not in DATA are counted and
@@ -102,14 +108,26 @@ def train(
         header=header,
         on_error="skip" if skip_bad_rows else "raise",
     )
+    if (data is None) == (from_store is None):
+        raise InvalidParameterError("give either DATA or --from-store URL (exactly one)")
     if engine == "spark":
+        if from_store is not None:
+            raise InvalidParameterError("--from-store applies to --engine local")
         from likewise.cli._spark import train_on_spark
 
+        assert data is not None
         train_on_spark(data, algo, params, reading, master, output)
         return
     assert model is not None
-    with console.status(f"reading {data}"):
-        interactions = load_data(data, reading)
+    if from_store is not None:
+        from likewise.serving.store import interactions_from_store
+
+        with console.status("reading the event store"):
+            interactions = interactions_from_store(from_store)
+    else:
+        assert data is not None
+        with console.status(f"reading {data}"):
+            interactions = load_data(data, reading)
     console.print(str(interactions.report), soft_wrap=True)
     interactions = _attach_features(interactions, item_features, user_features)
     start = time.perf_counter()

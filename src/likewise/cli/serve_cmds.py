@@ -1,0 +1,62 @@
+"""`likewise serve` (registered on the app by `likewise.cli._app`); fastapi and uvicorn load only when it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from likewise.cli._console import console, handle_errors
+from likewise.exceptions import ConfigurationError
+
+__all__ = ["serve"]
+
+
+@handle_errors
+def serve(
+    model_dir: Annotated[Path, typer.Argument(help="A model directory written by `likewise train`.")],
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store",
+            help="Event store URL (sqlite:///path or postgresql+psycopg://...); default: events.db next to the model.",
+        ),
+    ] = None,
+    host: Annotated[str, typer.Option("--host", help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", help="Port to listen on.")] = 8000,
+    insecure: Annotated[
+        bool, typer.Option("--insecure", help="Allow writes without LIKEWISE_API_TOKEN (local use only).")
+    ] = False,
+    read_only: Annotated[bool, typer.Option("--read-only", help="Disable the write and admin endpoints.")] = False,
+    watch: Annotated[bool, typer.Option("--watch", help="Reload the model when its directory changes.")] = False,
+) -> None:
+    """Serve recommendations over HTTP (docs/serving.md); settings also come from LIKEWISE_* variables."""
+    try:
+        import uvicorn
+
+        from likewise.serving import Settings, create_app
+    except ImportError as exc:
+        raise ConfigurationError(
+            f"likewise serve needs the serve extra: pip install 'likewise[serve]' ({exc})"
+        ) from exc
+    options: dict[str, Any] = {"model_dir": model_dir, "host": host, "port": port, "warmup": True}
+    # Flags left at their defaults let LIKEWISE_* variables decide.
+    for name, value in (
+        ("store", store),
+        ("insecure", insecure or None),
+        ("read_only", read_only or None),
+        ("watch", watch or None),
+    ):
+        if value is not None:
+            options[name] = value
+    settings = Settings(**options)  # keyword arguments, so LIKEWISE_* variables fill the rest
+    if settings.warmup:
+        from likewise.kernels import warmup
+
+        warmup(parallel=False)
+    app = create_app(settings)
+    if settings.insecure and settings.api_token is None:
+        console.print("[yellow]warning:[/] writes need no token (--insecure); do not expose this server")
+    console.print(f"serving {settings.model_dir} on http://{settings.host}:{settings.port} (docs at /docs)")
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")

@@ -1,0 +1,209 @@
+"""Answering a recommendation request from a model, the user's stored events and the filters.
+
+The steps, in order (``fallback`` in the response names the step that answered):
+
+1. a user the model knows, without newer events: the model's own top-n (``fallback: null``);
+2. a user with events newer than the model (known or not): fold-in of training history plus
+   those events, the event items excluded (null for a known user, ``"events"`` for a new one);
+   a model that cannot fold in answers a known user from training with the new items excluded
+   (``"training-history"``) and a new one by popularity (``"popularity-no-fold-in"``);
+3. anybody else: the most popular training items (``"popularity"``).
+
+Filters (``exclude``, ``candidates``, ``filter=attribute:value``) become one boolean mask of
+allowed items, given to the models' public index-level API, so every step returns exactly
+``n`` items when ``n`` are eligible.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+
+from likewise.exceptions import InvalidParameterError, NotSupportedError
+from likewise.serving.runtime import Catalogue, ServedModel
+
+__all__ = ["Answer", "Query", "allowed_mask", "parse_filters", "recommend_for_history", "recommend_for_user"]
+
+
+@dataclass(frozen=True)
+class Query:
+    n: int
+    exclude: list[str]
+    candidates: list[str] | None
+    filters: list[tuple[str, frozenset[str]]]
+    explain: bool
+
+
+@dataclass
+class Answer:
+    items: list[dict[str, Any]]
+    fallback: str | None
+
+
+def parse_filters(raw: list[str] | None) -> list[tuple[str, frozenset[str]]]:
+    """``attribute:value`` (``value|other`` for either); several filters must all hold."""
+    out = []
+    for text in raw or []:
+        # exactly schemas.FILTER_PATTERN: no stripping, so the schema and this parser agree
+        name, sep, values = text.partition(":")
+        choices = frozenset(v for v in values.split("|") if v)
+        if not sep or not name or not choices:
+            raise InvalidParameterError(f"filter must look like attribute:value (or attribute:a|b), got {text!r}")
+        out.append((name, choices))
+    return out
+
+
+def allowed_mask(served: ServedModel, catalogue: Catalogue, query: Query) -> np.ndarray:
+    mask = np.ones(served.n_items, dtype=bool)
+    if query.candidates is not None:
+        mask[:] = False
+        idx = served.item_indices(query.candidates)
+        mask[idx[idx >= 0]] = True
+    if query.exclude:
+        idx = served.item_indices(query.exclude)
+        mask[idx[idx >= 0]] = False
+    for attribute, values in query.filters:
+        mask &= catalogue.mask(served, attribute, values)
+    return mask
+
+
+def _rows(served: ServedModel, catalogue: Catalogue, indices: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+    out = []
+    for rank, (iidx, score) in enumerate(zip(indices.tolist(), scores.tolist(), strict=True), start=1):
+        if iidx < 0:
+            break
+        text = str(served.item_text[iidx])
+        title = catalogue.title(text) or served.title(iidx)
+        row: dict[str, Any] = {"item": served.raw_item(iidx), "score": float(score), "rank": rank}
+        if title is not None:
+            row["title"] = title
+        out.append(row)
+    return out
+
+
+def _popular(served: ServedModel, mask: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    order = served.pop_order[mask[served.pop_order]][:n]
+    return order, served.counts[order]
+
+
+def _fold_in(
+    served: ServedModel, history: np.ndarray, weights: np.ndarray, mask: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """The model's fold-in with the history items excluded, through `recommend_from_history`."""
+    model = served.model
+    mask = mask.copy()
+    mask[history] = False
+    # The raw-id filters take a list: give the shorter of the two equivalent ones.
+    allowed = np.flatnonzero(mask)
+    ids = model.items_.ids
+    if allowed.size <= served.n_items - allowed.size:
+        kwargs: dict[str, Any] = {"candidates": ids[allowed]}
+    else:
+        kwargs = {"exclude": ids[np.flatnonzero(~mask)]}
+    recs = model.recommend_from_history(ids[history], weights=weights, n=n, exclude_seen=True, **kwargs)
+    return recs.indices[0], recs.scores[0]
+
+
+def _merge(
+    served: ServedModel, base: tuple[np.ndarray, np.ndarray], extra: dict[str, float | None]
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training history plus newer events (an event's value replaces the training value)."""
+    weights = dict(zip(base[0].tolist(), base[1].tolist(), strict=True))
+    texts = list(extra)
+    for iidx, text in zip(served.item_indices(texts).tolist(), texts, strict=True):
+        if iidx >= 0:
+            value = extra[text]
+            weights[iidx] = served.default_weight if value is None else float(value)
+    order = sorted(weights)
+    return np.array(order, dtype=np.int64), np.array([weights[i] for i in order], dtype=np.float32)
+
+
+def _reasons(served: ServedModel, rows: list[dict[str, Any]], user: Any, fallback: str | None) -> None:
+    for row in rows:
+        if fallback in ("popularity", "popularity-no-fold-in"):
+            iidx = int(served.item_indices([str(row["item"])])[0])
+            row["reason"] = f"popular: {int(served.counts[iidx])} users interacted with it"
+        elif user is None:
+            row["reason"] = "scored from the items in this history"
+        else:
+            row["reason"] = served.model.explain(user, row["item"]).text
+
+
+def recommend_for_user(
+    served: ServedModel, catalogue: Catalogue, user: str, events: dict[str, float | None], query: Query
+) -> Answer:
+    """Recommendations for `user` given their events newer than the model (item -> value)."""
+    model = served.model
+    mask = allowed_mask(served, catalogue, query)
+    uidx = served.user_index(user)
+    known = uidx >= 0
+    history = _merge(
+        served, served.training_row(uidx) if known else (np.zeros(0, np.int64), np.zeros(0, np.float32)), events
+    )
+    fallback: str | None = None
+    if known and not events:
+        indices, scores = model.recommend_indices(np.array([uidx]), query.n, seen=True, allowed=mask)
+        indices, scores = indices[0], scores[0]
+    elif history[0].size and model.supports_fold_in:
+        try:
+            indices, scores = _fold_in(served, history[0], history[1], mask, query.n)
+            fallback = None if known else "events"
+        except NotSupportedError:
+            indices, scores, fallback = _without_fold_in(served, uidx, history[0], mask, query.n)
+    elif history[0].size:
+        indices, scores, fallback = _without_fold_in(served, uidx, history[0], mask, query.n)
+    else:
+        indices, scores = _popular(served, mask, query.n)
+        fallback = "popularity"
+    rows = _rows(served, catalogue, indices, scores)
+    if query.explain:
+        _reasons(served, rows, served.raw_user(uidx) if known and fallback is None and not events else None, fallback)
+    return Answer(rows, fallback)
+
+
+def _without_fold_in(
+    served: ServedModel, uidx: int, history: np.ndarray, mask: np.ndarray, n: int
+) -> tuple[np.ndarray, np.ndarray, str]:
+    """A model that cannot fold in: its training answer minus the new items, or popularity."""
+    if uidx >= 0:
+        drop = sp.csr_matrix(
+            (np.ones(history.size, bool), history, np.array([0, history.size])), shape=(1, served.n_items)
+        )
+        indices, scores = served.model.recommend_indices(np.array([uidx]), n, seen=drop, allowed=mask)
+        return indices[0], scores[0], "training-history"
+    mask = mask.copy()
+    mask[history] = False
+    indices, scores = _popular(served, mask, n)
+    return indices, scores, "popularity-no-fold-in"
+
+
+def recommend_for_history(
+    served: ServedModel, catalogue: Catalogue, history: list[tuple[str, float | None]], query: Query
+) -> Answer:
+    """An anonymous visitor: fold-in of the posted history (items the model does not know are ignored)."""
+    return recommend_for_user_like(served, catalogue, dict(history), query)
+
+
+def recommend_for_user_like(
+    served: ServedModel, catalogue: Catalogue, events: dict[str, float | None], query: Query
+) -> Answer:
+    mask = allowed_mask(served, catalogue, query)
+    items, weights = _merge(served, (np.zeros(0, np.int64), np.zeros(0, np.float32)), events)
+    if items.size and served.model.supports_fold_in:
+        try:
+            indices, scores = _fold_in(served, items, weights, mask, query.n)
+            fallback = None
+        except NotSupportedError:
+            indices, scores, fallback = _without_fold_in(served, -1, items, mask, query.n)
+    elif items.size:
+        indices, scores, fallback = _without_fold_in(served, -1, items, mask, query.n)
+    else:
+        indices, scores = _popular(served, mask, query.n)
+        fallback = "popularity"
+    rows = _rows(served, catalogue, indices, scores)
+    if query.explain:
+        _reasons(served, rows, None, fallback)
+    return Answer(rows, fallback)

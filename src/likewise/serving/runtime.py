@@ -1,0 +1,210 @@
+"""What one server process holds: the served model (swapped atomically), the event overlay and the catalogue.
+
+- `ServedModel`: a loaded model plus what requests need from it precomputed once (popularity
+  ranking, id types, version). Replaced as a whole on reload: a request takes the reference
+  once and finishes on the model it started with, so a swap never fails a request in flight.
+- `Overlay`: each user's events from the store, latest value per item, fed by this process's
+  own writes at once and by a poll of the store (other workers' writes) every
+  ``refresh_interval`` seconds. A model uses only the events received after it was written.
+- `Catalogue`: item titles and attributes from ``PUT /v1/items`` (stored), with cached masks for
+  ``filter=attribute:value``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from likewise.models.base import Recommender, load
+from likewise.serving.store import EventStore, StoredEvent
+
+__all__ = ["Catalogue", "Overlay", "ServedModel", "model_signature"]
+
+# Re-read this many sequence numbers behind the newest seen: PostgreSQL may commit a lower
+# sequence number after a higher one; the overlay keeps the latest value per (user, item),
+# so reading an event twice changes nothing.
+_LOOKBACK = 1000
+
+
+def model_signature(path: Path) -> tuple[int, int, int] | None:
+    """What changes when a model is saved into `path` (save renames a new directory in)."""
+    try:
+        stat = (Path(path) / "manifest.json").stat()
+    except OSError:
+        return None
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+class ServedModel:
+    """A loaded model and what requests need from it, immutable once built."""
+
+    def __init__(self, path: Path, *, threads: int = 1) -> None:
+        self.path = Path(path).resolve()
+        manifest = self.path / "manifest.json"
+        self.signature = model_signature(self.path)
+        model = load(self.path)
+        if "n_threads" in model.get_params():
+            model.set_params(n_threads=threads)
+        self.model: Recommender = model
+        self.name = str(getattr(type(model), "algorithm", type(model).__name__))
+        self.version = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+        self.trained_ts = manifest.stat().st_mtime
+        self.trained_at = dt.datetime.fromtimestamp(self.trained_ts, dt.UTC).isoformat(timespec="seconds")
+        self.int_users = not model.users_.is_str
+        self.int_items = not model.items_.is_str
+        self.item_text = np.array([str(v) for v in model.items_.ids.tolist()], dtype=object)
+        self.titles = model.item_titles_
+        # Popularity from the training data: users per item, ties by the lower index.
+        self.counts = np.bincount(model.seen_.indices, minlength=model.n_items).astype(np.float32)
+        self.pop_order = np.lexsort((np.arange(model.n_items), -self.counts)).astype(np.int32)
+        rating_scale = getattr(model, "rating_scale_", None)
+        self.default_weight = float(rating_scale[1]) if model.predicts_ratings and rating_scale else 1.0
+
+    @property
+    def n_items(self) -> int:
+        return self.model.n_items
+
+    def info(self) -> dict[str, str]:
+        return {"name": self.name, "version": self.version, "trained_at": self.trained_at}
+
+    # ids arrive as text (paths, the store) or JSON numbers; the model has int or str ids
+    def _raw(self, text: str, as_int: bool) -> Any:
+        if not as_int:
+            return str(text)
+        try:
+            value = int(text)
+        except ValueError:
+            return None
+        # beyond int64 no model id can match (and numpy would overflow)
+        return value if -(2**63) <= value < 2**63 else None
+
+    def user_index(self, user: str) -> int:
+        raw = self._raw(user, self.int_users)
+        if raw is None:
+            return -1
+        return int(self.model.users_.to_index([raw], missing="lenient")[0])
+
+    def item_indices(self, texts: list[str]) -> np.ndarray:
+        """Dense indices of the items (-1 for an item the model does not know)."""
+        raws = [self._raw(t, self.int_items) for t in texts]
+        out = np.full(len(raws), -1, dtype=np.int64)
+        known = [k for k, r in enumerate(raws) if r is not None]
+        if known:
+            values = np.array([raws[k] for k in known], dtype=np.int64 if self.int_items else object)
+            out[known] = self.model.items_.to_index(values, missing="lenient")
+        return out
+
+    def raw_item(self, iidx: int) -> Any:
+        value = self.model.items_.ids[iidx]
+        return value.item() if isinstance(value, np.generic) else value
+
+    def raw_user(self, uidx: int) -> Any:
+        value = self.model.users_.ids[uidx]
+        return value.item() if isinstance(value, np.generic) else value
+
+    def title(self, iidx: int) -> str | None:
+        return None if self.titles is None else str(self.titles[iidx])
+
+    def training_row(self, uidx: int) -> tuple[np.ndarray, np.ndarray]:
+        seen = self.model.seen_
+        start, stop = seen.indptr[uidx], seen.indptr[uidx + 1]
+        return np.asarray(seen.indices[start:stop]), np.asarray(seen.data[start:stop], dtype=np.float32)
+
+
+@dataclass
+class _Entry:
+    value: float | None
+    seq: int
+    received: float
+    timestamp: float | None
+
+
+@dataclass
+class Overlay:
+    """Per-user stored events (latest per item), kept in memory and fed from the store."""
+
+    store: EventStore
+    users: dict[str, dict[str, _Entry]] = field(default_factory=dict)
+    cursor: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def apply(self, stored: list[StoredEvent]) -> None:
+        with self.lock:
+            for event in stored:
+                items = self.users.setdefault(event.user, {})
+                old = items.get(event.item)
+                if old is None or old.seq < event.seq:
+                    items[event.item] = _Entry(event.value, event.seq, event.received, event.timestamp)
+                self.cursor = max(self.cursor, event.seq)
+
+    def refresh(self) -> None:
+        """Read what the store has beyond our cursor (less a lookback; see _LOOKBACK)."""
+        start = max(0, self.cursor - _LOOKBACK)
+        while True:
+            chunk = self.store.events_after(start)
+            if not chunk:
+                return
+            self.apply(chunk)
+            start = chunk[-1].seq
+
+    def events_for(self, user: str, since: float) -> dict[str, float | None]:
+        """item -> latest value of the user's events received after `since` (a model's write time)."""
+        with self.lock:
+            items = self.users.get(user)
+            if not items:
+                return {}
+            return {item: e.value for item, e in items.items() if e.received > since}
+
+
+class Catalogue:
+    """Item titles and attributes from the store, with cached item masks for filters."""
+
+    def __init__(self, store: EventStore) -> None:
+        self.store = store
+        self.lock = threading.Lock()
+        self.entries: dict[str, tuple[str | None, dict[str, list[str]]]] = {}
+        self.generation = 0
+        self._masks: OrderedDict[tuple[int, int, str], np.ndarray] = OrderedDict()
+        self.reload()
+
+    def reload(self) -> None:
+        entries = {item: (title, attrs) for item, (title, attrs, _features) in self.store.all_items().items()}
+        with self.lock:
+            self.entries = entries
+            self.generation += 1
+            self._masks.clear()
+
+    def put(self, item: str, title: str | None, attributes: dict[str, list[str]]) -> None:
+        with self.lock:
+            self.entries[item] = (title, attributes)
+            self.generation += 1
+            self._masks.clear()
+
+    def title(self, item: str) -> str | None:
+        entry = self.entries.get(item)
+        return entry[0] if entry else None
+
+    def mask(self, served: ServedModel, attribute: str, values: frozenset[str]) -> np.ndarray:
+        """Items of `served` whose `attribute` holds any of `values` (cached per model and catalogue state)."""
+        key = (id(served), self.generation, attribute + "\0" + "\0".join(sorted(values)))
+        with self.lock:
+            cached = self._masks.get(key)
+            if cached is not None:
+                self._masks.move_to_end(key)
+                return cached
+            matching = [item for item, (_t, attrs) in self.entries.items() if values & set(attrs.get(attribute, ()))]
+        mask = np.zeros(served.n_items, dtype=bool)
+        idx = served.item_indices(matching)
+        mask[idx[idx >= 0]] = True
+        with self.lock:
+            self._masks[key] = mask
+            while len(self._masks) > 256:
+                self._masks.popitem(last=False)
+        return mask
