@@ -19,6 +19,8 @@ from likewise.models.random import Random
 from likewise.models.recs import Explanation, Recs
 from likewise.models.slopeone import SlopeOne
 from likewise.models.svd import SVD, SVDpp
+from likewise.models.bayesian import BayesianMF
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
+__all__ += ["BayesianMF"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
