@@ -20,7 +20,8 @@ from likewise.models.recs import Explanation, Recs
 from likewise.models.slopeone import SlopeOne
 from likewise.models.svd import SVD, SVDpp
 from likewise.models.bayesian import BayesianMF
+from likewise.models.timesvd import TimeSVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
-__all__ += ["BayesianMF"]
+__all__ += ["BayesianMF", "TimeSVDpp"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
