@@ -58,10 +58,12 @@ def test_kernel_draw_is_mean_plus_inverse_cholesky_noise(rng, parallel_rows):
     values = np.tile(ratings, parallel_rows)
     z = rng.standard_normal((parallel_rows, f + 1))
     out_b, out_f = np.zeros(parallel_rows), np.zeros((parallel_rows, f))
-    sample_rows(indptr, indices, values, mu, item_bias, item_factors, prior_mean, prior_prec, bias_prec, alpha,
-                z, out_b, out_f)  # fmt: skip
-    mean, precision = conditional_reference(items, ratings, mu, item_bias, item_factors, prior_mean, prior_prec,
-                                            bias_prec, alpha)  # fmt: skip
+    sample_rows(
+        indptr, indices, values, mu, item_bias, item_factors, prior_mean, prior_prec, bias_prec, alpha, z, out_b, out_f
+    )
+    mean, precision = conditional_reference(
+        items, ratings, mu, item_bias, item_factors, prior_mean, prior_prec, bias_prec, alpha
+    )
     for r in range(parallel_rows):
         expected = draw_reference(mean, precision, z[r])
         np.testing.assert_allclose(np.concatenate([[out_b[r]], out_f[r]]), expected, rtol=1e-10, atol=1e-12)
@@ -72,11 +74,25 @@ def test_draws_have_the_conditional_covariance(rng):
     f, n = item_factors.shape[1], 20000
     indptr = np.arange(n + 1, dtype=np.int64) * items.size
     out_b, out_f = np.zeros(n), np.zeros((n, f))
-    sample_rows(indptr, np.tile(items, n), np.tile(ratings, n), mu, item_bias, item_factors, prior_mean, prior_prec,
-                bias_prec, alpha, rng.standard_normal((n, f + 1)), out_b, out_f)  # fmt: skip
+    sample_rows(
+        indptr,
+        np.tile(items, n),
+        np.tile(ratings, n),
+        mu,
+        item_bias,
+        item_factors,
+        prior_mean,
+        prior_prec,
+        bias_prec,
+        alpha,
+        rng.standard_normal((n, f + 1)),
+        out_b,
+        out_f,
+    )
     draws = np.column_stack([out_b, out_f])
-    mean, precision = conditional_reference(items, ratings, mu, item_bias, item_factors, prior_mean, prior_prec,
-                                            bias_prec, alpha)  # fmt: skip
+    mean, precision = conditional_reference(
+        items, ratings, mu, item_bias, item_factors, prior_mean, prior_prec, bias_prec, alpha
+    )
     cov = np.linalg.inv(precision)
     np.testing.assert_allclose(draws.mean(axis=0), mean, atol=4 * np.sqrt(np.diag(cov).max() / n))
     np.testing.assert_allclose(np.cov(draws.T), cov, atol=0.05 * np.abs(cov).max())
@@ -86,8 +102,21 @@ def test_user_without_ratings_is_drawn_from_the_prior(rng):
     f = 2
     prior_mean, prior_prec = np.array([0.5, -1.0]), np.array([[2.0, 0.3], [0.3, 1.0]])
     out_b, out_f = np.zeros(1), np.zeros((1, f))
-    sample_rows(np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros(0), 3.0, np.zeros(3), np.ones((3, f)),
-                prior_mean, prior_prec, 4.0, 2.0, np.zeros((1, f + 1)), out_b, out_f)  # fmt: skip
+    sample_rows(
+        np.zeros(2, np.int64),
+        np.zeros(0, np.int32),
+        np.zeros(0),
+        3.0,
+        np.zeros(3),
+        np.ones((3, f)),
+        prior_mean,
+        prior_prec,
+        4.0,
+        2.0,
+        np.zeros((1, f + 1)),
+        out_b,
+        out_f,
+    )
     assert out_b[0] == 0.0
     np.testing.assert_allclose(out_f[0], prior_mean)
 
@@ -216,4 +245,3 @@ def test_tampered_sample_arrays_are_refused(planted, tmp_path):
     arrays["user_prior_mean"] = arrays["user_prior_mean"][:1]
     with pytest.raises(ValueError, match="user_prior_mean"):
         model._set_state(arrays, model._state()[1])
-

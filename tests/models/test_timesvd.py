@@ -60,8 +60,17 @@ def test_kernel_epoch_equals_the_loop_twin():
     slots = rng.integers(0, 6, n)
     ratings = rng.integers(1, 6, n).astype(float)
     order = (u[order_pos], i[order_pos], ratings[order_pos], dev[order_pos], bins[order_pos], slots[order_pos])
-    shapes = [(n_users,), (n_items,), (n_users, f), (n_items, f), (n_items, f), (n_users,), (n_users, f), (6,),
-              (n_items, n_bins)]  # fmt: skip
+    shapes = [
+        (n_users,),
+        (n_items,),
+        (n_users, f),
+        (n_items, f),
+        (n_items, f),
+        (n_users,),
+        (n_users, f),
+        (6,),
+        (n_items, n_bins),
+    ]
     state64 = [rng.normal(scale=0.1, size=s) for s in shapes]
     state32 = tuple(np.ascontiguousarray(a, dtype=np.float32) for a in state64)
     lrs = (0.01, 0.012, 0.02, 0.015, 0.007, 0.003, 0.02, 0.01)
@@ -113,8 +122,13 @@ def test_predict_without_time_scores_at_the_users_mean_date(drifting):
     uidx, iidx = np.arange(10), np.arange(10) % model.n_items
     mean_bin = np.clip(np.floor((model.user_mean_day_[uidx] - model.first_day_) / model.bin_days_), 0, model.n_bins - 1)
     vectors = model.user_factors_[uidx] + model.user_implicit_[uidx]
-    expected = (model.global_mean_ + model.user_bias_[uidx] + model.item_bias_[iidx]
-                + model.bin_bias_[iidx, mean_bin.astype(int)] + np.einsum("ij,ij->i", vectors, model.item_factors_[iidx]))  # fmt: skip
+    expected = (
+        model.global_mean_
+        + model.user_bias_[uidx]
+        + model.item_bias_[iidx]
+        + model.bin_bias_[iidx, mean_bin.astype(int)]
+        + np.einsum("ij,ij->i", vectors, model.item_factors_[iidx])
+    )
     got = model.predict(model.users_.ids[uidx], model.items_.ids[iidx])
     np.testing.assert_allclose(got, np.clip(expected, *model.rating_scale_), atol=2e-5)
 

@@ -251,6 +251,19 @@ def _warm() -> None:
     for parallel in (False, True):
         kernel = _sample_rows_parallel if parallel else _sample_rows_serial
         out_b, out_f = np.zeros(2), np.zeros((2, 2))
-        kernel(indptr, indices, values.astype(np.float64), 3.0, other_bias, other, np.zeros(2), np.eye(2), 1.0, 2.0,
-               np.zeros((2, 3)), out_b, out_f)  # fmt: skip
+        kernel(
+            indptr,
+            indices,
+            values.astype(np.float64),
+            3.0,
+            other_bias,
+            other,
+            np.zeros(2),
+            np.eye(2),
+            1.0,
+            2.0,
+            np.zeros((2, 3)),
+            out_b,
+            out_f,
+        )
     row_conditional(indices[:2], values[:2], 3.0, other_bias, other, np.zeros(2), np.eye(2), 1.0, 2.0)

@@ -26,10 +26,51 @@ __all__ = ["timesvdpp_epoch"]
 
 
 @numba.njit(cache=True, nogil=True)
-def _epoch(users, items, ratings, dev, bins, slots, indptr, indices, mu, bu, bi, pu, qi, yj, alpha_u, alpha_p,
-           day_bias, bin_bias, lrs, regs, z, acc, eff):  # fmt: skip
-    lr_bu, lr_bi, lr_pu, lr_qi, lr_yj, lr_a, lr_day, lr_bin = lrs[0], lrs[1], lrs[2], lrs[3], lrs[4], lrs[5], lrs[6], lrs[7]
-    rg_bu, rg_bi, rg_pu, rg_qi, rg_yj, rg_a, rg_day, rg_bin = regs[0], regs[1], regs[2], regs[3], regs[4], regs[5], regs[6], regs[7]
+def _epoch(
+    users,
+    items,
+    ratings,
+    dev,
+    bins,
+    slots,
+    indptr,
+    indices,
+    mu,
+    bu,
+    bi,
+    pu,
+    qi,
+    yj,
+    alpha_u,
+    alpha_p,
+    day_bias,
+    bin_bias,
+    lrs,
+    regs,
+    z,
+    acc,
+    eff,
+):
+    lr_bu, lr_bi, lr_pu, lr_qi, lr_yj, lr_a, lr_day, lr_bin = (
+        lrs[0],
+        lrs[1],
+        lrs[2],
+        lrs[3],
+        lrs[4],
+        lrs[5],
+        lrs[6],
+        lrs[7],
+    )
+    rg_bu, rg_bi, rg_pu, rg_qi, rg_yj, rg_a, rg_day, rg_bin = (
+        regs[0],
+        regs[1],
+        regs[2],
+        regs[3],
+        regs[4],
+        regs[5],
+        regs[6],
+        regs[7],
+    )
     n_factors = pu.shape[1]
     n = users.shape[0]
     total = 0.0
@@ -111,10 +152,21 @@ def timesvdpp_epoch(
     f = state[2].shape[1]
     scratch = [np.zeros(f, np.float32) for _ in range(3)]
     return float(
-        _epoch(np.ascontiguousarray(users, np.int32), np.ascontiguousarray(items, np.int32), _f32(ratings), _f32(dev),
-               np.ascontiguousarray(bins, np.int32), np.ascontiguousarray(slots, np.int64),
-               np.ascontiguousarray(indptr, np.int64), np.ascontiguousarray(indices, np.int32), np.float32(mu),
-               *state, _f32(np.array(lrs)), _f32(np.array(regs)), *scratch)  # fmt: skip
+        _epoch(  # type: ignore[call-arg]
+            np.ascontiguousarray(users, np.int32),
+            np.ascontiguousarray(items, np.int32),
+            _f32(ratings),
+            _f32(dev),
+            np.ascontiguousarray(bins, np.int32),
+            np.ascontiguousarray(slots, np.int64),
+            np.ascontiguousarray(indptr, np.int64),
+            np.ascontiguousarray(indices, np.int32),
+            np.float32(mu),
+            *state,
+            _f32(np.array(lrs)),
+            _f32(np.array(regs)),
+            *scratch,
+        )
     )
 
 
@@ -123,6 +175,15 @@ def _warm() -> None:
     indptr, indices = np.array([0, 2, 3], np.int64), np.array([0, 1, 1], np.int32)
     order = (np.array([0, 0, 1]), indices, np.array([4.0, 2.0, 5.0]), np.zeros(3), np.zeros(3), np.array([0, 0, 1]))
     f32 = np.float32
-    state = (np.zeros(2, f32), np.zeros(2, f32), np.ones((2, 2), f32), np.ones((2, 2), f32), np.ones((2, 2), f32),
-             np.zeros(2, f32), np.zeros((2, 2), f32), np.zeros(2, f32), np.zeros((2, 1), f32))  # fmt: skip
+    state = (
+        np.zeros(2, f32),
+        np.zeros(2, f32),
+        np.ones((2, 2), f32),
+        np.ones((2, 2), f32),
+        np.ones((2, 2), f32),
+        np.zeros(2, f32),
+        np.zeros((2, 2), f32),
+        np.zeros(2, f32),
+        np.zeros((2, 1), f32),
+    )
     timesvdpp_epoch(order, indptr, indices, 3.0, state, (0.01,) * 8, (0.02,) * 8)

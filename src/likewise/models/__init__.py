@@ -9,6 +9,7 @@ from likewise.models._registry import ALGORITHMS
 from likewise.models.als import ALS
 from likewise.models.base import Recommender, load
 from likewise.models.baseline import Baseline, NormalPredictor
+from likewise.models.bayesian import BayesianMF
 from likewise.models.bpr import BPR
 from likewise.models.coclustering import CoClustering
 from likewise.models.ease import EASE
@@ -19,7 +20,6 @@ from likewise.models.random import Random
 from likewise.models.recs import Explanation, Recs
 from likewise.models.slopeone import SlopeOne
 from likewise.models.svd import SVD, SVDpp
-from likewise.models.bayesian import BayesianMF
 from likewise.models.timesvd import TimeSVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]

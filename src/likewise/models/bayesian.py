@@ -181,7 +181,7 @@ class BayesianMF(FactorRatingModel):
         users = np.ascontiguousarray(rng.normal(0.0, self.init_std, (data.n_users, f)))
         items = np.ascontiguousarray(rng.normal(0.0, self.init_std, (data.n_items, f)))
         user_bias, item_bias = np.zeros(data.n_users), np.zeros(data.n_items)
-        kept: list[tuple[np.ndarray, ...]] = []
+        kept: list[tuple[Any, ...]] = []
         rows, cols = np.repeat(np.arange(data.n_users), np.diff(by_user.indptr)), by_user.indices
         values = by_user.data.astype(np.float64)
 
@@ -190,18 +190,45 @@ class BayesianMF(FactorRatingModel):
             bias_prec_u = _sample_precision(user_bias, rng)
             alpha = state["alpha"]
             z = rng.standard_normal((data.n_users, f + 1))
-            sample_rows(by_user.indptr, by_user.indices, by_user.data, mu, item_bias, items,
-                        m_u, lam_u, bias_prec_u, alpha, z, user_bias, users)  # fmt: skip
+            sample_rows(
+                by_user.indptr,
+                by_user.indices,
+                by_user.data,
+                mu,
+                item_bias,
+                items,
+                m_u,
+                lam_u,
+                bias_prec_u,
+                alpha,
+                z,
+                user_bias,
+                users,
+            )
             m_v, lam_v = _sample_hyper(items, rng)
             bias_prec_v = _sample_precision(item_bias, rng)
             z = rng.standard_normal((data.n_items, f + 1))
-            sample_rows(by_item.indptr, by_item.indices, by_item.data, mu, user_bias, users,
-                        m_v, lam_v, bias_prec_v, alpha, z, item_bias, items)  # fmt: skip
+            sample_rows(
+                by_item.indptr,
+                by_item.indices,
+                by_item.data,
+                mu,
+                user_bias,
+                users,
+                m_v,
+                lam_v,
+                bias_prec_v,
+                alpha,
+                z,
+                item_bias,
+                items,
+            )
             residual = values - mu - user_bias[rows] - item_bias[cols] - np.einsum("ij,ij->i", users[rows], items[cols])
             state["alpha"] = _sample_precision(residual, rng)
             if state["iteration"] >= self.burn_in:
-                kept.append((users.copy(), items.copy(), user_bias.copy(), item_bias.copy(), m_u, lam_u,
-                             bias_prec_u, alpha))  # fmt: skip
+                kept.append(
+                    (users.copy(), items.copy(), user_bias.copy(), item_bias.copy(), m_u, lam_u, bias_prec_u, alpha)
+                )
             state["iteration"] += 1
             return float(residual @ residual)
 
@@ -241,9 +268,21 @@ class BayesianMF(FactorRatingModel):
         for s in range(n_kept):  # one draw per kept sample (tiny solves; the loop is over samples)
             other = self.item_factors_[iidx, s * f : (s + 1) * f].astype(np.float64) * root
             out_b, out_f = np.zeros(1), np.zeros((1, f))
-            sample_rows(indptr, local, ratings, self.global_mean_, self.item_bias_samples_[s, iidx], other,
-                        self.user_prior_mean_[s], self.user_prior_precision_[s], self.user_bias_precision_[s],
-                        self.noise_precision_[s], rng.standard_normal((1, f + 1)), out_b, out_f)  # fmt: skip
+            sample_rows(
+                indptr,
+                local,
+                ratings,
+                self.global_mean_,
+                self.item_bias_samples_[s, iidx],
+                other,
+                self.user_prior_mean_[s],
+                self.user_prior_precision_[s],
+                self.user_bias_precision_[s],
+                self.noise_precision_[s],
+                rng.standard_normal((1, f + 1)),
+                out_b,
+                out_f,
+            )
             biases[s], vectors[s] = out_b[0], out_f[0]
         return float(biases.mean()), vectors.reshape(-1) / root
 

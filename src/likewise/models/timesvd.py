@@ -23,7 +23,7 @@ updated once per user with the user's summed gradient (see the kernel).
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 
@@ -152,7 +152,7 @@ class TimeSVDpp(FactorRatingModel):
 
     def _dev(self, uidx: np.ndarray, days: np.ndarray) -> np.ndarray:
         delta = days - self.user_mean_day_[uidx]
-        return np.sign(delta) * np.abs(delta) ** float(self.beta)
+        return np.asarray(np.sign(delta) * np.abs(delta) ** float(self.beta), dtype=np.float64)
 
     def _day_key(self, uidx: np.ndarray, days: np.ndarray) -> np.ndarray:
         return uidx.astype(np.int64) * (1 << 32) + (days.astype(np.int64) - self.first_day_)
@@ -184,18 +184,29 @@ class TimeSVDpp(FactorRatingModel):
         self.user_mean_day_ = np.bincount(rows, weights=days.astype(np.float64), minlength=data.n_users) / counts
         self.day_keys_, slots = np.unique(self._day_key(rows, days), return_inverse=True)
         f, n_users, n_items = int(self.n_factors), data.n_users, data.n_items
-        normal = lambda shape: rng.normal(0.0, self.init_std, shape).astype(np.float32)  # noqa: E731
+
+        def normal(shape: tuple[int, int]) -> np.ndarray:
+            return np.asarray(rng.normal(0.0, self.init_std, shape), dtype=np.float32)
+
         self.user_factors_, self.item_factors_, self.implicit_factors_ = (
-            normal((n_users, f)), normal((n_items, f)), normal((n_items, f)))  # fmt: skip
+            normal((n_users, f)),
+            normal((n_items, f)),
+            normal((n_items, f)),
+        )
         self.user_bias_, self.item_bias_ = np.zeros(n_users, np.float32), np.zeros(n_items, np.float32)
         self.user_drift_, self.factor_drift_ = np.zeros(n_users, np.float32), np.zeros((n_users, f), np.float32)
         self.day_bias_ = np.zeros(self.day_keys_.size, np.float32)
         self.bin_bias_ = np.zeros((n_items, int(self.n_bins)), np.float32)
         position = np.concatenate([np.arange(matrix.indptr[u], matrix.indptr[u + 1]) for u in rng.permutation(n_users)])
         position = position.astype(np.int64)
-        order = (rows[position], matrix.indices[position], matrix.data[position],
-                 self._dev(rows[position], days[position]).astype(np.float32), self._bins(days[position]),
-                 slots.reshape(-1)[position])  # fmt: skip
+        order = (
+            rows[position],
+            matrix.indices[position],
+            matrix.data[position],
+            self._dev(rows[position], days[position]).astype(np.float32),
+            self._bins(days[position]),
+            slots.reshape(-1)[position],
+        )
         lr, reg = float(self.learning_rate), float(self.reg)
         lrs = (lr,) * 5 + (float(self.lr_drift), float(self.lr_day), float(self.lr_bin))
         regs = (reg,) * 5 + (float(self.reg_drift), float(self.reg_day), float(self.reg_bin))
@@ -211,8 +222,17 @@ class TimeSVDpp(FactorRatingModel):
             self._refresh_implicit()
 
     def _trained_arrays(self) -> tuple[np.ndarray, ...]:
-        return (self.user_bias_, self.item_bias_, self.user_factors_, self.item_factors_, self.implicit_factors_,
-                self.user_drift_, self.factor_drift_, self.day_bias_, self.bin_bias_)  # fmt: skip
+        return (
+            self.user_bias_,
+            self.item_bias_,
+            self.user_factors_,
+            self.item_factors_,
+            self.implicit_factors_,
+            self.user_drift_,
+            self.factor_drift_,
+            self.day_bias_,
+            self.bin_bias_,
+        )
 
     def _refresh_implicit(self) -> None:
         seen = self.seen_
@@ -237,7 +257,9 @@ class TimeSVDpp(FactorRatingModel):
         base = super()._raw_pairs(uidx, iidx)
         return (base + self.bin_bias_[iidx, self._user_bins(uidx)]).astype(np.float32)
 
-    def predict_at(self, users: Any, items: Any, timestamps: Any, *, unknown: str = "nan") -> np.ndarray:
+    def predict_at(
+        self, users: Any, items: Any, timestamps: Any, *, unknown: Literal["nan", "raise"] = "nan"
+    ) -> np.ndarray:
         """Ratings of (user, item) pairs at the given times (seconds, as the training timestamps).
 
         Parameters
@@ -249,7 +271,7 @@ class TimeSVDpp(FactorRatingModel):
         self.check_is_fitted()
         if unknown not in ("nan", "raise"):
             raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy = "raise" if unknown == "raise" else "lenient"
+        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
         uidx = self.users_.to_index(users, missing=policy)
         iidx = self.items_.to_index(items, missing=policy)
         stamps = np.asarray(timestamps)
@@ -267,9 +289,15 @@ class TimeSVDpp(FactorRatingModel):
         slots = self._day_slots(u, days)
         day_bias = np.where(slots >= 0, self.day_bias_[np.maximum(slots, 0)] if self.day_bias_.size else 0.0, 0.0)
         vectors = self._user_vectors(u) + self.factor_drift_[u] * dev[:, None].astype(np.float32)
-        raw = (self.global_mean_ + self.user_bias_[u] + self.user_drift_[u] * dev + day_bias + self.item_bias_[i]
-               + self.bin_bias_[i, self._bins(days.astype(np.float64))]
-               + np.einsum("ij,ij->i", vectors, self.item_factors_[i]))  # fmt: skip
+        raw = (
+            self.global_mean_
+            + self.user_bias_[u]
+            + self.user_drift_[u] * dev
+            + day_bias
+            + self.item_bias_[i]
+            + self.bin_bias_[i, self._bins(days.astype(np.float64))]
+            + np.einsum("ij,ij->i", vectors, self.item_factors_[i])
+        )
         out[known] = self._clip(raw.astype(np.float32))
         return out
 
@@ -296,7 +324,14 @@ class TimeSVDpp(FactorRatingModel):
 
     # ------------------------------------------------------------------ persistence
     _EXTRA: ClassVar[tuple[str, ...]] = (
-        "implicit_factors", "user_drift", "factor_drift", "day_keys", "day_bias", "bin_bias", "user_mean_day")  # fmt: skip
+        "implicit_factors",
+        "user_drift",
+        "factor_drift",
+        "day_keys",
+        "day_bias",
+        "bin_bias",
+        "user_mean_day",
+    )
 
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, state = super()._state()
