@@ -76,7 +76,7 @@ class TimeSVDpp(FactorRatingModel):
 
     algorithm = "timesvdpp"
     label = "timeSVD++"
-    demo_params: ClassVar[dict[str, Any] | None] = None  # the demo sample has no timestamps
+    demo_params: ClassVar[dict[str, Any] | None] = {"n_epochs": 10, "random_state": None}
 
     _parameter_constraints: ClassVar[dict[str, list[Any]]] = {
         "n_factors": [Interval(int, 1, None)],
