@@ -9,6 +9,7 @@ from likewise.models._registry import ALGORITHMS
 from likewise.models.als import ALS
 from likewise.models.base import Recommender, load
 from likewise.models.baseline import Baseline, NormalPredictor
+from likewise.models.bayesian import BayesianMF
 from likewise.models.bpr import BPR
 from likewise.models.coclustering import CoClustering
 from likewise.models.content_knn import ContentKNN
@@ -21,7 +22,9 @@ from likewise.models.random import Random
 from likewise.models.recs import Explanation, Recs
 from likewise.models.slopeone import SlopeOne
 from likewise.models.svd import SVD, SVDpp
+from likewise.models.timesvd import TimeSVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
+__all__ += ["BayesianMF", "TimeSVDpp"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
 __all__ += ["ContentKNN", "HybridMF"]
