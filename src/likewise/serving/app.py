@@ -10,7 +10,8 @@ from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, PlainTextResponse
+from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse
+from fastapi.staticfiles import StaticFiles
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
@@ -42,6 +43,9 @@ from likewise.serving.store import EventStore, NewEvent, sqlite_url
 __all__ = ["ConfigurationError", "create_app"]
 
 log = logging.getLogger("likewise.serving")
+
+# The web page (plain HTML/JS/CSS, no build step): "/" and its files under "/static/".
+STATIC = Path(__file__).parent / "static"
 
 
 class _BodyLimit:
@@ -242,7 +246,18 @@ def create_app(settings: Settings) -> FastAPI:
 
     app.add_middleware(_BodyLimit, limit=settings.max_body_bytes)
     _routes(app, state, authorized)
+    _page(app)
     return app
+
+
+def _page(app: FastAPI) -> None:
+    """Serve the web page at "/" (after the API routes, so it never shadows them)."""
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(STATIC / "index.html")
+
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
 
 
 def _ids(text: str | None) -> list[str]:
