@@ -15,9 +15,9 @@ import numpy as np
 import pytest
 
 import likewise.kernels._threads as threads_module
+from likewise.data.interactions import FeatureMatrix
 from likewise.models import ALGORITHMS
 from likewise.models.baseline import Baseline
-from likewise.data.interactions import FeatureMatrix
 from likewise.testing import tiny_ratings
 
 # Small settings so each model fits the tiny fixture quickly; hyper-parameters play no role here.
