@@ -59,6 +59,15 @@ def test_items_are_upserted(store_url):
     store.close()
 
 
+def test_put_items_writes_a_catalogue_in_one_call_and_replaces(store_url):
+    store = EventStore(store_url)
+    assert store.put_items([("1", "One", {"genre": ["A"]}, {}), ("2", "Two", {"genre": ["B", "C"]}, {"x": 1.0})]) == 2
+    assert store.put_items([("2", "Deux", {}, {})]) == 1
+    assert store.put_items([]) == 0
+    assert store.all_items() == {"1": ("One", {"genre": ["A"]}, {}), "2": ("Deux", {}, {})}
+    store.close()
+
+
 def test_sqlite_runs_in_wal_with_full_sync(tmp_path):
     store = EventStore(sqlite_url(tmp_path / "e.db"))
     with store.engine.connect() as conn:

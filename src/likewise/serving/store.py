@@ -253,20 +253,33 @@ class EventStore:
     def put_item(
         self, item: str, title: str | None, attributes: dict[str, list[str]], features: dict[str, float]
     ) -> None:
-        values = {
-            "item_id": item,
-            "title": title,
-            "attributes": json.dumps(attributes, sort_keys=True),
-            "features": json.dumps(features, sort_keys=True),
-            "updated": time.time(),
-        }
+        self.put_items([(item, title, attributes, features)])
+
+    def put_items(self, entries: Iterable[tuple[str, str | None, dict[str, list[str]], dict[str, float]]]) -> int:
+        """Insert or replace (item, title, attributes, features) rows in one transaction (a
+        catalogue import: one commit, not one per item); returns how many were written."""
+        now = time.time()
+        rows = [
+            {
+                "item_id": item,
+                "title": title,
+                "attributes": json.dumps(attributes, sort_keys=True),
+                "features": json.dumps(features, sort_keys=True),
+                "updated": now,
+            }
+            for item, title, attributes, features in entries
+        ]
+        if not rows:
+            return 0
         dialect = postgresql if self.backend == "postgresql" else sqlite
-        stmt = dialect.insert(items).values(values)
+        stmt = dialect.insert(items)
         stmt = stmt.on_conflict_do_update(
-            index_elements=["item_id"], set_={k: v for k, v in values.items() if k != "item_id"}
+            index_elements=["item_id"],
+            set_={k: stmt.excluded[k] for k in ("title", "attributes", "features", "updated")},
         )
         with self.engine.begin() as conn:
-            conn.execute(stmt)
+            conn.execute(stmt, rows)
+        return len(rows)
 
     def all_items(self) -> dict[str, tuple[str | None, dict[str, list[str]], dict[str, float]]]:
         with self.engine.connect() as conn:
