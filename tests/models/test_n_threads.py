@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 import likewise.kernels._threads as threads_module
-from likewise.data.interactions import FeatureMatrix
+from likewise.data.interactions import FeatureMatrix, Interactions
 from likewise.models import ALGORITHMS
 from likewise.models.baseline import Baseline
 from likewise.testing import tiny_ratings
@@ -52,8 +52,11 @@ def test_the_built_in_models_are_all_here() -> None:
 
 
 def _tiny_with_item_features() -> Any:
-    """tiny_ratings with one feature per item parity, so feature-based models (ContentKNN) fit too."""
-    data = tiny_ratings()
+    """tiny_ratings with a timestamp per rating (TimeSVDpp needs them) and one feature per item
+    parity (ContentKNN needs features), so every model fits the same data."""
+    frame = tiny_ratings().to_frame()
+    frame["timestamp"] = 1_000_000_000 + 86_400 * np.arange(len(frame))
+    data = Interactions.from_frame(frame, rating="rating", rating_scale=(1, 5), timestamp="timestamp")
     ids = data.items.ids
     names = [f"parity={k % 2}" for k in range(data.n_items)]
     return data.with_features(item_features=FeatureMatrix.from_pairs(data.items, ids, names))

@@ -361,7 +361,10 @@ class IdMap:
         except (pa.ArrowException, UnicodeError):  # e.g. lone surrogates in Python strings
             import pandas as pd
 
-            return np.asarray(pd.Index(self.ids).get_indexer(query), dtype=np.int32)
+            # object dtype: pandas 3 would infer its Arrow-backed string dtype, which cannot hold them either
+            return np.asarray(
+                pd.Index(self.ids, dtype=object).get_indexer(pd.Index(query, dtype=object)), dtype=np.int32
+            )
         return np.asarray(found.fill_null(-1).to_numpy(), dtype=np.int32)
 
     def to_ids(self, indices: npt.ArrayLike) -> np.ndarray:
