@@ -139,10 +139,9 @@ def trailing_nul_mask(arr: np.ndarray) -> np.ndarray:
     try:
         return np.asarray(pc.ends_with(pa.array(arr, type=pa.string()), pattern="\x00"), dtype=bool)
     except (pa.ArrowException, UnicodeError):  # lone surrogates: hash, check each distinct id
-        pass
-    codes, uniques = factorize_strings(arr)
-    per_unique = np.fromiter((v.endswith("\x00") for v in uniques), dtype=bool, count=len(uniques))
-    return per_unique[codes]
+        codes, uniques = factorize_strings(arr)
+        per_unique = np.fromiter((v.endswith("\x00") for v in uniques), dtype=bool, count=len(uniques))
+        return per_unique[codes]
 
 
 def factorize_strings(arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -79,7 +79,7 @@ class _BodyLimit:
 
 
 class _TooLarge(Exception):
-    pass
+    """Raised inside `_BodyLimit` once a streamed body passes the limit (answered with a 413)."""
 
 
 class _State:
