@@ -429,8 +429,8 @@ def _row(sc: Scenario, library: str, algorithm: str, params: dict[str, Any], met
          task: str | None = None) -> Row:  # fmt: skip
     print(f"  {sc.dataset} | {(task or sc.task)[:40]} | {algorithm}: "
           f"{ {k: round(v, 4) for k, v in metrics.items()} } fit {fit_s or 0:.2f}s", flush=True)  # fmt: skip
-    return Row(suite=SUITE, task=task or sc.task, dataset=sc.dataset, library=library, algorithm=algorithm, params=params,
-               metrics=metrics, fit_s=fit_s, threads=ctx.threads, pair=pair, notes=notes)  # fmt: skip
+    return Row(suite=SUITE, task=task or sc.task, dataset=sc.dataset, library=library, algorithm=algorithm,
+               params=params, metrics=metrics, fit_s=fit_s, threads=ctx.threads, pair=pair, notes=notes)  # fmt: skip
 
 
 # --------------------------------------------------------------------------- fold-in latency
