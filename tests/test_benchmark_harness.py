@@ -378,3 +378,29 @@ def test_lightfm_installer_reads_a_pep503_file_index_and_its_stated_hash(tmp_pat
         installer.fetch_sdist(tmp_path)
     monkeypatch.setattr(installer, "SHA256", digest)
     assert installer.fetch_sdist(tmp_path).read_bytes() == payload
+
+
+def test_hybrid_blend_standardises_each_user_over_the_candidates():
+    """blend = a z(factor) + (1 - a) z(content), z over the candidates only; others -inf."""
+    from benchmarks.suites.hybrid import blend
+
+    factor = np.array([[1.0, 2.0, 3.0, 100.0], [5.0, 5.0, 5.0, 5.0]])
+    content = np.array([[30.0, 10.0, 20.0, -7.0], [0.0, 1.0, 2.0, 9.0]])
+    allowed = np.array([True, True, True, False])
+    out = blend(lambda u: factor[u], lambda u: content[u], 0.25, allowed)(np.array([0, 1]))
+    z = np.sqrt(1.5)  # (x - mean) / population sd of (1, 2, 3) or (10, 20, 30): -1.2247, 0, 1.2247
+    np.testing.assert_allclose(out[0, :3], 0.25 * np.array([-z, 0, z]) + 0.75 * np.array([z, -z, 0]), rtol=1e-6)
+    np.testing.assert_allclose(out[1, :3], 0.75 * np.array([-z, 0, z]), rtol=1e-6)  # constant factor row -> 0
+    assert np.isneginf(out[:, 3]).all()
+
+
+def test_hybrid_summary_gives_means_and_t_intervals():
+    from benchmarks.suites.hybrid import _summarise
+
+    runs = [{"precision@10": v, "ndcg@10": 2 * v, "auc": 0.5, "recall@10": v} for v in (0.1, 0.2, 0.3)]
+    out = _summarise(runs)
+    assert out["precision@10"] == pytest.approx(0.2) and out["recall@10"] == pytest.approx(0.2)
+    # t(0.975, 2) = 4.3027; sd 0.1; sqrt(3)
+    assert out["± precision@10"] == pytest.approx(4.302653 * 0.1 / math.sqrt(3), rel=1e-5)
+    assert out["± ndcg@10"] == pytest.approx(2 * out["± precision@10"])
+    assert out["± auc"] == 0.0

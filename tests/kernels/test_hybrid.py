@@ -94,3 +94,28 @@ def test_sample_weight_zero_means_no_change():
         )  # fmt: skip
     for key in ("user_emb", "item_emb", "item_bias"):
         np.testing.assert_array_equal(params[key], before[key])
+
+
+def test_warp_positives_are_redrawn_not_counted_as_trials():
+    """LightFM's WARP order: a drawn positive is redrawn and is not a trial. Items 0-4 are the
+    user's positives, item 5 the only negative (and it violates the margin): with
+    ``max_sampled=1`` every seed must find item 5 on its first *negative* draw, so the weight
+    is ln(floor(5 / 1)) - counting positives as trials would often stop before reaching it."""
+    inter = sp.csr_matrix(np.array([[1, 1, 1, 1, 1, 0]], dtype=np.float32))
+    users = sp.csr_matrix(np.array([[1.0]], dtype=np.float32))
+    items = sp.identity(6, dtype=np.float32, format="csr")
+    start = new_params(1, 6, 3, ADAGRAD, np.random.default_rng(2))
+    start["item_bias"][5] = 5.0
+    for seed in range(20):
+        trial = {k: v.copy() for k, v in start.items()}
+        stats = hybrid_epoch(
+            inter, np.ones(5, np.float32), users, items, trial, loss=WARP, schedule=ADAGRAD,
+            learning_rate=0.1, rho=0.95, epsilon=1e-6, user_alpha=0.0, item_alpha=0.0, max_sampled=1,
+            kos_k=1, kos_n=1, seed=seed, epoch=0, n_streams=1,
+        )  # fmt: skip
+        assert stats["updates"] == 1.0  # every one of the 5 positives found the negative
+        # item 5 was the negative of all 5 updates, each with bias gradient +weight (x = 1):
+        # its adagrad accumulator grew from 1 by 5 weight^2, whatever the visiting order
+        weight = ref.warp_weight(6, 1)
+        assert weight == pytest.approx(np.log(5))
+        np.testing.assert_allclose(trial["item_bias_g2"][5] - 1.0, 5 * weight**2, rtol=1e-5)

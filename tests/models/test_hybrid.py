@@ -32,7 +32,10 @@ class TestHybridWARP(RecommenderConformance):
     exact_fold_in = False  # the fold-in is a least-squares solve, not the trained user vector
 
     def make_model(self):
-        return HybridMF(n_factors=4, n_epochs=200, learning_rate=0.05, deterministic=True, random_state=0)
+        # 50 epochs: on the 8 x 8 checkerboard the withheld item is a training negative, and
+        # WARP keeps pushing it down whenever it is drawn; much longer training memorises the
+        # training set instead of the blocks (one seed in ten misses at 80 epochs, none at 30-50)
+        return HybridMF(n_factors=4, n_epochs=50, learning_rate=0.05, deterministic=True, random_state=0)
 
 
 class TestHybridBPRHogwild(RecommenderConformance):

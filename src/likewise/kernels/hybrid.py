@@ -7,9 +7,9 @@ a gradient of the score with respect to the representations, ``dL/ds``, which re
 feature of the row as ``x_f dL/ds`` (all gradients from the values before the step):
 
 - ``WARP`` (Weston et al. 2011): for a positive (u, i), draw items j uniformly until one
-  violates the margin, ``s_uj > s_ui - 1``, skipping the user's positives, for at most
-  ``max_sampled`` draws. With N the draws used, the pair (i, j) gets weight
-  ``L = w ln(max(1, floor((n_items - 1) / N)))`` (clipped at 10, LightFM's ``MAX_LOSS``) on the
+  violates the margin, ``s_uj > s_ui - 1``, redrawing the user's positives (they are not
+  trials), for at most ``max_sampled`` negatives. With N the negatives drawn, the pair
+  (i, j) gets weight ``L = w ln(max(1, floor((n_items - 1) / N)))`` (clipped at 10, LightFM's ``MAX_LOSS``) on the
   hinge ``1 - s_ui + s_uj``: ``dL/ds_ui = -L``, ``dL/ds_uj = +L``.
 - ``WARP_KOS`` (k-order statistic WARP, Weston et al. 2013): per user, draw ``kos_n``
   positives, take the one with the k-th highest score as the positive, then as WARP.
@@ -52,6 +52,7 @@ LOSSES = {"warp": WARP, "warp-kos": WARP_KOS, "bpr": BPR, "logistic": LOGISTIC}
 ADAGRAD, ADADELTA = 0, 1
 SCHEDULES = {"adagrad": ADAGRAD, "adadelta": ADADELTA}
 MAX_LOSS = 10.0
+WARP_DRAW_CAP = 64  # draws per negative allowed to WARP's search, positives included
 # The helpers are inlined into the epoch body (inline="always"): as separate functions every
 # call increfs / decrefs each array it is passed - atomics on arrays all Hogwild threads share -
 # which cost 2-3x an epoch on MovieLens 100K (10 factors, identity features); numba prunes
@@ -183,15 +184,24 @@ def _sigmoid(x):
 
 @numba.njit(cache=True, nogil=True, inline="always")
 def _warp_negative(state, bits, indptr, indices, u, pos_score, pu, q, qj, n_items, max_sampled):
-    """WARP's search: (state, violating item or -1, draws used)."""
+    """WARP's search: (state, violating item or -1, negatives drawn).
+
+    A drawn positive is redrawn and does not count as a trial (LightFM's order): N counts
+    negatives only, so ``(n_items - 1) / N`` estimates the positive's rank among the
+    negatives, not among all items - counting positives as trials shrinks the weight for
+    users with long histories. Redraws stop after ``WARP_DRAW_CAP * max_sampled`` draws in
+    all, so a user whose positives fill the catalogue cannot loop forever."""
     sampled = 0
-    while sampled < max_sampled:
-        sampled += 1
+    draws = 0
+    cap = WARP_DRAW_CAP * max_sampled
+    while sampled < max_sampled and draws < cap:
+        draws += 1
         state, j = rand_below(state, n_items)
+        if _is_positive(bits, indptr, indices, u, j):
+            continue
+        sampled += 1
         _represent(q[0], q[1], q[2], q[3], q[4], j, qj)
         if _score(pu, qj) > pos_score - 1.0:
-            if _is_positive(bits, indptr, indices, u, j):
-                continue
             return state, j, sampled
     return state, -1, sampled
 
