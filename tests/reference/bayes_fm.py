@@ -29,8 +29,9 @@ def coordinate_conditional(h, e, theta, prior_mean, prior_prec, alpha):
     return (alpha * h @ (e + theta * h) + prior_prec * prior_mean) / prec, prec
 
 
-def sweep_reference(X, y, w0, w, V, group, hyper, alpha, z):
-    """One sweep; returns (w0, w, V, e) after it (inputs are not modified)."""
+def sweep_reference(X, y, w0, w, V, group, hyper, alpha, z, *, linear_only=False):
+    """One sweep (only w0 and w with `linear_only`); returns (w0, w, V, e) after it (inputs are
+    not modified)."""
     mu_w, lam_w, mu_v, lam_v = hyper
     w, V = w.astype(float).copy(), V.astype(float).copy()
     e = y - predict_reference(X, w0, w, V)
@@ -48,6 +49,8 @@ def sweep_reference(X, y, w0, w, V, group, hyper, alpha, z):
         new = mean + next(draws) / np.sqrt(prec)
         e = e - (new - w[col]) * h
         w[col] = new
+    if linear_only:
+        return w0, w, V, e
     for f in range(V.shape[1]):
         for col in range(X.shape[1]):
             h = X[:, col] * (X @ V[:, f] - V[col, f] * X[:, col])

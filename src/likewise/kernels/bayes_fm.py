@@ -37,7 +37,9 @@ A draw moving :math:`v_{l,f}` by :math:`\\delta` changes :math:`e_{ui}` by :math
 One pass over a block's features thus costs its design's non-zeros, not the ratings times the
 implicit-feedback length (what a flat libFM design costs); the residuals are brought up to date
 once per block and factor from the change of :math:`q^U_f` and of the block's self-interaction.
-Coordinate draws are sequential (each conditions on the previous); the per-row aggregate and
+The running :math:`q_f` (and sum of squares) are recomputed from the parameters at the start of
+each factor's pass, so rounding does not accumulate across passes (callers recompute the
+residuals from the parameters between sweeps). Coordinate draws are sequential (each conditions on the previous); the per-row aggregate and
 residual passes are independent across rows and run in parallel.
 
 The slow twin (a dense design matrix, libFM's coordinate loop, the same draw order) is
@@ -54,7 +56,7 @@ from numba import njit, prange
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._threads import parallel_allowed
 
-__all__ = ["FMBlock", "block_terms", "fm_sweep", "n_draws"]
+__all__ = ["FMBlock", "SweepResult", "block_terms", "fm_sweep", "n_draws"]
 
 
 class FMBlock(NamedTuple):
@@ -169,8 +171,11 @@ def _sample_linear(col_indptr, col_rows, col_values, group, mu, lam, alpha, z, c
 
 
 @njit(cache=True, nogil=True)
-def _sample_factor(col_indptr, col_rows, col_values, group, mu, lam, alpha, z, counts, s1, s2, esum, gsum, coef, q):
-    """Draw every v_{l,f} of a block for one f in order; keeps q, E and G current."""
+def _sample_factor(
+    col_indptr, col_rows, col_values, group, mu, lam, alpha, z, counts, s1, s2, esum, gsum, coef, q, sq
+):
+    """Draw every v_{l,f} of a block for one f in order; keeps q, sq (sum of (v x)^2), E and G
+    current."""
     for col in range(col_indptr.shape[0] - 1):
         v = coef[col]
         sum_h2 = 0.0
@@ -189,6 +194,7 @@ def _sample_factor(col_indptr, col_rows, col_values, group, mu, lam, alpha, z, c
             x = col_values[k]
             a = q[r] - v * x
             q[r] += delta * x
+            sq[r] += (new * new - v * v) * x * x
             esum[r] -= delta * x * (counts[r] * a + s1[r])
             gsum[r] -= delta * x * (a * s1[r] + s2[r])
         coef[col] = new
@@ -215,7 +221,8 @@ def _row_values(block: FMBlock, coef: np.ndarray, row_dots: object) -> tuple[np.
 
 def _linear_pass(
     block: FMBlock, other: FMBlock, e: np.ndarray, hyper: tuple[np.ndarray, ...], alpha: float, z: np.ndarray
-) -> None:
+) -> np.ndarray:
+    """Draw the block's w; returns the rows' new linear terms."""
     row_dots, aggregates, refresh = _kernels()
     n = block.n_rows
     before, _ = _row_values(block, block.linear, row_dots)
@@ -229,33 +236,45 @@ def _linear_pass(
     )  # fmt: skip
     after, _ = _row_values(block, block.linear, row_dots)
     refresh(block.rating_indptr, block.rating_other, block.rating_pos, np.zeros(n), after - before, no_q, e)  # type: ignore[operator]
+    return after
 
 
 def _factor_pass(
     block: FMBlock,
-    other: FMBlock,
     f: int,
+    current: tuple[np.ndarray, np.ndarray],
+    q_other: np.ndarray,
     e: np.ndarray,
     hyper: tuple[np.ndarray, ...],
     alpha: float,
     z: np.ndarray,
-) -> None:
-    row_dots, aggregates, refresh = _kernels()
+) -> tuple[np.ndarray, np.ndarray]:
+    """Draw the block's v_{., f} given the other side's q_f; `current` is the block's (q_f, the
+    squares' sum) before; returns them after."""
+    _, aggregates, refresh = _kernels()
     n = block.n_rows
-    q_other, _ = _row_values(other, other.factors[f], row_dots)
-    q_before, sq_before = _row_values(block, block.factors[f], row_dots)
+    q_before, sq_before = current
     s1, s2, esum, gsum = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     aggregates(block.rating_indptr, block.rating_other, block.rating_pos, q_other, e, s1, s2, esum, gsum)  # type: ignore[operator]
-    q = q_before.copy()
+    q_after, sq_after = q_before.copy(), sq_before.copy()
     mu_v, lam_v = hyper[2][f], hyper[3][f]
     _sample_factor(
         block.column_indptr, block.column_rows, block.column_values, block.group, mu_v, lam_v,
-        alpha, z, block.counts, s1, s2, esum, gsum, block.factors[f], q,
+        alpha, z, block.counts, s1, s2, esum, gsum, block.factors[f], q_after, sq_after,
     )  # fmt: skip
-    # exact recomputation (not the running q) so rounding cannot accumulate across sweeps
-    q_after, sq_after = _row_values(block, block.factors[f], row_dots)
     dself = 0.5 * ((q_after * q_after - sq_after) - (q_before * q_before - sq_before))
     refresh(block.rating_indptr, block.rating_other, block.rating_pos, q_after - q_before, dself, q_other, e)  # type: ignore[operator]
+    return q_after, sq_after
+
+
+class SweepResult(NamedTuple):
+    """The new intercept and both blocks' per-row terms after a sweep (`block_terms`' form)."""
+
+    w0: float
+    user_q: np.ndarray
+    user_bias: np.ndarray
+    item_q: np.ndarray
+    item_bias: np.ndarray
 
 
 def fm_sweep(
@@ -266,11 +285,11 @@ def fm_sweep(
     alpha: float,
     hyper: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray],
     z: np.ndarray,
-) -> float:
+) -> SweepResult:
     """One Gibbs sweep over every parameter: w0, then every w_l, then for each factor f every
     v_{l,f} (user block features first, then the item block's), each from its conditional
     (module docstring). Writes the blocks' ``linear`` / ``factors`` and the residuals `e`
-    (ratings in the order of ``rating_pos``) in place; returns the new w0.
+    (ratings in the order of ``rating_pos``) in place.
 
     Parameters
     ----------
@@ -283,6 +302,11 @@ def fm_sweep(
         Prior means and precisions of the groups (indices in the blocks' ``group``).
     z : ndarray float64 (n_draws(user, item),)
         Standard normals, consumed in the order the parameters are drawn.
+
+    Returns
+    -------
+    SweepResult
+        The new w0 and, per block, what `block_terms` would compute from the new parameters.
     """
     if z.shape != (n_draws(user, item),):
         raise ValueError(f"fm_sweep needs {n_draws(user, item)} normal draws, got {z.shape}")
@@ -293,14 +317,22 @@ def fm_sweep(
     new_w0 = alpha * (float(e.sum()) + w0 * n) / prec + z[0] / np.sqrt(prec)
     e -= new_w0 - w0
     n_user, n_item = user.n_features, item.n_features
-    _linear_pass(user, item, e, hyper, alpha, z[1 : 1 + n_user])
-    _linear_pass(item, user, e, hyper, alpha, z[1 + n_user : 1 + n_user + n_item])
+    user_bias = _linear_pass(user, item, e, hyper, alpha, z[1 : 1 + n_user])
+    item_bias = _linear_pass(item, user, e, hyper, alpha, z[1 + n_user : 1 + n_user + n_item])
+    row_dots = _kernels()[0]
+    n_factors = user.factors.shape[0]
+    user_q, item_q = np.empty((user.n_rows, n_factors)), np.empty((item.n_rows, n_factors))
     start = 1 + n_user + n_item
-    for f in range(user.factors.shape[0]):
-        _factor_pass(user, item, f, e, hyper, alpha, z[start : start + n_user])
-        _factor_pass(item, user, f, e, hyper, alpha, z[start + n_user : start + n_user + n_item])
+    for f in range(n_factors):
+        item_terms = _row_values(item, item.factors[f], row_dots)
+        q_u, sq_u = _factor_pass(user, f, _row_values(user, user.factors[f], row_dots), item_terms[0], e, hyper,
+                                 alpha, z[start : start + n_user])  # fmt: skip
+        q_i, sq_i = _factor_pass(item, f, item_terms, q_u, e, hyper, alpha, z[start + n_user : start + n_user + n_item])
+        user_q[:, f], item_q[:, f] = q_u, q_i
+        user_bias += 0.5 * (q_u * q_u - sq_u)
+        item_bias += 0.5 * (q_i * q_i - sq_i)
         start += n_user + n_item
-    return float(new_w0)
+    return SweepResult(float(new_w0), user_q, user_bias, item_q, item_bias)
 
 
 def block_terms(block: FMBlock) -> tuple[np.ndarray, np.ndarray]:

@@ -192,13 +192,15 @@ class FMChain:
         self._cols = user.rating_other
         self._residual: np.ndarray | None = None  # of the current parameters, once computed
 
-    def predictions(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(y_hat of every training rating, user q, user bias, item q, item bias incl. w0)."""
+    def predictions(self) -> np.ndarray:
+        """y_hat of every training rating under the current parameters."""
         user_q, user_bias = block_terms(self.user)
         item_q, item_bias = block_terms(self.item)
-        item_bias += self.w0
+        return self._fitted(user_q, user_bias, item_q, item_bias + self.w0)
+
+    def _fitted(self, user_q: np.ndarray, user_bias: np.ndarray, item_q: np.ndarray, item_bias: np.ndarray) -> np.ndarray:
         dots = np.einsum("ij,ij->i", user_q[self._rows], item_q[self._cols])
-        return user_bias[self._rows] + item_bias[self._cols] + dots, user_q, user_bias, item_q, item_bias
+        return user_bias[self._rows] + item_bias[self._cols] + dots
 
     def _sample_hyper(self, rng: np.random.Generator) -> None:
         linear = np.concatenate([self.user.linear, self.item.linear])
@@ -209,7 +211,7 @@ class FMChain:
 
     def step(self, rng: np.random.Generator) -> tuple[float, FMSample]:
         """One iteration (module docstring); returns the new draw's squared error and the draw."""
-        residual = self._residual if self._residual is not None else self.targets - self.predictions()[0]
+        residual = self._residual if self._residual is not None else self.targets - self.predictions()
         self.alpha = sample_noise(residual, rng)
         alpha = self.alpha
         self._sample_hyper(rng)
@@ -217,9 +219,12 @@ class FMChain:
                       self.lam_v[:, _USER].copy())  # fmt: skip
         hyper = (self.mu_w, self.lam_w, self.mu_v, self.lam_v)
         z = rng.standard_normal(n_draws(self.user, self.item))
-        self.w0 = fm_sweep(self.user, self.item, residual, self.w0, alpha, hyper, z)
-        fitted, user_q, user_bias, item_q, item_bias = self.predictions()
-        residual = self.targets - fitted
+        result = fm_sweep(self.user, self.item, residual, self.w0, alpha, hyper, z)
+        self.w0 = result.w0
+        user_q, user_bias, item_q = result.user_q, result.user_bias, result.item_q
+        item_bias = result.item_bias + self.w0
+        # recomputed from the parameters rather than taken from the sweep's running residuals
+        residual = self.targets - self._fitted(user_q, user_bias, item_q, item_bias)
         self._residual = residual.copy()
         implicit_linear = implicit_factors = None
         if self.implicit_start is not None:
