@@ -98,11 +98,15 @@ def _block(
 ) -> FMBlock:
     csc = matrix.tocsc()
     csc.sort_indices()
+    counts = np.diff(rating_indptr)
+    # `_side` gives one-hot columns, in row order, to the rows with ratings
+    onehot = np.where(counts > 0, np.cumsum(counts > 0) - 1, -1).astype(np.int32)
+    n_onehot = int((counts > 0).sum())
     return FMBlock(
         matrix.indptr.astype(np.int64), matrix.indices.astype(np.int32), np.ascontiguousarray(matrix.data, np.float64),
         csc.indptr.astype(np.int64), csc.indices.astype(np.int32), np.ascontiguousarray(csc.data, np.float64),
         rating_indptr.astype(np.int64), np.ascontiguousarray(rating_other, np.int32),
-        np.ascontiguousarray(rating_pos, np.int64), np.diff(rating_indptr).astype(np.float64), group,
+        np.ascontiguousarray(rating_pos, np.int64), counts.astype(np.float64), onehot, n_onehot, group,
         np.zeros(matrix.shape[1]), np.ascontiguousarray(init.reshape(n_factors, matrix.shape[1])),
     )  # fmt: skip
 
