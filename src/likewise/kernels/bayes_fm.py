@@ -50,8 +50,9 @@ implicit-feedback length (what a flat libFM design costs); the residuals are bro
 once per block and factor from the change of :math:`q^U_f` and of the block's self-interaction.
 The running :math:`q_f` (and sum of squares) are recomputed from the parameters at the start of
 each factor's pass, so rounding does not accumulate across passes (callers recompute the
-residuals from the parameters between sweeps). Coordinate draws are sequential (each conditions on the previous); the per-row aggregate and
-residual passes are independent across rows and run in parallel.
+residuals from the parameters between sweeps). Coordinate draws are sequential (each
+conditions on the previous); the per-row passes are serial (see the note above them); the
+one-hot row draws run in parallel.
 
 The slow twin (a dense design matrix, libFM's coordinate loop, the same draw order) is
 `tests/reference/bayes_fm.py`.
@@ -111,10 +112,15 @@ class FMBlock(NamedTuple):
         return int(self.group.shape[0])
 
 
-# --------------------------------------------------------------------- per-row passes (parallel)
-def _row_dots_impl(indptr, indices, values, coef, out, out_sq):
+# --------------------------------------------------------------------- per-row passes (serial)
+# These passes are memory-bound and take about a millisecond on ML-100K: a numba parallel
+# region per pass cost more than it saved on 2 idle cores (0.095 vs 0.086 s per sweep) and
+# ten times more on a loaded machine, so they are serial; the one-hot row draws, with
+# O(F^2) work per rating, keep a parallel build.
+@njit(cache=True, nogil=True)
+def _row_dots(indptr, indices, values, coef, out, out_sq):
     """out[r] = sum_l coef[l] x_rl, out_sq[r] = sum_l (coef[l] x_rl)^2."""
-    for r in prange(indptr.shape[0] - 1):
+    for r in range(indptr.shape[0] - 1):
         acc = 0.0
         acc_sq = 0.0
         for k in range(indptr[r], indptr[r + 1]):
@@ -125,9 +131,10 @@ def _row_dots_impl(indptr, indices, values, coef, out, out_sq):
         out_sq[r] = acc_sq
 
 
-def _aggregates_impl(indptr, other, pos, q_other, e, s1, s2, esum, gsum):
+@njit(cache=True, nogil=True)
+def _aggregates(indptr, other, pos, q_other, e, s1, s2, esum, gsum):
     """Per row: S1, S2 of the other side's q over the row's ratings, E = sum e, G = sum q e."""
-    for r in prange(indptr.shape[0] - 1):
+    for r in range(indptr.shape[0] - 1):
         a = 0.0
         b = 0.0
         c = 0.0
@@ -145,16 +152,14 @@ def _aggregates_impl(indptr, other, pos, q_other, e, s1, s2, esum, gsum):
         gsum[r] = d
 
 
-def _refresh_impl(indptr, other, pos, dq, dself, q_other, e):
+@njit(cache=True, nogil=True)
+def _refresh(indptr, other, pos, dq, dself, q_other, e):
     """e_k -= dq[r] q_other[c_k] + dself[r] for every rating k of every row r."""
-    for r in prange(indptr.shape[0] - 1):
+    for r in range(indptr.shape[0] - 1):
         for k in range(indptr[r], indptr[r + 1]):
             e[pos[k]] -= dq[r] * q_other[other[k]] + dself[r]
 
 
-_row_dots_parallel, _row_dots_serial = serial_and_parallel(_row_dots_impl)
-_aggregates_parallel, _aggregates_serial = serial_and_parallel(_aggregates_impl)
-_refresh_parallel, _refresh_serial = serial_and_parallel(_refresh_impl)
 
 
 def _onehot_rows_impl(
@@ -294,15 +299,9 @@ def _onehot_pass(
     )  # fmt: skip
 
 
-def _kernels() -> tuple[object, object, object]:
-    if parallel_allowed():
-        return _row_dots_parallel, _aggregates_parallel, _refresh_parallel
-    return _row_dots_serial, _aggregates_serial, _refresh_serial
-
-
-def _row_values(block: FMBlock, coef: np.ndarray, row_dots: object) -> tuple[np.ndarray, np.ndarray]:
+def _row_values(block: FMBlock, coef: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     out, out_sq = np.empty(block.n_rows), np.empty(block.n_rows)
-    row_dots(block.design_indptr, block.design_indices, block.design_values, coef, out, out_sq)  # type: ignore[operator]
+    _row_dots(block.design_indptr, block.design_indices, block.design_values, coef, out, out_sq)
     return out, out_sq
 
 
@@ -310,20 +309,19 @@ def _linear_pass(
     block: FMBlock, other: FMBlock, e: np.ndarray, hyper: tuple[np.ndarray, ...], alpha: float, z: np.ndarray
 ) -> np.ndarray:
     """Draw the block's w; returns the rows' new linear terms."""
-    row_dots, aggregates, refresh = _kernels()
     n = block.n_rows
-    before, _ = _row_values(block, block.linear, row_dots)
+    before, _ = _row_values(block, block.linear)
     s1, s2, esum, gsum = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
     # only E is used: the other side's q plays no part in a linear weight's conditional
     no_q = np.zeros(other.n_rows)
-    aggregates(block.rating_indptr, block.rating_other, block.rating_pos, no_q, e, s1, s2, esum, gsum)  # type: ignore[operator]
+    _aggregates(block.rating_indptr, block.rating_other, block.rating_pos, no_q, e, s1, s2, esum, gsum)
     rest = block.n_onehot  # the one-hot columns were drawn jointly by `_onehot_pass`
     _sample_linear(
         block.column_indptr[rest:], block.column_rows, block.column_values, block.group[rest:], hyper[0], hyper[1],
         alpha, z, block.counts, esum, block.linear[rest:],
     )  # fmt: skip
-    after, _ = _row_values(block, block.linear, row_dots)
-    refresh(block.rating_indptr, block.rating_other, block.rating_pos, np.zeros(n), after - before, no_q, e)  # type: ignore[operator]
+    after, _ = _row_values(block, block.linear)
+    _refresh(block.rating_indptr, block.rating_other, block.rating_pos, np.zeros(n), after - before, no_q, e)
     return after
 
 
@@ -339,11 +337,10 @@ def _factor_pass(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Draw the block's v_{., f} given the other side's q_f; `current` is the block's (q_f, the
     squares' sum) before; returns them after."""
-    _, aggregates, refresh = _kernels()
     n = block.n_rows
     q_before, sq_before = current
     s1, s2, esum, gsum = np.empty(n), np.empty(n), np.empty(n), np.empty(n)
-    aggregates(block.rating_indptr, block.rating_other, block.rating_pos, q_other, e, s1, s2, esum, gsum)  # type: ignore[operator]
+    _aggregates(block.rating_indptr, block.rating_other, block.rating_pos, q_other, e, s1, s2, esum, gsum)
     q_after, sq_after = q_before.copy(), sq_before.copy()
     mu_v, lam_v = hyper[2][f], hyper[3][f]
     rest = block.n_onehot
@@ -352,7 +349,7 @@ def _factor_pass(
         alpha, z, block.counts, s1, s2, esum, gsum, block.factors[f, rest:], q_after, sq_after,
     )  # fmt: skip
     dself = 0.5 * ((q_after * q_after - sq_after) - (q_before * q_before - sq_before))
-    refresh(block.rating_indptr, block.rating_other, block.rating_pos, q_after - q_before, dself, q_other, e)  # type: ignore[operator]
+    _refresh(block.rating_indptr, block.rating_other, block.rating_pos, q_after - q_before, dself, q_other, e)
     return q_after, sq_after
 
 
@@ -415,12 +412,11 @@ def fm_sweep(
     n_user, n_item = user.n_features - user.n_onehot, item.n_features - item.n_onehot
     user_bias = _linear_pass(user, item, e, hyper, alpha, z[start : start + n_user])
     item_bias = _linear_pass(item, user, e, hyper, alpha, z[start + n_user : start + n_user + n_item])
-    row_dots = _kernels()[0]
     user_q, item_q = np.empty((user.n_rows, n_factors)), np.empty((item.n_rows, n_factors))
     start += n_user + n_item
     for f in range(n_factors):
-        item_terms = _row_values(item, item.factors[f], row_dots)
-        q_u, sq_u = _factor_pass(user, f, _row_values(user, user.factors[f], row_dots), item_terms[0], e, hyper,
+        item_terms = _row_values(item, item.factors[f])
+        q_u, sq_u = _factor_pass(user, f, _row_values(user, user.factors[f]), item_terms[0], e, hyper,
                                  alpha, z[start : start + n_user])  # fmt: skip
         q_i, sq_i = _factor_pass(item, f, item_terms, q_u, e, hyper, alpha, z[start + n_user : start + n_user + n_item])
         user_q[:, f], item_q[:, f] = q_u, q_i
@@ -433,12 +429,11 @@ def fm_sweep(
 def block_terms(block: FMBlock) -> tuple[np.ndarray, np.ndarray]:
     """(q, bias) of every row of a block: q (rows, F) the factor sums, bias the linear part plus
     the block's own pairwise interactions, sum_f (q_f^2 - sum_l v_lf^2 x_l^2) / 2."""
-    row_dots = _kernels()[0]
     n_factors = block.factors.shape[0]
     q = np.empty((block.n_rows, n_factors))
-    bias, _ = _row_values(block, block.linear, row_dots)
+    bias, _ = _row_values(block, block.linear)
     for f in range(n_factors):
-        qf, sq = _row_values(block, block.factors[f], row_dots)
+        qf, sq = _row_values(block, block.factors[f])
         q[:, f] = qf
         bias += 0.5 * (qf * qf - sq)
     return q, bias
@@ -464,12 +459,5 @@ def _warm() -> None:
             user.rating_indptr, user.rating_other, user.rating_pos, user.onehot, user.group, user.linear.copy(),
             user.factors.copy(), np.zeros((2, 1)), np.zeros((2, 1)), *hyper, 1.0, np.zeros((1, 2)), np.ones(2),
         )  # fmt: skip
-        dots = _row_dots_parallel if parallel else _row_dots_serial
-        dots(user.design_indptr, user.design_indices, user.design_values, np.ones(2), np.empty(2), np.empty(2))
-        aggregates = _aggregates_parallel if parallel else _aggregates_serial
-        out = [np.empty(2) for _ in range(4)]
-        aggregates(user.rating_indptr, user.rating_other, user.rating_pos, np.ones(2), np.ones(2), *out)
-        refresh = _refresh_parallel if parallel else _refresh_serial
-        refresh(user.rating_indptr, user.rating_other, user.rating_pos, np.ones(2), np.ones(2), np.ones(2), np.ones(2))
     fm_sweep(user, item, np.ones(2, dtype=f64), 0.0, 1.0, hyper, np.zeros(n_draws(user, item)))
     block_terms(user)
