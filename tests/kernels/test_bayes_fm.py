@@ -70,7 +70,9 @@ def test_sweep_equals_the_dense_coordinate_loop(seed, n_factors, n_ratings):
     w0, alpha = 0.3, 1.7
     group = np.concatenate([user.group, item.group])
     z = rng.standard_normal(n_draws(user, item))
-    ref_w0, ref_w, ref_V, ref_e = sweep_reference(X, y, w0, w, V, group, hyper, alpha, z, onehot=_onehot_columns(user, item))
+    ref_w0, ref_w, ref_V, ref_e = sweep_reference(
+        X, y, w0, w, V, group, hyper, alpha, z, onehot=_onehot_columns(user, item)
+    )
     e = y - predict_reference(X, w0, w, V)
     result = fm_sweep(user, item, e, w0, alpha, hyper, z)
     new_w0 = result.w0
@@ -162,7 +164,7 @@ def test_w0_conditional_has_the_stated_mean_and_spread():
 @settings(max_examples=20, deadline=None)
 @given(seed=st.integers(0, 2**31 - 1))
 def test_block_terms_give_the_dense_prediction(seed):
-    user, item, X, y, hyper, _ = _problem(seed)
+    user, item, X, y, _, _ = _problem(seed)
     w, V = _dense_params(user, item)
     user_q, user_bias = block_terms(user)
     item_q, item_bias = block_terms(item)
@@ -189,6 +191,6 @@ def test_rows_without_ratings_and_features_without_rows():
 
 
 def test_bad_draw_count_is_refused():
-    user, item, X, y, hyper, _ = _problem(0)
+    user, item, _, y, hyper, _ = _problem(0)
     with pytest.raises(ValueError, match="normal draws"):
         fm_sweep(user, item, y.copy(), 0.0, 1.0, hyper, np.zeros(3))

@@ -23,7 +23,8 @@ standard normal `z` (one seeded generator: results do not depend on the thread c
 **Blocked one-hot draws.** A row's own one-hot column c (the user's id) appears in that row
 only, and the score is linear in :math:`\\theta_c = (w_c, v_{c,1..F})` jointly, with design
 :math:`a_k = (1, q^I(i) + r_u)` (:math:`r_u = q^U(u) - v_c`, the rest of the user's row). So
-:math:`\\theta_c` is drawn jointly from :math:`N(P^{-1} h, P^{-1})`, :math:`P = \\mathrm{diag}(\\lambda) + \\alpha \\sum_k a_k a_k^T`,
+:math:`\\theta_c` is drawn jointly from :math:`N(P^{-1} h, P^{-1})`,
+:math:`P = \\mathrm{diag}(\\lambda) + \\alpha \\sum_k a_k a_k^T`,
 :math:`h = \\lambda \\mu + \\alpha \\sum_k a_k (e_k + \\theta_c^T a_k)` - BPMF's row update with the FM's
 diagonal prior - for all users at once (independent given the rest: parallel), then all items.
 This is still an exact Gibbs sampler (a blocked one) and mixes far better than single-site
@@ -160,8 +161,6 @@ def _refresh(indptr, other, pos, dq, dself, q_other, e):
             e[pos[k]] -= dq[r] * q_other[other[k]] + dself[r]
 
 
-
-
 def _onehot_rows_impl(
     indptr, other, pos, onehot, group, linear, factors, q_self, q_other, mu_w, lam_w, mu_v, lam_v, alpha, z, e
 ):
@@ -248,9 +247,7 @@ def _sample_linear(col_indptr, col_rows, col_values, group, mu, lam, alpha, z, c
 
 
 @njit(cache=True, nogil=True)
-def _sample_factor(
-    col_indptr, col_rows, col_values, group, mu, lam, alpha, z, counts, s1, s2, esum, gsum, coef, q, sq
-):
+def _sample_factor(col_indptr, col_rows, col_values, group, mu, lam, alpha, z, counts, s1, s2, esum, gsum, coef, q, sq):
     """Draw every v_{l,f} of a block for one f in order; keeps q, sq (sum of (v x)^2), E and G
     current."""
     for col in range(col_indptr.shape[0] - 1):

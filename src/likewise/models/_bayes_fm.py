@@ -14,9 +14,11 @@ be drawn from its prior; `likewise.models._features.design` follows the same rul
 without ratings is represented by their features alone. Side-feature values are used as given.
 
 Priors (libFM's MCMC; Freudenthaler, Schmidt-Thieme & Rendle 2011): each group g has
-:math:`w_l \\sim N(\\mu^w_g, 1/\\lambda^w_g)` and, per factor f, :math:`v_{l,f} \\sim N(\\mu^v_{g,f}, 1/\\lambda^v_{g,f})`;
-every :math:`(\\mu, \\lambda)` has the Normal-Gamma hyper-prior :math:`\\lambda \\sim \\Gamma(\\alpha_\\lambda/2, \\beta_\\lambda/2)`,
-:math:`\\mu \\sim N(\\mu_0, 1/(\\gamma_0\\lambda))` with :math:`\\alpha_\\lambda = \\beta_\\lambda = \\gamma_0 = 1, \\mu_0 = 0`;
+:math:`w_l \\sim N(\\mu^w_g, 1/\\lambda^w_g)` and, per factor f,
+:math:`v_{l,f} \\sim N(\\mu^v_{g,f}, 1/\\lambda^v_{g,f})`; every :math:`(\\mu, \\lambda)` has the
+Normal-Gamma hyper-prior :math:`\\lambda \\sim \\Gamma(\\alpha_\\lambda/2, \\beta_\\lambda/2)`,
+:math:`\\mu \\sim N(\\mu_0, 1/(\\gamma_0\\lambda))` with
+:math:`\\alpha_\\lambda = \\beta_\\lambda = \\gamma_0 = 1, \\mu_0 = 0`;
 the noise precision :math:`\\alpha \\sim \\Gamma(1/2, 1/2)` a priori; :math:`w_0 \\sim N(0, 1)` on the ratings
 centred at the training mean (flat in effect). Each iteration draws :math:`\\alpha`, then every
 group's :math:`\\lambda` then :math:`\\mu`, then the parameters coordinate-wise
@@ -125,9 +127,7 @@ def build_blocks(
     drawn from N(0, init_std^2), and the first implicit column of the user block. Ratings are
     indexed in the CSR order of ``data.matrix``."""
     if side_features and data.user_features is None and data.item_features is None:
-        raise DataError(
-            "side_features=True needs Interactions with user_features or item_features; these have neither"
-        )
+        raise DataError("side_features=True needs Interactions with user_features or item_features; these have neither")
     by_user = data.matrix.tocsr()
     n_ratings = by_user.nnz
     rows = np.repeat(np.arange(data.n_users, dtype=np.int32), np.diff(by_user.indptr))
@@ -202,7 +202,9 @@ class FMChain:
         item_q, item_bias = block_terms(self.item)
         return self._fitted(user_q, user_bias, item_q, item_bias + self.w0)
 
-    def _fitted(self, user_q: np.ndarray, user_bias: np.ndarray, item_q: np.ndarray, item_bias: np.ndarray) -> np.ndarray:
+    def _fitted(
+        self, user_q: np.ndarray, user_bias: np.ndarray, item_q: np.ndarray, item_bias: np.ndarray
+    ) -> np.ndarray:
         dots = np.einsum("ij,ij->i", user_q[self._rows], item_q[self._cols])
         return user_bias[self._rows] + item_bias[self._cols] + dots
 

@@ -31,9 +31,22 @@ same answer (a server must not change its recommendations between identical requ
 
 Deviations from the papers: :math:`\\mu` is fixed at the training mean (BPMF centres the data
 the same way); :math:`\\alpha` is sampled (BPMF fixes it at 2; Rendle et al. and myfm sample it);
-the averaged score is clipped (BPMF clips each sample's prediction). Not built here: the
-implicit-feedback (Bayesian SVD++) terms and side features of Rendle et al.'s factorization-machine
-form - see docs/algorithms/rating.md.
+the averaged score is clipped (BPMF clips each sample's prediction).
+
+**The factorization-machine form** (``implicit_feedback``, ``flipped``, ``side_features``; any of
+them on): Bayesian SVD++ as Rendle, Zhang & Koren 2019 ran it - a factorization machine whose
+design row for rating (u, i) is [u's one-hot, the items u rated weighted
+:math:`|N(u)|^{-1/2}`, u's features | i's one-hot, the users who rated i weighted
+:math:`|N(i)|^{-1/2}` ("flipped"), i's features], each feature group with its own Normal-Gamma
+hyper-priors (`likewise.models._bayes_fm`), sampled by the relational Gibbs kernel
+`likewise.kernels.bayes_fm` (each user's and item's one-hot parameters jointly, the other
+features coordinate-wise as libFM does). Its per-sample user vector is the user block's factor
+sum :math:`q_u = v_u + |N(u)|^{-1/2}\\sum_{j \\in N(u)} y_j (+ \\text{features})`, its bias the block's
+linear and within-block pairwise terms; stored the same way as the plain model's, so scoring and
+persistence are unchanged. Fold-in draws the new user's (w_u, v_u) jointly per sample with the
+history as N(u) (the same conditional the sweep uses); a new user has no side features there.
+Without the options the block sampler above runs (Normal-Wishart priors, full-covariance row
+draws; it is also faster).
 """
 
 from __future__ import annotations
@@ -118,6 +131,14 @@ class BayesianMF(FactorRatingModel):
         Threads of the per-row conditionals and of scoring (None: all cores). Results do not
         depend on it: the normal draws come from one seeded generator.
     random_state : int, numpy Generator or None
+    implicit_feedback : bool, default False
+        Add the SVD++ implicit term :math:`|N(u)|^{-1/2}\\sum_{j \\in N(u)} y_j` (N(u): the items the
+        user rated in training) to every user, in the factorization-machine form.
+    flipped : bool, default False
+        Add the item-side term :math:`|N(i)|^{-1/2}\\sum_{v \\in N(i)} z_v` (N(i): the users who rated i).
+    side_features : bool, default False
+        Add ``Interactions.user_features`` / ``item_features`` as feature groups (values as
+        given); fitting data without either raises `DataError`.
 
     Attributes
     ----------
