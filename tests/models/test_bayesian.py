@@ -431,3 +431,14 @@ def test_fm_save_load_predicts_exactly_and_refuses_missing_arrays(planted, tmp_p
     del arrays["implicit_factor_samples"]
     with pytest.raises(ValueError, match="implicit_factor_samples is missing"):
         model._set_state(arrays, state)
+
+
+@pytest.mark.parametrize("options", [{}, {"implicit_feedback": True}])
+def test_validation_scores_the_current_draw(planted, options):
+    """`validation=` works in both forms: each draw is scored, and the chain improves on it."""
+    seen = []
+    model = BayesianMF(n_factors=3, n_samples=20, burn_in=5, random_state=0, **options)
+    model.fit(planted.train, validation=planted.test, callback=lambda epoch, m: seen.append(m["val_rmse"]) and False)
+    assert len(seen) == 25 and np.isfinite(seen).all()
+    assert seen[-1] < 0.8 * seen[0], seen
+    assert model.user_factors_.shape == (planted.train.n_users, 20 * 3)  # the average replaced the last draw

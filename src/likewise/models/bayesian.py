@@ -277,12 +277,23 @@ class BayesianMF(FactorRatingModel):
         state: dict[str, Any] = {"alpha": 2.0, "iteration": 0}  # BPMF's alpha = 2 as the starting value
         with thread_limits(self.n_threads):
             n_iter = int(self.burn_in) + int(self.n_samples)
-            self._run_epochs(data.nnz, sweep, callback, lambda: None, lambda saved: None, n_epochs=n_iter)
+            self._run_epochs(
+                data.nnz, sweep, callback, lambda: None, lambda saved: None,
+                before_predict=lambda: self._install_draw(users, items, user_bias, item_bias), n_epochs=n_iter,
+            )  # fmt: skip
         if not kept:  # the callback stopped during burn-in: the last draw is all there is
             kept.append((users, items, user_bias, item_bias, np.zeros(f), np.eye(f), 1.0, state["alpha"]))
         self._average(kept)
         self.fold_in_seed_ = int(rng.integers(2**31))
         self._zero_unknown()
+
+    def _install_draw(self, users: np.ndarray, items: np.ndarray, user_bias: np.ndarray, item_bias: np.ndarray) -> None:
+        """Make the current draw the predictive state (what `validation=` scores during fit;
+        the averaged state replaces it when the chain ends)."""
+        self.user_factors_ = np.ascontiguousarray(users, dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(items, dtype=np.float32)
+        self.user_bias_ = np.asarray(user_bias, dtype=np.float32)
+        self.item_bias_ = np.asarray(item_bias, dtype=np.float32)
 
     def _average(self, kept: list[tuple[Any, ...]]) -> None:
         """The averaged predictive state (module docstring) and what fold-in needs per sample."""
@@ -321,7 +332,12 @@ class BayesianMF(FactorRatingModel):
 
         with thread_limits(self.n_threads):
             n_iter = int(self.burn_in) + int(self.n_samples)
-            self._run_epochs(data.nnz, sweep, callback, lambda: None, lambda saved: None, n_epochs=n_iter)
+            self._run_epochs(
+                data.nnz, sweep, callback, lambda: None, lambda saved: None,
+                before_predict=lambda: self._install_draw(last[0].user_q, last[0].item_q, last[0].user_bias,
+                                                          last[0].item_bias),
+                n_epochs=n_iter,
+            )  # fmt: skip
         self._average_fm(kept or last)
         self.fold_in_seed_ = int(rng.integers(2**31))
 
