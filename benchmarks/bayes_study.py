@@ -29,6 +29,14 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "svdpp+flipped f10": {"n_factors": 10, "n_samples": 200, "burn_in": 20, "implicit_feedback": True, "flipped": True},
     "svdpp f32": {"n_factors": 32, "n_samples": 200, "burn_in": 20, "implicit_feedback": True},
     "svdpp+flipped f32": {"n_factors": 32, "n_samples": 200, "burn_in": 20, "implicit_feedback": True, "flipped": True},
+    "svdpp+flipped f10 s500": {
+        "n_factors": 10,
+        "n_samples": 500,
+        "burn_in": 50,
+        "implicit_feedback": True,
+        "flipped": True,
+    },
+    "flipped f10": {"n_factors": 10, "n_samples": 200, "burn_in": 20, "flipped": True},
 }
 
 
