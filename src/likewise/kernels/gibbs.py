@@ -27,7 +27,7 @@ from numba import njit, prange
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._threads import parallel_allowed
 
-__all__ = ["row_conditional", "sample_rows"]
+__all__ = ["cholesky_lower", "gaussian_draw", "row_conditional", "sample_rows"]
 
 
 @njit(cache=True, nogil=True)
@@ -66,7 +66,7 @@ def _precision_and_shift(
 
 
 @njit(cache=True, nogil=True)
-def _cholesky(prec, low):
+def cholesky_lower(prec, low):
     """Lower-triangular ``low`` with ``low @ low.T == prec`` (prec symmetric positive definite)."""
     dim = prec.shape[0]
     for a in range(dim):
@@ -83,7 +83,7 @@ def _cholesky(prec, low):
 
 
 @njit(cache=True, nogil=True)
-def _draw(low, h, z, out):
+def gaussian_draw(low, h, z, out):
     """``out = P^{-1} h + L^{-T} z`` by forward and back substitution with ``P = L L^T``."""
     dim = h.shape[0]
     w = np.empty(dim)
@@ -137,8 +137,8 @@ def _sample_rows_impl(
             prec,
             h,
         )
-        _cholesky(prec, low)
-        _draw(low, h, z[r], x)
+        cholesky_lower(prec, low)
+        gaussian_draw(low, h, z[r], x)
         out_bias[r] = x[0]
         for a in range(dim - 1):
             out_factors[r, a] = x[a + 1]

@@ -31,9 +31,22 @@ same answer (a server must not change its recommendations between identical requ
 
 Deviations from the papers: :math:`\\mu` is fixed at the training mean (BPMF centres the data
 the same way); :math:`\\alpha` is sampled (BPMF fixes it at 2; Rendle et al. and myfm sample it);
-the averaged score is clipped (BPMF clips each sample's prediction). Not built here: the
-implicit-feedback (Bayesian SVD++) terms and side features of Rendle et al.'s factorization-machine
-form - see docs/algorithms/rating.md.
+the averaged score is clipped (BPMF clips each sample's prediction).
+
+**The factorization-machine form** (``implicit_feedback``, ``flipped``, ``side_features``; any of
+them on): Bayesian SVD++ as Rendle, Zhang & Koren 2019 ran it - a factorization machine whose
+design row for rating (u, i) is [u's one-hot, the items u rated weighted
+:math:`|N(u)|^{-1/2}`, u's features | i's one-hot, the users who rated i weighted
+:math:`|N(i)|^{-1/2}` ("flipped"), i's features], each feature group with its own Normal-Gamma
+hyper-priors (`likewise.models._bayes_fm`), sampled by the relational Gibbs kernel
+`likewise.kernels.bayes_fm` (each user's and item's one-hot parameters jointly, the other
+features coordinate-wise as libFM does). Its per-sample user vector is the user block's factor
+sum :math:`q_u = v_u + |N(u)|^{-1/2}\\sum_{j \\in N(u)} y_j (+ \\text{features})`, its bias the block's
+linear and within-block pairwise terms; stored the same way as the plain model's, so scoring and
+persistence are unchanged. Fold-in draws the new user's (w_u, v_u) jointly per sample with the
+history as N(u) (the same conditional the sweep uses); a new user has no side features there.
+Without the options the block sampler above runs (Normal-Wishart priors, full-covariance row
+draws; it is also faster).
 """
 
 from __future__ import annotations
@@ -47,8 +60,9 @@ from likewise._util import check_random_state
 from likewise.data.interactions import Interactions
 from likewise.kernels._threads import thread_limits
 from likewise.kernels.gibbs import sample_rows
+from likewise.models._bayes_fm import FMChain, FMSample, build_blocks
 from likewise.models._factor import FactorRatingModel
-from likewise.models._params import NONE, Interval, RandomState
+from likewise.models._params import BOOL, NONE, Interval, RandomState
 from likewise.models.base import FitCallback
 
 __all__ = ["BayesianMF", "normal_wishart_posterior"]
@@ -117,6 +131,14 @@ class BayesianMF(FactorRatingModel):
         Threads of the per-row conditionals and of scoring (None: all cores). Results do not
         depend on it: the normal draws come from one seeded generator.
     random_state : int, numpy Generator or None
+    implicit_feedback : bool, default False
+        Add the SVD++ implicit term :math:`|N(u)|^{-1/2}\\sum_{j \\in N(u)} y_j` (N(u): the items the
+        user rated in training) to every user, in the factorization-machine form.
+    flipped : bool, default False
+        Add the item-side term :math:`|N(i)|^{-1/2}\\sum_{v \\in N(i)} z_v` (N(i): the users who rated i).
+    side_features : bool, default False
+        Add ``Interactions.user_features`` / ``item_features`` as feature groups (values as
+        given); fitting data without either raises `DataError`.
 
     Attributes
     ----------
@@ -145,6 +167,9 @@ class BayesianMF(FactorRatingModel):
         "init_std": [Interval(float, 0, None)],
         "n_threads": [Interval(int, 0, None), NONE],
         "random_state": [RandomState, NONE],
+        "implicit_feedback": [BOOL],
+        "flipped": [BOOL],
+        "side_features": [BOOL],
     }
 
     noise_precision_: np.ndarray
@@ -152,6 +177,9 @@ class BayesianMF(FactorRatingModel):
     user_prior_precision_: np.ndarray
     user_bias_precision_: np.ndarray
     item_bias_samples_: np.ndarray
+    user_bias_mean_: np.ndarray
+    implicit_bias_samples_: np.ndarray
+    implicit_factor_samples_: np.ndarray
     fold_in_seed_: int
 
     def __init__(
@@ -163,6 +191,9 @@ class BayesianMF(FactorRatingModel):
         init_std: float = 0.1,
         n_threads: int | None = None,
         random_state: int | np.random.Generator | None = None,
+        implicit_feedback: bool = False,
+        flipped: bool = False,
+        side_features: bool = False,
     ) -> None:
         self.n_factors = n_factors
         self.n_samples = n_samples
@@ -170,11 +201,22 @@ class BayesianMF(FactorRatingModel):
         self.init_std = init_std
         self.n_threads = n_threads
         self.random_state = random_state
+        self.implicit_feedback = implicit_feedback
+        self.flipped = flipped
+        self.side_features = side_features
+
+    @property
+    def fm_form(self) -> bool:
+        """Whether the factorization-machine sampler runs (any of the FM options is on)."""
+        return bool(self.implicit_feedback or self.flipped or self.side_features)
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
         self._start_fit(data)
         rng = check_random_state(self.random_state)
+        if self.fm_form:
+            self._fit_fm(data, callback, rng)
+            return
         f, mu = int(self.n_factors), self.global_mean_
         by_user = data.matrix.tocsr()
         by_item = sp.csr_matrix(by_user.T)
@@ -235,12 +277,23 @@ class BayesianMF(FactorRatingModel):
         state: dict[str, Any] = {"alpha": 2.0, "iteration": 0}  # BPMF's alpha = 2 as the starting value
         with thread_limits(self.n_threads):
             n_iter = int(self.burn_in) + int(self.n_samples)
-            self._run_epochs(data.nnz, sweep, callback, lambda: None, lambda saved: None, n_epochs=n_iter)
+            self._run_epochs(
+                data.nnz, sweep, callback, lambda: None, lambda saved: None,
+                before_predict=lambda: self._install_draw(users, items, user_bias, item_bias), n_epochs=n_iter,
+            )  # fmt: skip
         if not kept:  # the callback stopped during burn-in: the last draw is all there is
             kept.append((users, items, user_bias, item_bias, np.zeros(f), np.eye(f), 1.0, state["alpha"]))
         self._average(kept)
         self.fold_in_seed_ = int(rng.integers(2**31))
         self._zero_unknown()
+
+    def _install_draw(self, users: np.ndarray, items: np.ndarray, user_bias: np.ndarray, item_bias: np.ndarray) -> None:
+        """Make the current draw the predictive state (what `validation=` scores during fit;
+        the averaged state replaces it when the chain ends)."""
+        self.user_factors_ = np.ascontiguousarray(users, dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(items, dtype=np.float32)
+        self.user_bias_ = np.asarray(user_bias, dtype=np.float32)
+        self.item_bias_ = np.asarray(item_bias, dtype=np.float32)
 
     def _average(self, kept: list[tuple[Any, ...]]) -> None:
         """The averaged predictive state (module docstring) and what fold-in needs per sample."""
@@ -255,10 +308,63 @@ class BayesianMF(FactorRatingModel):
         self.user_bias_precision_ = np.array([s[6] for s in kept], dtype=np.float64)
         self.noise_precision_ = np.array([s[7] for s in kept], dtype=np.float64)
 
+    def _fit_fm(self, data: Interactions, callback: FitCallback | None, rng: np.random.Generator) -> None:
+        """The factorization-machine form (`likewise.models._bayes_fm`)."""
+        user, item, implicit_start = build_blocks(
+            data, implicit_feedback=bool(self.implicit_feedback), flipped=bool(self.flipped),
+            side_features=bool(self.side_features), n_factors=int(self.n_factors),
+            init_std=float(self.init_std), rng=rng,
+        )  # fmt: skip
+        targets = data.matrix.tocsr().data.astype(np.float64) - self.global_mean_
+        chain = FMChain(user, item, targets, implicit_start if self.implicit_feedback else None)
+        kept: list[FMSample] = []
+        last: list[FMSample] = []  # the latest draw, for a callback that stops during burn-in
+
+        def sweep() -> float:
+            loss, sample = chain.step(rng)
+            if chain_state["iteration"] >= self.burn_in:
+                kept.append(sample)
+            chain_state["iteration"] += 1
+            last[:] = [sample]
+            return loss
+
+        chain_state = {"iteration": 0}
+
+        with thread_limits(self.n_threads):
+            n_iter = int(self.burn_in) + int(self.n_samples)
+            self._run_epochs(
+                data.nnz, sweep, callback, lambda: None, lambda saved: None,
+                before_predict=lambda: self._install_draw(last[0].user_q, last[0].item_q, last[0].user_bias,
+                                                          last[0].item_bias),
+                n_epochs=n_iter,
+            )  # fmt: skip
+        self._average_fm(kept or last)
+        self.fold_in_seed_ = int(rng.integers(2**31))
+
+    def _average_fm(self, kept: list[FMSample]) -> None:
+        """The averaged predictive state of the FM form, laid out as the plain model's, and what
+        its fold-in needs per sample (the user group's hyper-parameters, the implicit group)."""
+        scale = 1.0 / np.sqrt(len(kept))
+        self.user_factors_ = np.ascontiguousarray(np.hstack([s.user_q for s in kept]) * scale, dtype=np.float32)
+        self.item_factors_ = np.ascontiguousarray(np.hstack([s.item_q for s in kept]) * scale, dtype=np.float32)
+        self.user_bias_ = np.mean([s.user_bias for s in kept], axis=0).astype(np.float32)
+        self.item_bias_ = np.mean([s.item_bias for s in kept], axis=0).astype(np.float32)
+        self.item_bias_samples_ = np.array([s.item_bias for s in kept], dtype=np.float32)
+        self.user_bias_mean_ = np.array([s.user_hyper[0] for s in kept], dtype=np.float64)
+        self.user_bias_precision_ = np.array([s.user_hyper[1] for s in kept], dtype=np.float64)
+        self.user_prior_mean_ = np.array([s.user_hyper[2] for s in kept], dtype=np.float64)
+        self.user_prior_precision_ = np.array([np.diag(s.user_hyper[3]) for s in kept], dtype=np.float64)
+        self.noise_precision_ = np.array([s.alpha for s in kept], dtype=np.float64)
+        if self.implicit_feedback:
+            self.implicit_bias_samples_ = np.array([s.implicit_linear for s in kept], dtype=np.float32)
+            self.implicit_factor_samples_ = np.array([s.implicit_factors for s in kept], dtype=np.float32)
+
     # ------------------------------------------------------------------ fold-in
     def _fold_in(self, iidx: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
         known = self.item_known_[iidx]
         iidx, ratings = iidx[known], ratings[known]
+        if self.fm_form:
+            return self._fold_in_fm(iidx, ratings)
         n_kept, f = self.noise_precision_.size, int(self.n_factors)
         rng = np.random.default_rng(self.fold_in_seed_)
         indptr = np.array([0, iidx.size], dtype=np.int64)
@@ -286,6 +392,47 @@ class BayesianMF(FactorRatingModel):
             biases[s], vectors[s] = out_b[0], out_f[0]
         return float(biases.mean()), vectors.reshape(-1) / root
 
+    def _fold_in_fm(self, iidx: np.ndarray, ratings: np.ndarray) -> tuple[float, np.ndarray]:
+        """Fold-in in the FM form: per kept sample, the new user's one-hot (w_u, v_u) drawn jointly
+        from its Gaussian conditional given that sample (exact: the score is linear in them),
+        with the history as N(u) of the implicit term; the user has no side features."""
+        n_kept, f = self.noise_precision_.size, int(self.n_factors)
+        rng = np.random.default_rng(self.fold_in_seed_)
+        indptr = np.array([0, iidx.size], dtype=np.int64)
+        local = np.arange(iidx.size, dtype=np.int32)
+        root = np.sqrt(n_kept)
+        biases, vectors = np.zeros(n_kept), np.zeros((n_kept, f))
+        for s in range(n_kept):  # one draw per kept sample (tiny solves; the loop is over samples)
+            implicit_q, implicit_bias = self._implicit_term(s, iidx)
+            item_q = self.item_factors_[iidx, s * f : (s + 1) * f].astype(np.float64) * root
+            mu_w = float(self.user_bias_mean_[s])
+            # the score is w_u + v_u . (q_i + y~) + [item terms + b~ + y~ . q_i]: known given sample s
+            known_part = self.item_bias_samples_[s, iidx].astype(np.float64) + implicit_bias + item_q @ implicit_q
+            out_b, out_f = np.zeros(1), np.zeros((1, f))
+            sample_rows(
+                indptr, local, ratings, self.global_mean_, known_part + mu_w, item_q + implicit_q,
+                self.user_prior_mean_[s], self.user_prior_precision_[s], self.user_bias_precision_[s],
+                self.noise_precision_[s], rng.standard_normal((1, f + 1)), out_b, out_f,
+            )  # fmt: skip
+            # the user block's terms: w_u + implicit linear + self-interaction v_u . y~ + const
+            biases[s] = out_b[0] + mu_w + implicit_bias + float(out_f[0] @ implicit_q)
+            vectors[s] = out_f[0] + implicit_q
+        return float(biases.mean()), vectors.reshape(-1) / root
+
+    def _implicit_term(self, s: int, iidx: np.ndarray) -> tuple[np.ndarray, float]:
+        """(y~, b~) of sample s for the history `iidx`: y~ = |N|^-1/2 sum_j y_j and the terms of the
+        user block that do not involve the one-hot: sum_j w_j |N|^-1/2 + the implicit items'
+        pairwise interactions (sum_f y~_f^2 - sum_j y_jf^2 / |N|) / 2. Zero without the group."""
+        f = int(self.n_factors)
+        if not self.implicit_feedback or iidx.size == 0:
+            return np.zeros(f), 0.0
+        weight = 1.0 / np.sqrt(iidx.size)
+        factors = self.implicit_factor_samples_[s, iidx].astype(np.float64)
+        summed = factors.sum(axis=0) * weight
+        self_term = 0.5 * (float(summed @ summed) - float((factors * factors).sum()) * weight * weight)
+        linear = float(self.implicit_bias_samples_[s, iidx].astype(np.float64).sum()) * weight
+        return summed, linear + self_term
+
     # ------------------------------------------------------------------ persistence
     _SAMPLE_ARRAYS: ClassVar[tuple[str, ...]] = (
         "noise_precision",
@@ -295,16 +442,27 @@ class BayesianMF(FactorRatingModel):
         "item_bias_samples",
     )
 
+    def _sample_arrays(self) -> tuple[str, ...]:
+        """The per-sample arrays this configuration keeps for fold-in."""
+        names = self._SAMPLE_ARRAYS
+        if self.fm_form:
+            names += ("user_bias_mean",)
+        if self.implicit_feedback:
+            names += ("implicit_bias_samples", "implicit_factor_samples")
+        return names
+
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
         arrays, state = super()._state()
-        for name in self._SAMPLE_ARRAYS:
+        for name in self._sample_arrays():
             arrays[name] = getattr(self, name + "_")
         state["fold_in_seed"] = self.fold_in_seed_
         return arrays, state
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         super()._set_state(arrays, state)
-        for name in self._SAMPLE_ARRAYS:
+        for name in self._sample_arrays():
+            if name not in arrays:
+                raise ValueError(f"{name} is missing (the model was saved with {self.get_params()})")
             setattr(self, name + "_", np.ascontiguousarray(arrays[name]))
         self.fold_in_seed_ = int(state["fold_in_seed"])
         n_kept, f = self.noise_precision_.shape[0], int(self.n_factors)
@@ -316,6 +474,11 @@ class BayesianMF(FactorRatingModel):
             "user_bias_precision_": (n_kept,),
             "item_bias_samples_": (n_kept, self.n_items),
         }
+        if self.fm_form:
+            shapes["user_bias_mean_"] = (n_kept,)
+        if self.implicit_feedback:
+            shapes["implicit_bias_samples_"] = (n_kept, self.n_items)
+            shapes["implicit_factor_samples_"] = (n_kept, self.n_items, f)
         for name, shape in shapes.items():
             if getattr(self, name).shape != shape:
                 raise ValueError(f"{name[:-1]} has shape {getattr(self, name).shape}, expected {shape}")
