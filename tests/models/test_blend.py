@@ -240,3 +240,28 @@ def test_registered():
 
     assert ALGORITHMS["blend"] is Blend
     assert likewise.Blend is Blend
+
+
+@pytest.mark.parametrize("meta", [True, False])
+def test_combination_equals_the_feature_rows_times_the_weights(meta):
+    """Prediction's coefficient form against the plain design matrix the blender was fitted on."""
+    blend = Blend(models=BASES, n_folds=2, meta_features=meta, random_state=0).fit(tiny_ratings())
+    rng = np.random.default_rng(0)
+    pred = rng.uniform(1, 5, (50, 2))
+    user_support, item_support = rng.integers(0, 300, 50).astype(float), rng.integers(0, 300, 50).astype(float)
+    expected = blend._features(pred, user_support, item_support) @ blend.weights_
+    np.testing.assert_allclose(blend._combine(pred, user_support, item_support), expected, rtol=1e-5, atol=1e-5)
+
+
+def test_scoring_in_small_grids_matches_predict(monkeypatch):
+    import likewise.models.blend as blend_module
+
+    data = tiny_ratings()
+    blend = Blend(models=BASES, n_folds=2, random_state=0).fit(data)
+    whole = blend.score_indices(np.arange(data.n_users))
+    monkeypatch.setattr(blend_module, "_GRID_CELLS", 7)  # one user per grid
+    np.testing.assert_allclose(blend.score_indices(np.arange(data.n_users)), whole, rtol=1e-6)
+    users, items = np.meshgrid(data.users.ids, data.items.ids, indexing="ij")
+    np.testing.assert_allclose(
+        blend.predict(users.ravel(), items.ravel()), np.clip(whole.ravel(), 1, 5), rtol=1e-5, atol=1e-5
+    )

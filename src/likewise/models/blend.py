@@ -58,6 +58,9 @@ if TYPE_CHECKING:
 
 __all__ = ["DEFAULT_MODELS", "Blend"]
 
+# Users x items cells scored at once per base model in `Blend._score_users` (float64: ~16 MB).
+_GRID_CELLS = 2_000_000
+
 DEFAULT_MODELS: tuple[tuple[str, dict[str, Any]], ...] = (
     ("bayesian-mf", {"n_factors": 10, "n_samples": 200, "burn_in": 20}),
     ("timesvdpp", {}),
@@ -331,8 +334,24 @@ class Blend(RatingModel):
         item_counts = np.bincount(self.seen_.indices, minlength=self.n_items).astype(np.float64)
         return user_counts[uidx], item_counts[iidx]
 
+    def _coefficients(self, user_support: np.ndarray, item_support: np.ndarray) -> tuple[list[Any], Any]:
+        """The blend as ``constant + sum_m coefficient_m * p_m`` for supports that broadcast
+        (pairs: two (n,) arrays; a grid: (b, 1) and (1, n_items)) - the same value as the
+        feature rows times `weights_`, without building them (a grid of users x items would
+        need n_features times its memory)."""
+        n, w = len(self.specs_), self.weights_
+        if not self.meta_features:
+            return [w[1 + m] for m in range(n)], w[0]
+        log_u, log_i = np.log1p(user_support), np.log1p(item_support)
+        slopes = [w[n + 3 + m] * log_u + w[2 * n + 3 + m] * log_i for m in range(n)]
+        constant = w[0] + w[n + 1] * log_u + w[n + 2] * log_i - self.global_mean_ * sum(slopes)
+        return [w[1 + m] + slopes[m] for m in range(n)], constant
+
     def _combine(self, pred: np.ndarray, user_support: np.ndarray, item_support: np.ndarray) -> np.ndarray:
-        return (self._features(pred, user_support, item_support) @ self.weights_).astype(np.float32)
+        """Blended raw scores of pairs: `pred` (rows, n_models) and their supports (rows,)."""
+        coefficients, constant = self._coefficients(user_support, item_support)
+        out = constant + sum(c * pred[:, m] for m, c in enumerate(coefficients))
+        return np.asarray(out, dtype=np.float32)
 
     def _raw_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
         pred = np.column_stack([self._base_predictions(model, uidx, iidx, None) for model in self.models_])
@@ -365,17 +384,25 @@ class Blend(RatingModel):
         return out
 
     def _score_users(self, uidx: np.ndarray) -> np.ndarray:
+        out = np.empty((uidx.size, self.n_items), dtype=np.float32)
+        user_counts, item_counts = self._supports(uidx, np.arange(self.n_items))
+        step = max(1, _GRID_CELLS // max(self.n_items, 1))
+        for start in range(0, uidx.size, step):  # a few users at a time: one float64 grid per model
+            rows = slice(start, start + step)
+            coefficients, total = self._coefficients(user_counts[rows, None], item_counts[None, :])
+            for coefficient, model in zip(coefficients, self.models_, strict=True):
+                total = total + coefficient * self._grid_predictions(model, uidx[rows])
+            out[rows] = total
+        return out
+
+    def _grid_predictions(self, model: Recommender, uidx: np.ndarray) -> np.ndarray:
+        """A base model's scores of users x every item, clipped as its `predict` reports them
+        (what the blender was fitted on)."""
+        scores = model.score_indices(uidx).astype(np.float64)
         scale = self.rating_scale_
-        base = []
-        for model in self.models_:
-            scores = model.score_indices(uidx).astype(np.float64)
-            if scale:  # as predict reports them, which is what the blender was fitted on
-                np.clip(scores, scale[0], scale[1], out=scores)
-            base.append(self._finite(scores).reshape(-1))
-        rows = np.repeat(uidx, self.n_items)
-        cols = np.tile(np.arange(self.n_items), uidx.size)
-        combined = self._combine(np.column_stack(base), *self._supports(rows, cols))
-        return combined.reshape(uidx.size, self.n_items)
+        if scale:
+            np.clip(scores, scale[0], scale[1], out=scores)
+        return self._finite(scores)
 
     def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
         base = []
