@@ -47,11 +47,12 @@ from likewise.data._metadata import (
 from likewise.data._tables import interactions_from_table, logger
 from likewise.data.idmap import IdMap
 from likewise.data.interactions import Interactions
-from likewise.exceptions import DataError, InvalidParameterError
+from likewise.exceptions import DataError, InvalidParameterError, LikewiseError
 
 __all__ = [
     "FORMATS",
     "detect_format",
+    "ml100k_official_folds",
     "read_lastfm_hetrec",
     "read_ml1m",
     "read_ml100k",
@@ -147,6 +148,98 @@ def read_ml100k(folder: PathLike, *, on_error: OnError = "raise") -> Interaction
     if (root / "u.user").exists():
         users = _ml100k_users(root / "u.user", on_error)
     return assemble(inter, items, users, name=str(root))
+
+
+ML100K_FOLD_ROWS = 20_000
+"""Rows of u.data in each of the official test blocks u1.test .. u5.test (mku.sh)."""
+
+
+def ml100k_official_folds(folder: PathLike) -> list[tuple[Interactions, Interactions]]:
+    """The five (train, test) splits u1 .. u5 that papers report on MovieLens 100K.
+
+    The distribution's ``mku.sh`` builds them from ``u.data`` in file order: ``u{i}.test`` holds
+    rows ``(i - 1) * 20000`` to ``i * 20000 - 1`` and ``u{i}.base`` the other 80,000 (sorting
+    them by user and item changes nothing here). When the folder holds every ``u{i}.base`` and
+    ``u{i}.test`` file, those are read instead (logged on the "likewise.data" logger), and each
+    pair must partition ``u.data``.
+
+    Parameters
+    ----------
+    folder
+        The unpacked ``ml-100k`` folder (``u.data`` required).
+
+    Returns
+    -------
+    list of (Interactions, Interactions)
+        Five (train, test) pairs sharing the id maps, side information and timestamps of
+        `read_ml100k` (so indices agree across folds); each piece's ``report.source`` says
+        which rows or file it holds.
+
+    Raises
+    ------
+    DataError
+        When ``u.data`` does not have 100,000 lines of distinct (user, item) pairs, or a
+        ``u{i}.base`` / ``u{i}.test`` file does not split it into two disjoint parts.
+    """
+    root = folder_of(folder)
+    data = read_ml100k(root)
+    positions = _ml100k_positions(data, need_file(root, "u.data"))
+    total = 5 * ML100K_FOLD_ROWS
+    if positions.size != total:
+        raise DataError(
+            f"{root / 'u.data'}: the official folds split {total:,} ratings in blocks of {ML100K_FOLD_ROWS:,}; "
+            f"this file holds {positions.size:,}"
+        )
+    names = [(root / f"u{i}.base", root / f"u{i}.test") for i in range(1, 6)]
+    from_files = all(base.exists() and test.exists() for base, test in names)
+    if from_files:
+        logger.info("%s: reading the official folds from u1.base .. u5.test", root)
+    folds = []
+    for number, (base_path, test_path) in enumerate(names, start=1):
+        if from_files:
+            test_pos = _ml100k_positions(data, test_path)
+            base_pos = _ml100k_positions(data, base_path)
+            both = np.concatenate([test_pos, base_pos])
+            if both.size != data.nnz or np.unique(both).size != data.nnz:
+                raise DataError(f"{base_path} and {test_path} do not split {root / 'u.data'} into two disjoint parts")
+            test_source, base_source = str(test_path), str(base_path)
+        else:
+            start, stop = (number - 1) * ML100K_FOLD_ROWS, number * ML100K_FOLD_ROWS
+            test_pos = positions[start:stop]
+            base_pos = np.concatenate([positions[:start], positions[stop:]])
+            test_source = f"u{number}.test: rows {start}-{stop - 1} of {root / 'u.data'} (as mku.sh)"
+            base_source = f"u{number}.base: the other rows of {root / 'u.data'} (as mku.sh)"
+        train, test = data.subset(base_pos), data.subset(test_pos)
+        train.report.source, test.report.source = base_source, test_source
+        folds.append((train, test))
+    return folds
+
+
+def _ml100k_positions(data: Interactions, path: Path) -> np.ndarray:
+    """CSR positions in `data` of the (user, item) pair of every line of `path`, in file order."""
+    table = read_table(
+        path,
+        {"user": 0, "item": 1},
+        delimiter="\t",
+        header=False,
+        names=["user_id", "item_id", "rating", "timestamp"],
+        encoding="latin-1",
+        quote_char=None,
+    )
+    try:
+        users = data.users.to_index(np.asarray(table.text("user"), dtype=np.int64))
+        items = data.items.to_index(np.asarray(table.text("item"), dtype=np.int64))
+    except (ValueError, LikewiseError) as exc:
+        raise DataError(f"{path}: a user or item id is not one of u.data's: {exc}") from exc
+    keys = users.astype(np.int64) * data.n_items + items
+    stored = data.user_indices.astype(np.int64) * data.n_items + data.item_indices
+    found = np.searchsorted(stored, keys)  # CSR order is sorted by (user, item)
+    found = np.minimum(found, stored.size - 1)
+    if not (stored[found] == keys).all():
+        raise DataError(f"{path}: holds (user, item) pairs that u.data does not")
+    if np.unique(found).size != found.size:
+        raise DataError(f"{path}: the same (user, item) pair is on several lines; the folds need one rating per line")
+    return found
 
 
 def _ml100k_genres(path: Path, on_error: OnError) -> list[str]:

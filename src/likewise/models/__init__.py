@@ -10,6 +10,7 @@ from likewise.models.als import ALS
 from likewise.models.base import Recommender, load
 from likewise.models.baseline import Baseline, NormalPredictor
 from likewise.models.bayesian import BayesianMF
+from likewise.models.blend import Blend
 from likewise.models.bpr import BPR
 from likewise.models.coclustering import CoClustering
 from likewise.models.content_knn import ContentKNN
@@ -25,6 +26,6 @@ from likewise.models.svd import SVD, SVDpp
 from likewise.models.timesvd import TimeSVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
-__all__ += ["BayesianMF", "TimeSVDpp"]
+__all__ += ["BayesianMF", "Blend", "TimeSVDpp"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
 __all__ += ["ContentKNN", "HybridMF"]

@@ -22,7 +22,7 @@ from likewise.models._params import validate_params
 if TYPE_CHECKING:
     from likewise.models.base import Recommender
 
-__all__ = ["load_model", "save_model"]
+__all__ = ["json_params", "load_model", "nested_state", "restore_nested", "save_model"]
 
 
 def save_model(model: Recommender, path: Any) -> None:
@@ -43,7 +43,7 @@ def save_model(model: Recommender, path: Any) -> None:
     meta = {
         "class": _registry.registry_key(type(model)),
         "likewise_version": __version__,
-        "params": _json_params(model.get_params()),
+        "params": json_params(model.get_params()),
         "kind": model.kind_,
         "rating_scale": list(model.rating_scale_) if model.rating_scale_ else None,
         "n_users": model.n_users,
@@ -107,16 +107,64 @@ def load_model(path: Any, cls: type[Recommender]) -> Recommender:
     return model
 
 
-def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+def json_params(params: dict[str, Any]) -> dict[str, Any]:
     """Parameters as JSON values. A Generator random_state is stored as None (fitted state
-    does not depend on it once fitted)."""
-    out = {}
-    for name, value in params.items():
-        if isinstance(value, np.random.Generator):
-            value = None
-        elif isinstance(value, np.generic):
-            value = value.item()
-        elif isinstance(value, tuple):
-            value = list(value)
-        out[name] = value
-    return out
+    does not depend on it once fitted); a model given as a parameter (Blend's base models) is
+    stored as its ``[registry name, params]`` pair, which such a parameter accepts too."""
+    return {name: _json_value(value) for name, value in params.items()}
+
+
+def _json_value(value: Any) -> Any:
+    from likewise.models.base import Recommender
+
+    if isinstance(value, np.random.Generator):
+        return None
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, Recommender):
+        return [_registry.registry_key(type(value)), json_params(value.get_params())]
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, dict):
+        return {key: _json_value(item) for key, item in value.items()}
+    return value
+
+
+# --------------------------------------------------------------------------- nested models
+# A model made of other models (Blend) saves each of them inside its own directory: their
+# arrays under a prefix of its choosing, their class, parameters and JSON state in its state.
+
+
+def nested_state(model: Recommender) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """The model-specific (arrays, JSON state) of a sub-model, as its own `save` would store them."""
+    return model._state()
+
+
+def restore_nested(parent: Recommender, entry: Any, arrays: dict[str, np.ndarray], cls: type[Any]) -> Any:
+    """Rebuild a sub-model saved by `nested_state` inside `parent`, trusting nothing.
+
+    `entry` is ``{"class": registry name, "params": {...}, "state": {...}}`` from the parent's
+    state. The class is resolved only through the registry (nothing is imported), the
+    parameters are checked like a top-level model's, and the sub-model shares the parent's id
+    maps, training matrix, kind, rating scale and titles (it was fitted on the same data).
+    Raises ValueError (which the parent's `load` reports as a ModelFormatError).
+    """
+    if not isinstance(entry, dict) or set(entry) != {"class", "params", "state"}:
+        raise ValueError("a nested model entry needs exactly 'class', 'params' and 'state'")
+    if not isinstance(entry["class"], str) or not isinstance(entry["params"], dict):
+        raise ValueError("a nested model entry's class must be a string and its params an object")
+    if not isinstance(entry["state"], dict):
+        raise ValueError("a nested model entry's state must be an object")
+    model_cls = _registry.class_for_key(entry["class"])
+    if model_cls is None or not issubclass(model_cls, cls):
+        raise ValueError(f"nested model class {entry['class']!r} is not a registered likewise model")
+    try:
+        _persistence.check_params("nested model", model_cls, entry["params"])
+    except ModelFormatError as exc:
+        raise ValueError(str(exc)) from exc
+    model = model_cls(**entry["params"])
+    validate_params(model)
+    model.users_, model.items_, model.seen_ = parent.users_, parent.items_, parent.seen_
+    model.kind_, model.rating_scale_, model.item_titles_ = parent.kind_, parent.rating_scale_, parent.item_titles_
+    model._set_state(arrays, entry["state"])
+    return model
