@@ -5,9 +5,9 @@ papers' u1-u5 splits (u3 alone too: myfm's published figure is on u3).
 - Random 5-fold CV: the same folds as the ``rating`` suite (seed 42; 2 folds with ``--quick``).
 - u1-u5: the distribution's own splits, rebuilt from u.data's file order exactly as its mku.sh
   does (`likewise.data.movielens.ml100k_official_folds`; u3 only with ``--quick``).
-- Models (one thread each, see ``_accuracy``): likewise Blend, BayesianMF, TimeSVDpp, SVD, SVD++,
-  ItemKNN pearson-baseline; Surprise SVD and SVD++ (defaults); LensKit BiasedMF and ItemKNN
-  (explicit scorers, defaults, with LensKit's bias fallback).
+- Models (one thread each, see ``_accuracy``): likewise Blend, BayesianMF (plain and its SVD++
+  form), TimeSVDpp, SVD, SVD++, ItemKNN pearson-baseline; Surprise SVD and SVD++ (defaults);
+  LensKit BiasedMF and ItemKNN (explicit scorers, defaults, with LensKit's bias fallback).
 - RMSE: mean over folds with a 95% t interval; for u3 alone, a 95% bootstrap interval over its
   20,000 test ratings. Fit seconds per fold (BayesianMF and Blend: every second counted).
 
@@ -31,7 +31,8 @@ from benchmarks.suites import _accuracy
 SUITE = "accuracy"
 DESCRIPTION = (
     "Rating accuracy on MovieLens 100K, one thread per library: likewise's Blend (stacked BayesianMF + "
-    "timeSVD++ + ItemKNN), BayesianMF, TimeSVDpp, SVD, SVD++ and ItemKNN pearson-baseline beside Surprise's SVD "
+    "timeSVD++ + ItemKNN), BayesianMF (plain and Bayesian SVD++ with the flipped group), TimeSVDpp, SVD, "
+    "SVD++ and ItemKNN pearson-baseline beside Surprise's SVD "
     "and SVD++ and LensKit's BiasedMF and ItemKNN, on the rating suite's random 5-fold split and on the papers' "
     "u1-u5 splits (and u3 alone); RMSE with 95% intervals, fit seconds per fold."
 )

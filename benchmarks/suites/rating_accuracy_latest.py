@@ -15,7 +15,8 @@ from benchmarks.suites import _accuracy
 
 SUITE = "accuracy-latest"
 DESCRIPTION = (
-    "Rating accuracy on ml-latest-small, one thread per library: likewise's Blend, BayesianMF, TimeSVDpp, SVD, "
+    "Rating accuracy on ml-latest-small, one thread per library: likewise's Blend, BayesianMF (plain and "
+    "Bayesian SVD++), TimeSVDpp, SVD, "
     "SVD++ and ItemKNN pearson-baseline beside Surprise's SVD and SVD++ and LensKit's BiasedMF and ItemKNN, "
     "5-fold random CV; RMSE with 95% intervals over folds, fit seconds per fold."
 )
