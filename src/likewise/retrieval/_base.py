@@ -126,7 +126,8 @@ def check_search_args(
     if exclude is not None:
         if not sp.issparse(exclude) or exclude.shape != (q.shape[0], items.n_items):
             raise InvalidParameterError(
-                f"exclude must be a sparse matrix of shape {(q.shape[0], items.n_items)}, got {getattr(exclude, 'shape', type(exclude).__name__)}"
+                f"exclude must be a sparse matrix of shape {(q.shape[0], items.n_items)}, "
+                f"got {getattr(exclude, 'shape', type(exclude).__name__)}"
             )
         drop = sp.csr_matrix(exclude)
         if not drop.has_canonical_format:
