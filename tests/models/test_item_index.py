@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import pickle
 from pathlib import Path
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -22,7 +23,7 @@ pytest.importorskip("faiss")
 
 class TestALSWithHNSW(RecommenderConformance):
     exact_fold_in = False  # as TestALSCholesky: the stored factors are a half-step older
-    index = {"kind": "hnsw", "M": 8, "ef_search": 16}
+    index: ClassVar[dict[str, Any]] = {"kind": "hnsw", "M": 8, "ef_search": 16}
 
     def make_model(self):
         return ALS(n_factors=4, reg=0.1, alpha=2.0, solver="cholesky", random_state=0)
@@ -30,7 +31,7 @@ class TestALSWithHNSW(RecommenderConformance):
 
 class TestALSWithExactIndex(RecommenderConformance):
     exact_fold_in = False
-    index = {"kind": "exact"}
+    index: ClassVar[dict[str, Any]] = {"kind": "exact"}
     min_recall = 1.0
 
     def make_model(self):
@@ -39,7 +40,7 @@ class TestALSWithExactIndex(RecommenderConformance):
 
 class TestBPRWithHNSW(RecommenderConformance):
     exact_fold_in = False
-    index = {"kind": "hnsw", "similar_items": True}
+    index: ClassVar[dict[str, Any]] = {"kind": "hnsw", "similar_items": True}
 
     def make_model(self):
         return BPR(n_factors=4, learning_rate=0.05, n_epochs=150, deterministic=True, random_state=0)
@@ -49,7 +50,7 @@ class TestSVDWithHNSW(RecommenderConformance):
     fixture = "explicit"
     learns_checkerboard = False
     exact_fold_in = False
-    index = {"kind": "hnsw", "similar_items": True}
+    index: ClassVar[dict[str, Any]] = {"kind": "hnsw", "similar_items": True}
 
     def make_model(self):
         return SVD(n_factors=4, n_epochs=30, random_state=0)
@@ -150,7 +151,7 @@ def test_index_description_must_fit_the_model(als, tmp_path: Path) -> None:
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     manifest["files"].pop("index.bin")
     (tmp_path / "m" / "manifest.json").write_text(json.dumps(manifest))
-    with pytest.raises(ModelFormatError, match="not listed in manifest.json"):
+    with pytest.raises(ModelFormatError, match=r"not listed in manifest\.json"):
         load(tmp_path / "m")
 
 

@@ -222,7 +222,10 @@ class RecommenderConformance:
         approx = model.recommend(users, n=n)
         assert (approx.valid.sum(axis=1) == np.minimum(n, data.n_items - np.diff(data.matrix.indptr))).all()
         exact = model.drop_index().recommend(users, n=n)  # type: ignore[attr-defined]
-        hits = [len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist())) for a, e in zip(approx.indices, exact.indices)]
+        hits = [
+            len(set(a[a >= 0].tolist()) & set(e[e >= 0].tolist()))
+            for a, e in zip(approx.indices, exact.indices, strict=True)
+        ]
         assert sum(hits) / max(exact.valid.sum(), 1) >= self.min_recall
 
     def test_explain(self) -> None:
