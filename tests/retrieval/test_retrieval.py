@@ -193,3 +193,16 @@ def test_missing_faiss_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
         ann_module.import_faiss()
     with pytest.raises(NotSupportedError, match=r"likewise\[ann\]"):
         build_index("hnsw", ItemVectors.of(np.ones((3, 2), np.float32)))
+
+
+def test_ef_search_can_be_tuned_without_rebuilding() -> None:
+    vectors, queries = _factors(2000, 16, 8)
+    items = ItemVectors.of(vectors)
+    truth = ExactIndex(items).search(queries, 10)[0]
+    index = HNSWIndex.build(items, M=8, ef_construction=40, ef_search=10, n_threads=1)
+    low = _recall(index.search(queries, 10)[0], truth)
+    assert index.set_ef_search(400) is index and index.params()["ef_search"] == 400
+    high = _recall(index.search(queries, 10)[0], truth)
+    assert high > low and high >= 0.95
+    with pytest.raises(InvalidParameterError, match="ef_search"):
+        index.set_ef_search(0)

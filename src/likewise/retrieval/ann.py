@@ -15,9 +15,11 @@ Filters and exactly `k` results (docs/ann.md, "Filters"):
   the excluded ones dropped; a query still short of `k` is searched again with ``k'`` doubled,
   at most `MAX_DOUBLINGS` times;
 - exact fallback (`likewise.retrieval.exact`): when fewer than `FALLBACK_FRACTION` of the items are
-  allowed (a graph walk would visit mostly filtered nodes), when ``k'`` reaches the number of
-  allowed items (the walk would have to return all of them), and for queries still short after
-  the doublings.
+  allowed (a graph walk would visit mostly filtered nodes); for a query whose walk would evaluate
+  more nodes than a scan (``max(k', ef_search) * M > max(n_items, MIN_SCAN_NODES)``: a user with
+  thousands of seen items in a small catalogue) or would have to return every allowed item; and
+  for queries still short after the doublings. Queries are walked in groups of similar ``k'`` so
+  one heavy user does not widen everybody's walk.
   A row is padded with -1 / -inf only when fewer than `k` items are eligible at all.
 """
 
@@ -33,13 +35,16 @@ from likewise.kernels._threads import resolve_threads
 from likewise.retrieval._base import ItemVectors, check_search_args
 from likewise.retrieval.exact import exact_search
 
-__all__ = ["DEFAULT_PARAMS", "FALLBACK_FRACTION", "MAX_DOUBLINGS", "HNSWIndex", "import_faiss"]
+__all__ = ["DEFAULT_PARAMS", "FALLBACK_FRACTION", "MAX_DOUBLINGS", "MIN_SCAN_NODES", "HNSWIndex", "import_faiss"]
 
 DEFAULT_PARAMS: dict[str, int] = {"M": 32, "ef_construction": 100, "ef_search": 128}
 """Graph degree, candidate list while building, candidate list while searching (faiss's names:
 M, efConstruction, efSearch). ef_search is the recall / speed knob (docs/ann.md)."""
 FALLBACK_FRACTION = 0.05
 MAX_DOUBLINGS = 3
+MIN_SCAN_NODES = 16_384
+"""A walk is preferred to the scan unless it evaluates more than max(n_items, this) nodes: below
+that size both take well under a millisecond, and the graph keeps small catalogues on one path."""
 
 
 def import_faiss() -> Any:
@@ -129,6 +134,13 @@ class HNSWIndex:
     def params(self) -> dict[str, Any]:
         return dict(self._params)
 
+    def set_ef_search(self, ef_search: int) -> HNSWIndex:
+        """Change the search width (the recall / speed knob) without rebuilding; returns self.
+        Saved with the model like the other parameters."""
+        self._params = _check_params({**self._params, "ef_search": ef_search})
+        self._index.hnsw.efSearch = self._params["ef_search"]
+        return self
+
     def __getstate__(self) -> dict[str, Any]:
         """Pickle through faiss's own serialisation (the SWIG object itself cannot be pickled)."""
         return {"items": self.items, "data": self.to_bytes(), "params": self._params, "n_threads": self.n_threads}
@@ -161,24 +173,55 @@ class HNSWIndex:
         eligible = n_allowed - excluded
         fetch = np.minimum(k + excluded, n_allowed)
         out_idx = np.full((b, k), -1, dtype=np.int32)
-        out_scores = np.full((b, k), -np.inf, dtype=np.float32)
-        pending = np.arange(b)
         selector = self._selector(allowed) if n_allowed < n_items else None
+        budget = max(n_items, MIN_SCAN_NODES)
+        todo = np.arange(b)
         for _ in range(MAX_DOUBLINGS + 1):
-            width = int(fetch[pending].max())
-            if width >= n_allowed:
-                break  # the walk would have to return every allowed item: scan them instead
-            found = self._graph_search(queries[pending], width, selector)
-            idx, complete = self._keep(found, pending, k, allowed, drop, np.minimum(eligible[pending], k))
-            out_idx[pending[complete]] = idx[complete]
-            pending = pending[~complete]
-            if pending.size == 0:
+            # A walk of width w evaluates about w * M nodes: a row whose walk would cost more than
+            # scanning the catalogue, or would have to return every allowed item, is scanned.
+            cost = np.maximum(fetch[todo], self._params["ef_search"]) * self._params["M"]
+            todo = todo[(cost <= budget) & (fetch[todo] < n_allowed)]
+            if todo.size == 0:
                 break
-            fetch[pending] *= 2
+            done = self._walk_by_width(queries, todo, fetch, k, allowed, drop, eligible, selector, out_idx)
+            todo = todo[~done]
+            fetch[todo] *= 2
+        pending = np.flatnonzero(~self._filled(out_idx, eligible, k))  # scanned or still short
         if pending.size:
             sub = None if drop is None else drop[pending]
             out_idx[pending] = exact_search(self.items, queries[pending], k, allowed, sub)[0]
-        return self._exact_order(queries, out_idx, out_scores)
+        return self._exact_order(queries, out_idx)
+
+    @staticmethod
+    def _filled(out_idx: np.ndarray, eligible: np.ndarray, k: int) -> np.ndarray:
+        return (out_idx >= 0).sum(axis=1) >= np.minimum(eligible, k)
+
+    def _walk_by_width(
+        self,
+        queries: np.ndarray,
+        rows: np.ndarray,
+        fetch: np.ndarray,
+        k: int,
+        allowed: np.ndarray,
+        drop: sp.csr_matrix | None,
+        eligible: np.ndarray,
+        selector: tuple[Any, np.ndarray] | None,
+        out_idx: np.ndarray,
+    ) -> np.ndarray:
+        """Graph search for `rows`, grouped by their fetch width rounded up to a power of two (one
+        heavy user does not widen everybody's walk); fills `out_idx`, says which rows are complete."""
+        done = np.zeros(rows.size, dtype=bool)
+        if rows.size == 0:
+            return done
+        widths = 1 << np.ceil(np.log2(np.maximum(fetch[rows], 1))).astype(np.int64)
+        for width in np.unique(widths):
+            pos = np.flatnonzero(widths == width)
+            group = rows[pos]
+            found = self._graph_search(queries[group], int(fetch[group].max()), selector)
+            idx, complete = self._keep(found, group, k, allowed, drop, np.minimum(eligible[group], k))
+            out_idx[group[complete]] = idx[complete]
+            done[pos] = complete
+        return done
 
     def _selector(self, allowed: np.ndarray) -> tuple[Any, np.ndarray]:
         faiss = import_faiss()
@@ -210,13 +253,13 @@ class HNSWIndex:
         all they need (`wanted`: k, or fewer when fewer items are eligible)."""
         ok = found >= 0
         ok &= allowed[np.where(ok, found, 0)]
-        if drop is not None:
+        sub = None if drop is None else drop[rows]
+        if sub is not None and sub.nnz:
             n_items = self.items.n_items
-            sub = drop[rows]
             keys = np.repeat(np.arange(rows.size, dtype=np.int64), np.diff(sub.indptr)) * n_items + sub.indices
             cand = np.arange(rows.size, dtype=np.int64)[:, None] * n_items + np.where(ok, found, 0)
-            pos = np.minimum(np.searchsorted(keys, cand), max(keys.size - 1, 0))
-            ok &= ~((keys.size > 0) & (keys[pos] == cand))
+            pos = np.minimum(np.searchsorted(keys, cand), keys.size - 1)
+            ok &= keys[pos] != cand
         order = np.argsort(~ok, axis=1, kind="stable")[:, :k]  # eligible first, graph order kept
         picked = np.take_along_axis(found, order, axis=1)
         picked_ok = np.take_along_axis(ok, order, axis=1)
@@ -225,9 +268,7 @@ class HNSWIndex:
             picked = np.hstack([picked, np.full((rows.size, k - picked.shape[1]), -1, np.int32)])
         return picked, picked_ok.sum(axis=1) >= wanted
 
-    def _exact_order(
-        self, queries: np.ndarray, indices: np.ndarray, scores: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
+    def _exact_order(self, queries: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact scores for the chosen items, sorted best first (ties by the lower index)."""
         valid = indices >= 0
         exact = self.items.scores(queries, np.where(valid, indices, 0))
