@@ -317,7 +317,8 @@ def _check_manifest(path: Path, manifest: Any) -> dict[str, dict[str, Any]]:
         }
     ):
         raise ModelFormatError(
-            f"{path}: must list {META_FILE} and {ARRAYS_FILE}, and nothing else but {sorted(OPTIONAL_FILES)}"
+            f"{path}: must list exactly {META_FILE} and {ARRAYS_FILE}, "
+            f"and optionally {' / '.join(sorted(OPTIONAL_FILES))}"
         )
     for name, entry in files.items():
         ok = (
