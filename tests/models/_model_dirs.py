@@ -19,7 +19,9 @@ import numpy as np
 
 def reseal(path: Path) -> None:
     files = {}
-    for name in ("meta.json", "arrays.npz"):
+    for name in ("meta.json", "arrays.npz", "index.bin", "similar_index.bin"):
+        if name != "meta.json" and name != "arrays.npz" and not (path / name).exists():
+            continue  # the optional item index files (docs/ann.md)
         blob = (path / name).read_bytes()
         files[name] = {"sha256": hashlib.sha256(blob).hexdigest(), "size": len(blob)}
     manifest = {"format": "likewise-model", "format_version": 2, "files": files}

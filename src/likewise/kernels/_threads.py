@@ -126,7 +126,10 @@ class _BlasGovernor:
 
             self._controller = ThreadpoolController().select(user_api="blas")
             self._scanned_with = marker
-        return list(self._controller.lib_controllers)
+        # An OpenMP-threaded BLAS (faiss-cpu bundles one) takes its thread count per calling
+        # thread, so setting it from the control thread would change nothing anyone runs on;
+        # it serves only the library that bundled it, never likewise's own products.
+        return [lib for lib in self._controller.lib_controllers if getattr(lib, "threading_layer", None) != "openmp"]
 
     def _apply(self) -> None:
         libraries = self._libraries()

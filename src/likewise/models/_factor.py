@@ -22,17 +22,19 @@ edited *in place* after fitting must be followed by `_forget_similarities()`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 import scipy.sparse as sp
 
 from likewise._util import plain
-from likewise.exceptions import NotSupportedError
+from likewise.exceptions import InvalidParameterError, NotSupportedError, PerformanceWarning
 from likewise.kernels._threads import blas_threads
 from likewise.kernels.als import factor_topk
 from likewise.models._rating import EpochModel, clip_note
 from likewise.models.base import Recommender
+from likewise.retrieval import ItemIndex, ItemVectors, build_index, restore_index
 
 if TYPE_CHECKING:  # pandas costs ~0.2 s to import; it loads only where a DataFrame is made
     import pandas as pd
@@ -43,12 +45,16 @@ __all__ = [
     "check_factor_shapes",
     "cosine_rows",
     "factor_top_n",
+    "index_top_n",
     "item_contributions",
     "ridge_user",
     "row_dots",
+    "unit_rows",
 ]
 
 _ROW_DOT_STEP = 1 << 16  # pairs per einsum block in `row_dots`
+_INDEX_BLOCK = 4096  # queries per index search call (bounds the over-fetched candidate arrays)
+_INDEX_FILES = {"index_": "index.bin", "similar_index_": "similar_index.bin"}
 
 
 # --------------------------------------------------------------------- functions
@@ -150,6 +156,34 @@ def ridge_user(
     return 0.0, solution
 
 
+def index_top_n(
+    index: ItemIndex,
+    queries: np.ndarray,
+    n: int,
+    exclude: sp.csr_matrix | None,
+    allowed: np.ndarray,
+    shift: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Top-`n` from `index` for `queries` in blocks; `shift` (per query) is added to the scores
+    (a rating model's ``mu + b_u``, which does not change the ranking)."""
+    b = queries.shape[0]
+    indices = np.empty((b, n), dtype=np.int32)
+    scores = np.empty((b, n), dtype=np.float32)
+    for start in range(0, b, _INDEX_BLOCK):
+        sel = slice(start, min(start + _INDEX_BLOCK, b))
+        drop = None if exclude is None else exclude[sel]
+        indices[sel], scores[sel] = index.search(queries[sel], n, allowed, drop)
+    if shift is not None:
+        scores += np.where(indices >= 0, shift[:, None], 0).astype(np.float32)
+    return indices, scores
+
+
+def unit_rows(vectors: np.ndarray) -> np.ndarray:
+    """Rows scaled to unit length (zero rows stay zero): inner products of them are cosines."""
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0).astype(np.float32)
+
+
 def _same_arrays(cached: tuple[np.ndarray, ...], current: tuple[np.ndarray, ...]) -> bool:
     return len(cached) == len(current) and all(a is b for a, b in zip(cached, current, strict=True))
 
@@ -166,9 +200,125 @@ class FactorModel(Recommender):
 
     supports_similar_items: ClassVar[bool] = True
     supports_similar_users: ClassVar[bool] = True
+    supports_index: ClassVar[bool] = True
+    """Whether `build_index` works: scores are ``query . item + item offset`` (docs/ann.md)."""
 
     user_factors_: np.ndarray
     item_factors_: np.ndarray
+
+    # ------------------------------------------------------------------ item index (docs/ann.md)
+    def build_index(self, kind: str = "hnsw", *, similar_items: bool = False, **params: Any) -> Self:
+        """Build an item index that `recommend`, `recommend_from_history` (and, with
+        ``similar_items=True``, `similar_items`) search instead of scoring every item.
+
+        Parameters
+        ----------
+        kind : {"hnsw", "exact"}
+            ``"hnsw"``: faiss's HNSW graph by inner product (extra ``ann``), approximate;
+            ``"exact"``: brute force (the same answers as no index).
+        similar_items : bool
+            Also index the unit-length item factors, so `similar_items` (cosine) uses a graph too.
+        **params
+            For ``"hnsw"``: ``M`` (32), ``ef_construction`` (100), ``ef_search`` (128).
+
+        Returns
+        -------
+        self, with ``index_`` (and ``similar_index_``) set. Saved with the model; refit drops it;
+        replacing the item factors (``partial_fit(update="items")``) makes it stale, and a stale
+        index is dropped with a PerformanceWarning at its next use.
+        """
+        self.check_is_fitted()
+        if not self.supports_index:
+            raise NotSupportedError(f"{type(self).__name__} does not rank by item vectors; it cannot use an item index")
+        if not isinstance(similar_items, bool):
+            raise InvalidParameterError(f"similar_items must be True or False, got {similar_items!r}")
+        with self._threads():
+            index = build_index(kind, self._index_items(), n_threads=self.n_threads, **params)
+            similar = None
+            if similar_items:
+                similar = build_index(kind, ItemVectors.of(unit_rows(self.item_factors_)), self.n_threads, **params)
+        self.drop_index()
+        self.index_ = index
+        if similar is not None:
+            self.similar_index_ = similar
+        return self
+
+    def drop_index(self) -> Self:
+        """Forget the item index (back to exact scoring of every item)."""
+        for name in _INDEX_FILES:
+            self.__dict__.pop(name, None)
+        return self
+
+    def _index_offsets(self) -> np.ndarray | None:
+        """The per-item term of the ranking (BPR's item bias; a rating model's item bias)."""
+        return self._item_offsets()
+
+    def _index_items(self) -> ItemVectors:
+        # The arrays themselves (no copy): `_live_index` recognises a stale index by identity.
+        return ItemVectors(self.item_factors_, self._index_offsets())
+
+    def _live_index(self, name: str = "index_") -> ItemIndex | None:
+        """The index `name` while it was built from the current item arrays, else None."""
+        index: ItemIndex | None = self.__dict__.get(name)
+        if index is None:
+            return None
+        main: ItemIndex = self.__dict__["index_"]
+        if main.items.vectors is not self.item_factors_ or main.items.offsets is not self._index_offsets():
+            warnings.warn(
+                f"{type(self).__name__}'s item index was built from item factors that have since been replaced; "
+                "it is dropped and every item is scored exactly: call build_index(...) again",
+                PerformanceWarning,
+                stacklevel=4,
+            )
+            self.drop_index()
+            return None
+        return index
+
+    def _index_state(self) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+        index = self._live_index()
+        if index is None:
+            return None
+        files: dict[str, bytes] = {}
+        for name, file in _INDEX_FILES.items():
+            data = None if name not in self.__dict__ else self.__dict__[name].to_bytes()
+            if data is not None:
+                files[file] = data
+        description = {
+            "kind": index.kind,
+            "params": index.params(),
+            "similar_items": "similar_index_" in self.__dict__,
+            "n_items": index.items.n_items,
+            "dim": index.items.dim,
+            "offsets": index.items.offsets is not None,
+        }
+        return description, files
+
+    def _restore_index(self, description: Any, files: dict[str, bytes]) -> None:
+        expected = {"kind", "params", "similar_items", "n_items", "dim", "offsets"}
+        if not isinstance(description, dict) or set(description) != expected:
+            raise ValueError(f"the index description in meta.json must have exactly the keys {sorted(expected)}")
+        items = self._index_items()
+        facts = (description["n_items"], description["dim"], description["offsets"])
+        if facts != (items.n_items, items.dim, items.offsets is not None):
+            raise ValueError(
+                f"the saved index covers {facts[0]} items of width {facts[1]} (offsets: {facts[2]}); the model has "
+                f"{items.n_items} items of width {items.dim} (offsets: {items.offsets is not None})"
+            )
+        kind, params = description["kind"], description["params"]
+        wanted = {"index.bin"} | ({"similar_index.bin"} if description["similar_items"] is True else set())
+        if kind != "hnsw":
+            wanted = set()
+        if set(files) != wanted:
+            raise ValueError(
+                f"a {kind!r} index needs the files {sorted(wanted) or 'none'}, found {sorted(files) or 'none'}"
+            )
+        self.index_ = restore_index(kind, items, params, files.get("index.bin"))
+        if description["similar_items"] is True:
+            unit = ItemVectors.of(unit_rows(self.item_factors_))
+            self.similar_index_ = restore_index(kind, unit, params, files.get("similar_index.bin"))
+        for name in _INDEX_FILES:
+            if name in self.__dict__ and hasattr(self.__dict__[name], "n_threads"):
+                self.__dict__[name].n_threads = self.n_threads
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _item_offsets(self) -> np.ndarray | None:
@@ -202,7 +352,28 @@ class FactorModel(Recommender):
     def _top_n_users(
         self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        index = self._live_index()
+        if index is not None:
+            return index_top_n(index, self._user_vectors(uidx), n, None if seen is None else seen[uidx], allowed)
         return factor_top_n(self.user_factors_, self.item_factors_, self._item_offsets(), uidx, n, seen, allowed)
+
+    def _top_n_history(
+        self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        index = self._live_index()
+        if index is None:
+            return super()._top_n_history(iidx, weights, n, allowed)
+        query = np.asarray(self._history_vector(iidx, weights), dtype=np.float32).reshape(1, -1)
+        return index_top_n(index, query, n, None, allowed)
+
+    def _top_n_similar(self, iidx: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        index = self._live_index("similar_index_")
+        if index is None:
+            return super()._top_n_similar(iidx, n, allowed)
+        itself = sp.csr_matrix(
+            (np.ones(iidx.size, np.float32), iidx, np.arange(iidx.size + 1)), shape=(iidx.size, self.n_items)
+        )
+        return index_top_n(index, index.items.vectors[iidx], n, itself, allowed)
 
     def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
         dots = row_dots(self.user_factors_, uidx, self.item_factors_, iidx)
@@ -258,7 +429,8 @@ class FactorModel(Recommender):
         self._forget_similarities()
 
     def __getstate__(self) -> dict[str, Any]:
-        """Pickle the learned state, not the caches derived from it."""
+        """Pickle the learned state, not the caches derived from it (an index pickles through
+        its library's own serialisation, and is rebuilt around the unpickled factors)."""
         return {k: v for k, v in vars(self).items() if not k.endswith("_cache_")}
 
 
@@ -298,9 +470,37 @@ class FactorRatingModel(EpochModel, FactorModel):
     def _top_n_users(
         self, uidx: np.ndarray, n: int, seen: sp.csr_matrix | None, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
+        index = self._live_index()
+        if index is not None:  # biased only (build_index): mu + b_u shifts scores, not the ranking
+            shift = (self.global_mean_ + self.user_bias_[uidx]).astype(np.float32)
+            drop = None if seen is None else seen[uidx]
+            return index_top_n(index, self._user_vectors(uidx), n, drop, allowed, shift)
         # Dense score blocks, not the fused kernel: the per-user term mu + b_u and the global-mean
         # fallback of users and items without ratings are not expressible in `factor_topk`.
         return Recommender._top_n_users(self, uidx, n, seen, allowed)
+
+    def _top_n_history(
+        self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        index = self._live_index()
+        if index is None:
+            return Recommender._top_n_history(self, iidx, weights, n, allowed)
+        bias, vector = self._fold_in(iidx, weights)
+        shift = np.array([self.global_mean_ + bias], dtype=np.float32)
+        return index_top_n(index, vector.astype(np.float32).reshape(1, -1), n, None, allowed, shift)
+
+    def _index_offsets(self) -> np.ndarray | None:
+        return self.item_bias_
+
+    def build_index(self, kind: str = "hnsw", *, similar_items: bool = False, **params: Any) -> Self:
+        """As `FactorModel.build_index`; only biased models (``biased=True``) rank by
+        ``q_i . p_u + b_i`` alone (unbiased ones give unrated items the global mean)."""
+        if self.is_fitted and not self.biased:
+            raise NotSupportedError(
+                f"{type(self).__name__}(biased=False) scores unrated items by the global mean, not by "
+                "item vectors; build_index needs biased=True"
+            )
+        return super().build_index(kind, similar_items=similar_items, **params)
 
     def _raw_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
         dots = np.einsum("ij,ij->i", self._user_vectors(uidx), self.item_factors_[iidx])

@@ -11,6 +11,8 @@ Layout (format version 2)::
       manifest.json  {"format": "likewise-model", "format_version": 2,
                       "files": {"meta.json": {"sha256": ..., "size": ...},
                                 "arrays.npz": {"sha256": ..., "size": ...}}}
+      index.bin      optional: an item index in its library's own format (docs/ann.md), listed and
+      similar_index.bin  checksummed in manifest.json like arrays.npz; meta.json's "index" says what it is
 
 Writing goes to a temporary sibling directory that is fsynced and then renamed over the
 target, so a crash leaves either the old model or the new one, never half of one. Only a
@@ -62,6 +64,8 @@ META_FILE = "meta.json"
 ARRAYS_FILE = "arrays.npz"
 MANIFEST_FILE = "manifest.json"
 MODEL_FILES = frozenset({META_FILE, ARRAYS_FILE, MANIFEST_FILE})
+OPTIONAL_FILES = frozenset({"index.bin", "similar_index.bin"})
+"""Files a model may add (`write_model_dir`'s `files`); never parsed here beyond size and checksum."""
 _V1_FILES = frozenset({META_FILE, ARRAYS_FILE})
 
 # Sanity limits, checked before a byte is parsed.
@@ -124,8 +128,8 @@ def _replaceable(target: Path) -> None:
     if not entries:
         return
     names = set(entries)
-    foreign = sorted(names - MODEL_FILES)
-    if foreign or names not in (MODEL_FILES, _V1_FILES):
+    foreign = sorted(names - MODEL_FILES - OPTIONAL_FILES)
+    if foreign or (names - OPTIONAL_FILES) not in (MODEL_FILES, _V1_FILES):
         detail = f"it also holds {', '.join(foreign)}" if foreign else f"it holds only {', '.join(sorted(names))}"
         raise ModelFormatError(
             f"{target} is a non-empty directory that does not hold exactly a likewise model ({detail}); "
@@ -144,9 +148,19 @@ def _replaceable(target: Path) -> None:
         )
 
 
-def write_model_dir(path: str | os.PathLike[str], meta: dict[str, Any], arrays: Mapping[str, np.ndarray]) -> Path:
-    """Write `meta` and `arrays` into directory `path`, replacing an existing model atomically."""
+def write_model_dir(
+    path: str | os.PathLike[str],
+    meta: dict[str, Any],
+    arrays: Mapping[str, np.ndarray],
+    files: Mapping[str, bytes] | None = None,
+) -> Path:
+    """Write `meta`, `arrays` and the optional `files` (names from OPTIONAL_FILES) into directory
+    `path`, replacing an existing model atomically."""
     target = Path(path)
+    files = dict(files or {})
+    unknown = sorted(set(files) - OPTIONAL_FILES)
+    if unknown:
+        raise ModelFormatError(f"a model directory may not hold {unknown}; optional files are {sorted(OPTIONAL_FILES)}")
     _replaceable(target)
     arrays = {name: np.asarray(arr) for name, arr in arrays.items()}
     for name, arr in arrays.items():
@@ -178,14 +192,14 @@ def write_model_dir(path: str | os.PathLike[str], meta: dict[str, Any], arrays: 
         _write_bytes(tmp / META_FILE, meta_bytes)
         with open(tmp / ARRAYS_FILE, "rb") as fh:
             arrays_digest = _sha256_file(fh)
-        manifest = {
-            "format": FORMAT_NAME,
-            "format_version": FORMAT_VERSION,
-            "files": {
-                META_FILE: {"sha256": _sha256_bytes(meta_bytes), "size": len(meta_bytes)},
-                ARRAYS_FILE: {"sha256": arrays_digest, "size": (tmp / ARRAYS_FILE).stat().st_size},
-            },
+        listed = {
+            META_FILE: {"sha256": _sha256_bytes(meta_bytes), "size": len(meta_bytes)},
+            ARRAYS_FILE: {"sha256": arrays_digest, "size": (tmp / ARRAYS_FILE).stat().st_size},
         }
+        for name, data in files.items():
+            _write_bytes(tmp / name, data)
+            listed[name] = {"sha256": _sha256_bytes(data), "size": len(data)}
+        manifest = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, "files": listed}
         _write_bytes(tmp / MANIFEST_FILE, json.dumps(manifest, indent=2, sort_keys=True).encode())
         if target.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
@@ -292,8 +306,20 @@ def _check_manifest(path: Path, manifest: Any) -> dict[str, dict[str, Any]]:
             f"{path}: unexpected keys {sorted(set(manifest) - {'format', 'format_version', 'files'})}"
         )
     files = manifest["files"]
-    if not isinstance(files, dict) or set(files) != {META_FILE, ARRAYS_FILE}:
-        raise ModelFormatError(f"{path}: must list exactly {META_FILE} and {ARRAYS_FILE}")
+    if (
+        not isinstance(files, dict)
+        or {META_FILE, ARRAYS_FILE} - set(files)
+        or set(files)
+        - OPTIONAL_FILES
+        - {
+            META_FILE,
+            ARRAYS_FILE,
+        }
+    ):
+        raise ModelFormatError(
+            f"{path}: must list exactly {META_FILE} and {ARRAYS_FILE}, "
+            f"and optionally {' / '.join(sorted(OPTIONAL_FILES))}"
+        )
     for name, entry in files.items():
         ok = (
             isinstance(entry, dict)
@@ -324,8 +350,14 @@ def _check_version(path: Path, version: Any, written_by: Any) -> None:
     )
 
 
-def read_model_dir(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-    """Read and verify a model directory; every problem is a ModelFormatError naming the file."""
+def read_model_dir(
+    path: str | os.PathLike[str], files_out: dict[str, bytes] | None = None
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
+    """Read and verify a model directory; every problem is a ModelFormatError naming the file.
+
+    The optional files the manifest lists (checked against it) go into `files_out`; an optional
+    file on disk that the manifest does not list is refused (it was not written with the model).
+    """
     source = Path(path)
     try:
         st = os.lstat(source)
@@ -381,7 +413,31 @@ def read_model_dir(path: str | os.PathLike[str]) -> tuple[dict[str, Any], dict[s
                 "the file is corrupt or was modified"
             )
         arrays = _read_arrays(arrays_path, fh, listing)
+    extras = _read_optional(source, files)
+    if files_out is not None:
+        files_out.update(extras)
     return meta, arrays
+
+
+def _read_optional(source: Path, files: dict[str, dict[str, Any]]) -> dict[str, bytes]:
+    """The optional files `files` (the manifest) lists, each checked by size and checksum."""
+    out = {}
+    for name in sorted(OPTIONAL_FILES):
+        file = source / name
+        if name not in files:
+            if os.path.lexists(file):
+                raise ModelFormatError(f"{file}: not listed in {MANIFEST_FILE}; it was not written with this model")
+            continue
+        expected = files[name]
+        fh, size = _open_regular(file, MAX_ARRAYS_BYTES)
+        with fh:
+            data = fh.read(expected["size"] + 1) if size == expected["size"] else b""
+        if size != expected["size"] or len(data) != size or _sha256_bytes(data) != expected["sha256"]:
+            raise ModelFormatError(
+                f"{file}: checksum mismatch with {MANIFEST_FILE}; the file is corrupt, truncated or was modified"
+            )
+        out[name] = data
+    return out
 
 
 def _listed(name: str, entry: Any) -> tuple[np.dtype[Any], tuple[int, ...]]:
@@ -484,8 +540,9 @@ META_KEYS = frozenset(
 
 
 def check_meta(where: str, meta: dict[str, Any]) -> None:
-    """The scalar fields of meta.json: exactly the keys `save` writes, of the types it writes."""
-    keys = set(meta)
+    """The scalar fields of meta.json: exactly the keys `save` writes, of the types it writes
+    ("index" only when the model was saved with an item index; the model checks its value)."""
+    keys = set(meta) - {"index"}
     if keys != META_KEYS:
         extra, missing = sorted(keys - META_KEYS), sorted(META_KEYS - keys)
         raise ModelFormatError(f"{where}: unexpected keys {extra or 'none'}, missing keys {missing or 'none'}")

@@ -50,12 +50,17 @@ def save_model(model: Recommender, path: Any) -> None:
         "n_items": model.n_items,
         "state": state,
     }
-    _persistence.write_model_dir(path, meta, {**common, **arrays})
+    index = model._index_state()
+    files: dict[str, bytes] = {}
+    if index is not None:
+        meta["index"], files = index
+    _persistence.write_model_dir(path, meta, {**common, **arrays}, files)
 
 
 def load_model(path: Any, cls: type[Recommender]) -> Recommender:
     """Rebuild the model saved in `path`, which must be a `cls` (see `Recommender.load`)."""
-    meta, arrays = _persistence.read_model_dir(path)
+    files: dict[str, bytes] = {}
+    meta, arrays = _persistence.read_model_dir(path, files)
     where = f"{path}/{_persistence.META_FILE}"
     _persistence.check_meta(where, meta)
     model_cls = _registry.class_for_key(meta["class"])
@@ -104,7 +109,22 @@ def load_model(path: Any, cls: type[Recommender]) -> Recommender:
         raise
     except Exception as exc:  # model code reading untrusted input: any failure means a bad file
         raise ModelFormatError(f"{path}: inconsistent model contents: {type(exc).__name__}: {exc}") from exc
+    _load_index(path, model, meta, files)
     return model
+
+
+def _load_index(path: Any, model: Recommender, meta: dict[str, Any], files: dict[str, bytes]) -> None:
+    """Restore the item index saved with the model (docs/ann.md), checked against its factors."""
+    if "index" not in meta:
+        if files:
+            raise ModelFormatError(f"{path}: holds index files {sorted(files)} but meta.json describes no index")
+        return
+    try:
+        model._restore_index(meta["index"], files)
+    except LikewiseError as exc:  # e.g. the ann extra is missing: say which file needs it
+        raise type(exc)(f"{path}: cannot restore the saved item index: {exc}") from exc
+    except Exception as exc:  # the description or the library's bytes do not fit the model
+        raise ModelFormatError(f"{path}: the saved item index does not fit the model: {exc}") from exc
 
 
 def json_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -201,6 +201,14 @@ class Recommender(ABC):
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:  # noqa: B027 (optional hook)
         """Restore what `_state` returned."""
 
+    def _index_state(self) -> tuple[dict[str, Any], dict[str, bytes]] | None:
+        """(description for meta.json, {file name: bytes}) of a built item index, or None."""
+        return None
+
+    def _restore_index(self, description: Any, files: dict[str, bytes]) -> None:
+        """Restore what `_index_state` returned (ValueError when it does not fit the model)."""
+        raise ValueError(f"{type(self).__name__} has no item index, but the directory holds one")
+
     # ----------------------------------------------------------------- public API
     def predict(self, users: Any, items: Any, *, unknown: Literal["nan", "raise"] = "nan") -> np.ndarray:
         """Pointwise scores for (user, item) pairs (ratings for explicit models), float32.
@@ -500,9 +508,16 @@ class Recommender(ABC):
         if exclude_seen:
             allowed[iidx] = False
         with self._threads():
-            scores = self._score_history(iidx, w).reshape(1, -1)
-            indices, top = topk_rows(scores, n, allowed=allowed, parallel=False)
+            indices, top = self._top_n_history(iidx, w, n, allowed)
         return self._user_recs(indices, top, np.array([None], dtype=object))
+
+    def _top_n_history(
+        self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """(1, n) top-n of a new user (fold-in): dense scores + the top-k kernel; models with an
+        item index (factor models, docs/ann.md) search it instead."""
+        scores = self._score_history(iidx, weights).reshape(1, -1)
+        return topk_rows(scores, n, allowed=allowed, parallel=False)
 
     def similar_items(
         self,
@@ -526,23 +541,29 @@ class Recommender(ABC):
         iidx = self.items_.to_index(raw, missing="lenient" if unknown == "skip" else "raise")
         iidx = iidx[iidx >= 0]
         allowed = self._allowed_mask(exclude, candidates)
+        with self._threads():
+            indices, scores = self._top_n_similar(iidx, n, allowed)
+        return self._recs(indices, scores, self.items_.to_ids(iidx), "item")
+
+    def _top_n_similar(self, iidx: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(len(iidx), n) most similar items, each item itself excluded: `_similar_items` blocks
+        + the top-k kernel; factor models with a similarity index search it instead."""
         self_rows = sp.csr_matrix(
             (np.ones(iidx.size, np.float32), iidx, np.arange(iidx.size + 1)), shape=(iidx.size, self.n_items)
         )
         indices = np.empty((iidx.size, n), dtype=np.int32)
         scores = np.empty((iidx.size, n), dtype=np.float32)
-        with self._threads():
-            for block in self._blocks(iidx.size):
-                sims = self._similar_items(iidx[block])
-                indices[block], scores[block] = topk_rows(
-                    sims,
-                    n,
-                    seen_indptr=self_rows.indptr,
-                    seen_indices=self_rows.indices,
-                    seen_rows=np.arange(block.start, block.stop),
-                    allowed=allowed,
-                )
-        return self._recs(indices, scores, self.items_.to_ids(iidx), "item")
+        for block in self._blocks(iidx.size):
+            sims = self._similar_items(iidx[block])
+            indices[block], scores[block] = topk_rows(
+                sims,
+                n,
+                seen_indptr=self_rows.indptr,
+                seen_indices=self_rows.indices,
+                seen_rows=np.arange(block.start, block.stop),
+                allowed=allowed,
+            )
+        return indices, scores
 
     def similar_users(self, users: Any, n: int = 10) -> Recs:
         """The `n` users most similar to each of `users`; `Recs.items` then maps users."""

@@ -75,6 +75,7 @@ class TimeSVDpp(FactorRatingModel):
     """
 
     algorithm = "timesvdpp"
+    supports_index = False  # scores hold time-dependent item biases (bins), not one item vector
     label = "timeSVD++"
     demo_params: ClassVar[dict[str, Any] | None] = {"n_epochs": 10, "random_state": None}
 
