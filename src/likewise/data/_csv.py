@@ -131,7 +131,9 @@ def parse_buffer(
     lines = _scan_lines(buf, delim_bytes, comment_bytes)
     records = np.flatnonzero(lines.is_record)
     if records.size == 0:
-        if streaming and line_offset:
+        if streaming and not line_offset:
+            raise _NoRecordYet
+        if streaming:
             return Table(
                 source,
                 [str(n) for n in names or []],
@@ -145,6 +147,10 @@ def parse_buffer(
     if not quoted:
         return parser.unquoted(records, roles, header, names)
     return parser.quoted(records, roles, header, names)
+
+
+class _NoRecordYet(Exception):
+    """The first block of a file holds no record: the header is further on."""
 
 
 class NeedsWholeFile(Exception):
@@ -192,11 +198,17 @@ def iter_tables(
     col_names: list[str] | None = None
     positions: dict[str, ColumnSpec] = {}
     line_offset = 0
+    pending = b""  # leading blocks of only blank or comment lines, kept until the first record
     for block in _blocks(path, block_size):
         if col_names is None:
-            table = parse_buffer(
-                source, block, roles, delimiter, header, names, encoding, comment, quote_char, streaming=True
-            )
+            block = pending + block
+            try:
+                table = parse_buffer(
+                    source, block, roles, delimiter, header, names, encoding, comment, quote_char, streaming=True
+                )
+            except _NoRecordYet:
+                pending = block
+                continue
             col_names = table.names
             positions = {role: _position(spec, col_names) for role, spec in roles.items()}
         else:
@@ -215,8 +227,8 @@ def iter_tables(
             )
         line_offset += _count_lines(block)
         yield table
-    if col_names is None:  # an empty file: the one-shot reader says so
-        parse_buffer(source, b"", roles, delimiter, header, names, encoding, comment, quote_char)
+    if col_names is None:  # no record at all: the one-shot reader says what the file holds
+        parse_buffer(source, pending, roles, delimiter, header, names, encoding, comment, quote_char)
 
 
 def _position(spec: ColumnSpec, names: list[str]) -> int:
