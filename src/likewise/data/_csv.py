@@ -352,11 +352,10 @@ def _scan_lines(buf: bytes, delim: bytes, comment: bytes | None) -> _Lines:
     if starts[-1] >= n:  # the buffer ends with a line break (or is empty)
         starts, ends, nexts = starts[:-1], ends[:-1], nexts[:-1]
     n_lines = starts.size
+    # Delimiters per line: one sum per line over a byte mask (a line's break holds none).
     n_delims = np.zeros(n_lines, dtype=np.int64)
-    for off in range(0, n, _CHUNK):
-        pos = np.flatnonzero(arr[off : off + _CHUNK] == delim[0]) + off
-        if pos.size:
-            n_delims += np.bincount(np.searchsorted(starts, pos, side="right") - 1, minlength=n_lines)
+    if n_lines:
+        n_delims[:] = np.add.reduceat((arr == delim[0]).view(np.uint8), starts, dtype=np.int64)
     lengths = ends - starts
     blank = lengths == 0
     ws = bytes(b for b in b" \t" if b != delim[0])

@@ -1,6 +1,6 @@
 """Read interaction logs from delimited text files (CSV, TSV, ...) and Parquet files.
 
-Every row is validated by `Interactions.from_arrays`, so a problem is reported as
+Every row is validated with the rules of `Interactions.from_arrays`, so a problem is reported as
 ``"ratings.csv, line 17: rating: is not a number (got 'abc')"``. Line numbers are the
 *physical* lines of the file, counted from 1: the header, blank lines, comment lines and every
 line of a quoted multi-line field count, whatever the line endings (LF, CRLF or a lone CR).
@@ -28,8 +28,10 @@ How text becomes values
 * Ratings and weights are parsed as floats. Timestamps are integer seconds, float seconds
   (floored) or ISO-8601 date-times (naive ones are read as UTC).
 
-Speed: the file is scanned once with numpy to find every physical line and its field count;
-pyarrow's multi-threaded parser then splits the fields. Files with quoted fields that span
+Speed and memory: the file is read in blocks of about 32 MB cut at line breaks (docs/data.md,
+"Reading in blocks"); each block is scanned with numpy to find every physical line and its field
+count, pyarrow's multi-threaded parser then splits the fields, and only the block's valid rows
+are kept, as codes into small per-block id maps. Files with quoted fields that span
 lines, or with malformed quoting, are re-read with Python's `csv` module, which is slower but
 follows quotes line by line so that every reported line number stays exact.
 
