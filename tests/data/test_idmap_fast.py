@@ -159,3 +159,39 @@ def test_build_keeps_nul_exact_ids_apart(threshold):
     assert data.user_counts().tolist() == [2, 1, 1]
     with pytest.raises(DataError, match=r"row 2: user: id ends with a NUL character"):
         Interactions.from_arrays(np.array(["a", "b", "a\x00"], dtype=object), [1, 2, 3])
+
+
+@pytest.fixture
+def sliced(monkeypatch):
+    """Every Arrow string column is cut into one slice per CPU-pool thread (at least two)."""
+    monkeypatch.setattr(idmap_module, "_ROWS_PER_SLICE", 1)
+    monkeypatch.setattr(pa, "cpu_count", lambda: 3)
+
+
+@HYPO
+@given(vocab=str_vocab, seed=st.integers(0, 2**16), n=st.integers(1, 200), layout=st.sampled_from(["s", "ls", "sv"]))
+def test_sliced_encoding_matches_the_dict_twin(vocab, seed, n, layout):
+    # Slices are encoded in threads and their dictionaries merged: the result must not show it.
+    raw = _draw(vocab, seed, n, as_object=False)
+    ref = IdMapReference(raw)
+    column = pa.array(raw, type={"s": pa.string(), "ls": pa.large_string(), "sv": pa.string_view()}[layout])
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(idmap_module, "_ROWS_PER_SLICE", 1)
+        mp.setattr(pa, "cpu_count", lambda: 3)
+        codes, uniques = idmap_module.encode_arrow_strings(column)
+        encoded, codes_again = IdMap.encode(column)
+    assert uniques.tolist() == ref.ids and codes.dtype == np.int32
+    assert codes.tolist() == ref.to_index(raw) == codes_again.tolist()
+    assert encoded.ids.tolist() == ref.ids
+
+
+def test_sliced_encoding_keeps_nul_exact_ids_apart_and_refusals(sliced, monkeypatch):
+    monkeypatch.setattr(idmap_module, "BULK", 1)
+    ids = ["a\x00b", "a", "b", "a\x00b", "\U0001f600", "a"]
+    idmap, codes = IdMap.encode(pa.array(ids))
+    assert idmap.ids.tolist() == sorted(set(ids))
+    assert codes.tolist() == [1, 0, 2, 1, 3, 0]
+    with pytest.raises(DataError, match=r"'c\\x00' at position 4"):
+        IdMap.encode(pa.array(["a", "b", "a", "b", "c\x00", "c\x00"]))
+    # Python strings go through the same sliced Arrow encoding.
+    assert IdMap.encode(np.array(ids * 2, dtype=object))[1].tolist() == codes.tolist() * 2

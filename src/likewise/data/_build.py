@@ -17,7 +17,17 @@ from likewise.data.idmap import IdMap, factorize_strings
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError, InvalidParameterError, UnknownIdError
 
-__all__ = ["Built", "DuplicatePolicy", "OnError", "build_arrays"]
+__all__ = [
+    "Built",
+    "DuplicatePolicy",
+    "OnError",
+    "Rows",
+    "Settings",
+    "assemble",
+    "build_arrays",
+    "settle",
+    "validate_rows",
+]
 
 DuplicatePolicy = Literal["last", "first", "sum", "mean", "error"]
 OnError = Literal["raise", "skip"]
@@ -238,6 +248,110 @@ def _timestamp_column(values: Any, problems: _Problems) -> np.ndarray:
     return np.where(fits, num, 0).astype(np.int64)
 
 
+@dataclass
+class Rows:
+    """The rows of one input (or one chunk of it) that passed validation, not yet indexed."""
+
+    users: np.ndarray  # raw ids (int64, str or object array of str)
+    items: np.ndarray
+    values: np.ndarray  # float64
+    timestamps: np.ndarray | None
+    labels: np.ndarray  # line or row label of each kept row
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The checked options of a build: what kind of data, which duplicate rule, which scale."""
+
+    kind: Kind
+    duplicates: DuplicatePolicy
+    rating_scale: tuple[float, float] | None
+    on_error: OnError
+
+
+def settle(
+    kind: Kind | None,
+    has_values: bool,
+    duplicates: DuplicatePolicy | None,
+    rating_scale: tuple[float, float] | None,
+    on_error: OnError,
+) -> Settings:
+    """Check the build options and fill in their defaults (InvalidParameterError if wrong)."""
+    if on_error not in ("raise", "skip"):
+        raise InvalidParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
+    if kind is None:
+        kind = "explicit" if has_values else "implicit"
+    if kind not in ("explicit", "implicit"):
+        raise InvalidParameterError(f"kind must be 'explicit' or 'implicit', got {kind!r}")
+    if kind == "explicit" and not has_values:
+        raise InvalidParameterError("explicit interactions need a rating column")
+    if duplicates is None:
+        duplicates = "error" if kind == "explicit" else "sum"
+    if duplicates not in DUPLICATE_POLICIES:
+        raise InvalidParameterError(f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}; got {duplicates!r}")
+    if rating_scale is not None:
+        low, high = (float(v) for v in rating_scale)
+        if not (np.isfinite(low) and np.isfinite(high) and low < high):
+            raise InvalidParameterError(f"rating_scale must be (low, high) with low < high, got {rating_scale!r}")
+        rating_scale = (low, high)
+    return Settings(kind, duplicates, rating_scale, on_error)
+
+
+def validate_rows(
+    user_ids: Any,
+    item_ids: Any,
+    values: Any,
+    timestamps: Any,
+    settings: Settings,
+    *,
+    row_labels: np.ndarray | None,
+    label_kind: str,
+    source: str,
+    report: LoadReport,
+    value_name: str | None = None,
+) -> Rows:
+    """Check every row (raising on the first problem, or dropping and counting bad rows)."""
+    n_rows = len(user_ids)
+    kind = settings.kind
+    lengths = {"user": n_rows, "item": len(item_ids)}
+    if values is not None:
+        lengths["rating" if kind == "explicit" else "weight"] = len(values)
+    if timestamps is not None:
+        lengths["timestamp"] = len(timestamps)
+    if len(set(lengths.values())) > 1:
+        raise DataError(f"{source}: columns have different lengths: {lengths}")
+    report.rows_read += n_rows
+    if row_labels is not None:
+        row_labels = np.asarray(row_labels)
+    problems = _Problems(n_rows, row_labels, label_kind, source)
+
+    uobj = _id_column(user_ids, "user", problems)
+    iobj = _id_column(item_ids, "item", problems)
+    field = value_name or ("rating" if kind == "explicit" else "weight")
+    if values is None:
+        vals = np.ones(n_rows, dtype=np.float64)
+    else:
+        vals = _numeric_column(values, field, problems)
+    # Values are stored as float32: a finite float64 beyond its range would become infinite.
+    problems.add(np.abs(vals) > _FLOAT32_MAX, field, "is outside the float32 range", vals)
+    if kind == "explicit" and settings.rating_scale is not None:
+        low, high = settings.rating_scale
+        problems.add((vals < low) | (vals > high), field, f"is outside the rating scale [{low:g}, {high:g}]", vals)
+    if kind == "implicit":
+        problems.add(vals <= 0, field, "must be positive for implicit feedback", vals)
+    ts = _timestamp_column(timestamps, problems) if timestamps is not None else None
+
+    keep = problems.resolve(settings.on_error, report)
+    every = bool(keep.all())
+    return Rows(
+        _finalise_ids(uobj, keep),
+        _finalise_ids(iobj, keep),
+        vals if every else vals[keep],
+        None if ts is None else (ts if every else ts[keep]),
+        row_labels[keep] if row_labels is not None else np.flatnonzero(keep),
+    )
+
+
 def build_arrays(
     user_ids: Any,
     item_ids: Any,
@@ -261,70 +375,29 @@ def build_arrays(
     ``users`` / ``items`` give a fixed universe (e.g. a catalogue including items nobody rated
     yet); ids outside it are a DataError. Without them the maps are built from the data.
     """
-    if on_error not in ("raise", "skip"):
-        raise InvalidParameterError(f"on_error must be 'raise' or 'skip', got {on_error!r}")
-    if kind is None:
-        kind = "explicit" if values is not None else "implicit"
-    if kind not in ("explicit", "implicit"):
-        raise InvalidParameterError(f"kind must be 'explicit' or 'implicit', got {kind!r}")
-    if kind == "explicit" and values is None:
-        raise InvalidParameterError("explicit interactions need a rating column")
-    if duplicates is None:
-        duplicates = "error" if kind == "explicit" else "sum"
-    if duplicates not in DUPLICATE_POLICIES:
-        raise InvalidParameterError(f"duplicates must be one of {', '.join(DUPLICATE_POLICIES)}; got {duplicates!r}")
-    if rating_scale is not None:
-        low, high = (float(v) for v in rating_scale)
-        if not (np.isfinite(low) and np.isfinite(high) and low < high):
-            raise InvalidParameterError(f"rating_scale must be (low, high) with low < high, got {rating_scale!r}")
-        rating_scale = (low, high)
-
-    n_rows = len(user_ids)
-    lengths = {"user": n_rows, "item": len(item_ids)}
-    if values is not None:
-        lengths["rating" if kind == "explicit" else "weight"] = len(values)
-    if timestamps is not None:
-        lengths["timestamp"] = len(timestamps)
-    if len(set(lengths.values())) > 1:
-        raise DataError(f"{source}: columns have different lengths: {lengths}")
+    settings = settle(kind, values is not None, duplicates, rating_scale, on_error)
     report = report if report is not None else LoadReport(source=source)
-    report.rows_read += n_rows
-    if row_labels is not None:
-        row_labels = np.asarray(row_labels)
-    problems = _Problems(n_rows, row_labels, label_kind, source)
-
-    uobj = _id_column(user_ids, "user", problems)
-    iobj = _id_column(item_ids, "item", problems)
-    field = value_name or ("rating" if kind == "explicit" else "weight")
-    if values is None:
-        vals = np.ones(n_rows, dtype=np.float64)
-    else:
-        vals = _numeric_column(values, field, problems)
-    # Values are stored as float32: a finite float64 beyond its range would become infinite.
-    problems.add(np.abs(vals) > _FLOAT32_MAX, field, "is outside the float32 range", vals)
-    if kind == "explicit" and rating_scale is not None:
-        low, high = rating_scale
-        problems.add((vals < low) | (vals > high), field, f"is outside the rating scale [{low:g}, {high:g}]", vals)
-    if kind == "implicit":
-        problems.add(vals <= 0, field, "must be positive for implicit feedback", vals)
-    ts = _timestamp_column(timestamps, problems) if timestamps is not None else None
-
-    keep = problems.resolve(on_error, report)
-    if not keep.any():
+    rows = validate_rows(
+        user_ids,
+        item_ids,
+        values,
+        timestamps,
+        settings,
+        row_labels=row_labels,
+        label_kind=label_kind,
+        source=source,
+        report=report,
+        value_name=value_name,
+    )
+    if rows.values.size == 0:
         raise DataError(
             f"{source}: no interactions"
             + (f" left after skipping {report.rows_skipped:,} bad rows" if report.rows_skipped else "")
         )
-    uraw = _finalise_ids(uobj, keep)
-    iraw = _finalise_ids(iobj, keep)
-    vals = vals[keep]
-    if ts is not None:
-        ts = ts[keep]
-    labels = row_labels[keep] if row_labels is not None else np.flatnonzero(keep)
-
-    user_map, uidx = _index_within(users, uraw, "user", source, on_error, report, labels, label_kind)
+    vals, ts, labels = rows.values, rows.timestamps, rows.labels
+    user_map, uidx = _index_within(users, rows.users, "user", source, on_error, report, labels, label_kind)
     item_map, iidx = _index_within(
-        items, iraw, "item", source, on_error, report, labels, label_kind, already_dropped=uidx < 0
+        items, rows.items, "item", source, on_error, report, labels, label_kind, already_dropped=uidx < 0
     )
     ok = (uidx >= 0) & (iidx >= 0)
     if not ok.all():
@@ -333,15 +406,38 @@ def build_arrays(
         if uidx.size == 0:
             raise DataError(f"{source}: no interactions left after skipping unknown ids")
 
-    if kind == "explicit" and rating_scale is None:
+    def describe(first: int, second: int) -> str:
+        a, b = int(labels[first]), int(labels[second])
+        return f"{source}, {label_kind}s {min(a, b)} and {max(a, b)}"
+
+    return assemble(user_map, item_map, uidx, iidx, vals, ts, settings, report, describe)
+
+
+def assemble(
+    user_map: IdMap,
+    item_map: IdMap,
+    uidx: np.ndarray,
+    iidx: np.ndarray,
+    vals: np.ndarray,
+    ts: np.ndarray | None,
+    settings: Settings,
+    report: LoadReport,
+    describe: Any,
+) -> Built:
+    """Merge duplicates and build the CSR from indexed rows (in input order).
+
+    ``describe(a, b)`` names rows a and b (positions in input order) for the duplicate error.
+    """
+    rating_scale = settings.rating_scale
+    if settings.kind == "explicit" and rating_scale is None:
         rating_scale = (float(vals.min()), float(vals.max()))
     indptr, indices, data, ts_out, merged = _merge_sorted(
-        uidx, iidx, vals, ts, duplicates, len(user_map), labels, label_kind, source
+        uidx, iidx, vals, ts, settings.duplicates, len(user_map), len(item_map), describe
     )
     report.duplicates_merged += merged
-    report.duplicate_policy = duplicates
+    report.duplicate_policy = settings.duplicates
     report.n_users, report.n_items, report.n_interactions = len(user_map), len(item_map), data.size
-    return Built(user_map, item_map, indptr, indices, data, ts_out, kind, rating_scale, report)
+    return Built(user_map, item_map, indptr, indices, data, ts_out, settings.kind, rating_scale, report)
 
 
 def _index_within(
@@ -384,18 +480,15 @@ def _merge_sorted(
     ts: np.ndarray | None,
     policy: DuplicatePolicy,
     n_users: int,
-    labels: np.ndarray,
-    label_kind: str,
-    source: str,
+    n_items: int,
+    describe: Any,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, int]:
     """Sort by (user, item, order) and merge duplicate pairs with the chosen policy.
 
     "first"/"last" follow timestamps when present (ties by input order), else input order.
     A merged group keeps the timestamp of the kept row ("first"/"last") or the latest one.
     """
-    position = np.arange(uidx.size)
-    keys = [position] if ts is None else [position, ts]
-    order = np.lexsort((*keys, iidx, uidx))
+    order = _pair_order(uidx, iidx, ts, n_items)
     u, i, v = uidx[order], iidx[order], vals[order]
     t = ts[order] if ts is not None else None
     new_group = np.ones(u.size, dtype=bool)
@@ -404,9 +497,8 @@ def _merge_sorted(
     merged = int(u.size - starts.size)
     if merged and policy == "error":
         dup = int(np.flatnonzero(~new_group)[0])
-        first, second = labels[order[dup - 1]], labels[order[dup]]
         raise DataError(
-            f"{source}, {label_kind}s {int(min(first, second))} and {int(max(first, second))}: "
+            f"{describe(int(order[dup - 1]), int(order[dup]))}: "
             "duplicate (user, item) pair; choose duplicates='last', 'first', 'sum' or 'mean'"
         )
     ends = np.append(starts[1:], u.size) - 1
@@ -418,7 +510,7 @@ def _merge_sorted(
     elif policy == "last":
         data, t_out = v[ends], (t[ends] if t is not None else None)
     else:
-        sums = np.add.reduceat(v, starts)
+        sums = np.add.reduceat(v.astype(np.float64, copy=False), starts)
         data = sums if policy == "sum" else sums / (ends - starts + 1)
         t_out = np.maximum.reduceat(t, starts) if t is not None else None
     rows = u[starts]
@@ -429,3 +521,27 @@ def _merge_sorted(
     indptr = np.zeros(n_users + 1, dtype=indptr_dtype)
     np.cumsum(counts, out=indptr[1:])
     return indptr, indices, np.asarray(data, dtype=np.float32), t_out, merged
+
+
+def _pair_order(uidx: np.ndarray, iidx: np.ndarray, ts: np.ndarray | None, n_items: int) -> np.ndarray:
+    """The order sorting rows by (user, item, timestamp, input position).
+
+    One stable sort of a combined int64 key (user * n_items + item) rather than a lexsort of
+    four keys: logs usually come grouped by user, which the stable sort exploits. Timestamps
+    matter only within a repeated pair, so only those rows are re-sorted by them.
+    """
+    key = uidx.astype(np.int64) * max(1, n_items) + iidx
+    order = np.argsort(key, kind="stable")
+    if ts is None:
+        return order
+    sorted_key = key[order]
+    repeated = np.zeros(order.size, dtype=bool)
+    same = sorted_key[1:] == sorted_key[:-1]
+    repeated[1:] |= same
+    repeated[:-1] |= same
+    if repeated.any():
+        at = np.flatnonzero(repeated)
+        rows = order[at]  # ascending input position within each pair: the stable sort kept it
+        within = np.lexsort((rows, ts[rows], sorted_key[at]))
+        order[at] = rows[within]
+    return order

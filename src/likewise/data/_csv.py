@@ -29,7 +29,7 @@ import pyarrow.csv as pacsv
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError, InvalidParameterError
 
-__all__ = ["ColumnSpec", "PathLike", "Table", "read_table"]
+__all__ = ["ColumnSpec", "NeedsWholeFile", "PathLike", "Table", "iter_tables", "parse_buffer", "read_table"]
 
 ColumnSpec = str | int
 PathLike = str | os.PathLike[str]
@@ -94,10 +94,34 @@ def read_table(
     problems (empty file, missing column, undecodable bytes) raise DataError.
     """
     source = str(path)
-    delim_bytes, quote_byte, comment_bytes = _check_dialect(delimiter, quote_char, comment)
+    _check_dialect(delimiter, quote_char, comment)
     with open(path, "rb") as handle:
         raw = handle.read()
-    buf = _to_utf8(raw, encoding, source)
+    return parse_buffer(source, raw, roles, delimiter, header, names, encoding, comment, quote_char)
+
+
+def parse_buffer(
+    source: str,
+    raw: bytes,
+    roles: Mapping[str, ColumnSpec],
+    delimiter: str,
+    header: bool,
+    names: Sequence[str] | None,
+    encoding: str,
+    comment: str | None,
+    quote_char: str | None,
+    *,
+    line_offset: int = 0,
+    streaming: bool = False,
+) -> Table:
+    """`read_table` on bytes already read: the whole file, or (``streaming``) one block of it.
+
+    ``line_offset`` is the number of physical lines before ``raw`` in its file. A block that
+    needs the line-by-line reader (quoted fields spanning lines, malformed quoting) raises
+    `NeedsWholeFile`: following quotes exactly needs the file from its start.
+    """
+    delim_bytes, quote_byte, comment_bytes = _check_dialect(delimiter, quote_char, comment)
+    buf = _to_utf8(raw, encoding, source, line_offset)
     if len(delim_bytes) != 1:
         sep = next((s for s in _SEPARATORS if s not in buf), None)
         if sep is None:
@@ -107,13 +131,136 @@ def read_table(
     lines = _scan_lines(buf, delim_bytes, comment_bytes)
     records = np.flatnonzero(lines.is_record)
     if records.size == 0:
+        if streaming and not line_offset:
+            raise _NoRecordYet
+        if streaming:
+            return Table(
+                source,
+                [str(n) for n in names or []],
+                {r: pa.array([], pa.string()) for r in roles},
+                np.zeros(0, np.int64),
+            )
         what = "is empty" if len(buf.strip()) == 0 else "has only blank or comment lines"
         raise DataError(f"{source}: the file {what}")
     quoted = quote_byte is not None and quote_byte in buf
-    parser = _Parser(source, buf, lines, delim_bytes.decode(), quote_char, comment)
+    parser = _Parser(source, buf, lines, delim_bytes.decode(), quote_char, comment, line_offset, streaming)
     if not quoted:
         return parser.unquoted(records, roles, header, names)
     return parser.quoted(records, roles, header, names)
+
+
+class _NoRecordYet(Exception):
+    """The first block of a file holds no record: the header is further on."""
+
+
+class NeedsWholeFile(Exception):
+    """A block of a file cannot be parsed on its own (see `parse_buffer`); read the whole file."""
+
+
+def iter_tables(
+    path: PathLike,
+    roles: Mapping[str, ColumnSpec],
+    *,
+    delimiter: str = ",",
+    header: bool = True,
+    names: Sequence[str] | None = None,
+    encoding: str = "utf-8",
+    comment: str | None = None,
+    quote_char: str | None = '"',
+    block_size: int = 1 << 25,
+) -> Iterator[Table]:
+    """`read_table` in blocks of about `block_size` bytes, cut at line breaks, in file order.
+
+    Every Table holds the rows of one block with their physical lines in the file; the first
+    block's header (or first record) fixes the columns for all. Encodings in which a line
+    break is not the byte ``\\n`` (UTF-16, UTF-32) are read in one piece, and so are blocks
+    without an LF. Raises `NeedsWholeFile` (before or after yielding) when quoting needs the
+    line-by-line reader; the caller then starts again with `read_table`.
+    """
+    source = str(path)
+    _check_dialect(delimiter, quote_char, comment)
+    try:
+        codec = codecs.lookup(encoding).name
+    except (LookupError, TypeError):
+        raise InvalidParameterError(f"unknown encoding {encoding!r}") from None
+    if "\n".encode(codec) != b"\n" or codec.startswith(("utf-16", "utf-32")):
+        yield read_table(
+            path,
+            roles,
+            delimiter=delimiter,
+            header=header,
+            names=names,
+            encoding=encoding,
+            comment=comment,
+            quote_char=quote_char,
+        )
+        return
+    col_names: list[str] | None = None
+    positions: dict[str, ColumnSpec] = {}
+    line_offset = 0
+    pending = b""  # leading blocks of only blank or comment lines, kept until the first record
+    for block in _blocks(path, block_size):
+        if col_names is None:
+            block = pending + block
+            try:
+                table = parse_buffer(
+                    source, block, roles, delimiter, header, names, encoding, comment, quote_char, streaming=True
+                )
+            except _NoRecordYet:
+                pending = block
+                continue
+            col_names = table.names
+            positions = {role: _position(spec, col_names) for role, spec in roles.items()}
+        else:
+            table = parse_buffer(
+                source,
+                block,
+                positions,
+                delimiter,
+                False,
+                col_names,
+                encoding,
+                comment,
+                quote_char,
+                line_offset=line_offset,
+                streaming=True,
+            )
+        line_offset += _count_lines(block)
+        yield table
+    if col_names is None:  # no record at all: the one-shot reader says what the file holds
+        parse_buffer(source, pending, roles, delimiter, header, names, encoding, comment, quote_char)
+
+
+def _position(spec: ColumnSpec, names: list[str]) -> int:
+    return spec if isinstance(spec, int) else names.index(spec)
+
+
+def _count_lines(block: bytes) -> int:
+    """Physical lines in a block that ends with a line break (LF, CRLF or lone CR)."""
+    return block.count(b"\n") + block.count(b"\r") - block.count(b"\r\n")
+
+
+def _blocks(path: PathLike, block_size: int) -> Iterator[bytes]:
+    """The file's bytes in blocks ending after an LF (the last block: at the end of the file).
+
+    A block never ends between a CR and its LF, and the first block holds at least one
+    record-like line, so the header is in it.
+    """
+    with open(path, "rb") as handle:
+        carry, first = b"", True
+        while True:
+            chunk = handle.read(block_size)
+            if not chunk:
+                if carry:
+                    yield carry
+                return
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            if cut == 0 or (first and not data[:cut].strip()):  # no LF yet, or only blank lines so far
+                carry = data
+                continue
+            carry, first = data[cut:], False
+            yield data[:cut]
 
 
 def _check_dialect(
@@ -144,14 +291,14 @@ def _line_of(buf: bytes, pos: int) -> int:
     return head.count(b"\n") + head.count(b"\r") - head.count(b"\r\n") + 1
 
 
-def _to_utf8(raw: bytes, encoding: str, source: str) -> bytes:
+def _to_utf8(raw: bytes, encoding: str, source: str, line_offset: int = 0) -> bytes:
     """Decode with `encoding` (exact line of the first bad byte) and return UTF-8 bytes."""
     try:
         codec = codecs.lookup(encoding).name
     except (LookupError, TypeError):
         raise InvalidParameterError(f"unknown encoding {encoding!r}") from None
     utf8 = codec in ("utf-8", "utf-8-sig")
-    if utf8 and raw.startswith(_BOM):
+    if utf8 and line_offset == 0 and raw.startswith(_BOM):
         raw = raw[len(_BOM) :]
     if utf8 and raw.isascii():
         return raw
@@ -160,7 +307,7 @@ def _to_utf8(raw: bytes, encoding: str, source: str) -> bytes:
     except UnicodeDecodeError as exc:
         bad = raw[exc.start : exc.end]
         raise DataError(
-            f"{source}, line {_line_of(raw, exc.start)}: bytes {bad!r} are not valid {encoding}; "
+            f"{source}, line {_line_of(raw, exc.start) + line_offset}: bytes {bad!r} are not valid {encoding}; "
             "pass the file's encoding (e.g. encoding='latin-1')"
         ) from None
     if utf8:
@@ -205,11 +352,10 @@ def _scan_lines(buf: bytes, delim: bytes, comment: bytes | None) -> _Lines:
     if starts[-1] >= n:  # the buffer ends with a line break (or is empty)
         starts, ends, nexts = starts[:-1], ends[:-1], nexts[:-1]
     n_lines = starts.size
+    # Delimiters per line: one sum per line over a byte mask (a line's break holds none).
     n_delims = np.zeros(n_lines, dtype=np.int64)
-    for off in range(0, n, _CHUNK):
-        pos = np.flatnonzero(arr[off : off + _CHUNK] == delim[0]) + off
-        if pos.size:
-            n_delims += np.bincount(np.searchsorted(starts, pos, side="right") - 1, minlength=n_lines)
+    if n_lines:
+        n_delims[:] = np.add.reduceat((arr == delim[0]).view(np.uint8), starts, dtype=np.int64)
     lengths = ends - starts
     blank = lengths == 0
     ws = bytes(b for b in b" \t" if b != delim[0])
@@ -248,8 +394,12 @@ class _Parser:
         delimiter: str,
         quote_char: str | None,
         comment: str | None,
+        line_offset: int = 0,
+        streaming: bool = False,
     ) -> None:
         self.source = source
+        self.line_offset = line_offset  # physical lines before `buf` in its file
+        self.streaming = streaming
         self.buf = buf
         self.lines = lines
         self.delimiter = delimiter
@@ -359,14 +509,14 @@ class _Parser:
         counts = lines.n_delims[data] + 1
         good = counts == len(col_names)
         problems = [
-            self._problem_fields(int(k) + 1, int(c), len(col_names))
+            self._problem_fields(int(k) + 1 + self.line_offset, int(c), len(col_names))
             for k, c in zip(data[~good], counts[~good], strict=True)
         ]
         keep = data[good]
         parsed = self._arrow(keep, len(col_names), selected, quoted=False)
         if parsed is None:  # pyarrow disagreed with the scan: trust the line-by-line reader
             return self.with_csv(roles, header, names)
-        return Table(self.source, col_names, parsed, keep.astype(np.int64) + 1, problems)
+        return Table(self.source, col_names, parsed, keep.astype(np.int64) + 1 + self.line_offset, problems)
 
     # ------------------------------------------------------------------ quotes present
     def quoted(
@@ -401,7 +551,7 @@ class _Parser:
         parsed = self._arrow(data, len(col_names), selected, quoted=True)
         if parsed is None:
             return self.with_csv(roles, header, names)
-        return Table(self.source, col_names, parsed, data.astype(np.int64) + 1, [])
+        return Table(self.source, col_names, parsed, data.astype(np.int64) + 1 + self.line_offset, [])
 
     def _arrow(
         self, keep: np.ndarray, n_fields: int, selected: dict[str, int], *, quoted: bool
@@ -443,9 +593,11 @@ class _Parser:
         if invalid[0] or table.num_rows != keep.size:
             return None
         out = {}
+        # Trimming costs a pass over every field: skip it when no field can have a space or tab.
+        trim = any(c.encode() in data for c in self.ws)
         for role, k in selected.items():
             column = table.column(internal[k]).combine_chunks()
-            out[role] = pc.utf8_trim(column, characters=self.ws) if self.ws else column
+            out[role] = pc.utf8_trim(column, characters=self.ws) if trim else column
         return out
 
     def _gather(self, keep: np.ndarray) -> bytes:
@@ -466,6 +618,8 @@ class _Parser:
     # ------------------------------------------------------------------ line-by-line reader
     def with_csv(self, roles: Mapping[str, ColumnSpec], header: bool, names: Sequence[str] | None) -> Table:
         """Read every record with Python's csv module (exact lines for multi-line quotes)."""
+        if self.streaming:
+            raise NeedsWholeFile(self.source)
         text_lines = io.StringIO(self.buf.decode("utf-8"), newline="").readlines()
         records = self._records(text_lines, 0)
         problems: list[tuple[int, str, str]] = []

@@ -8,23 +8,30 @@ a file reported first, and the report logged on the "likewise.data" logger.
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
+from dataclasses import replace
 from typing import Literal
 
 import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
+import scipy.sparse as sp
 
-from likewise.data._build import DuplicatePolicy, OnError
+from likewise.data._build import Built, DuplicatePolicy, OnError, Rows, settle, validate_rows
 from likewise.data._csv import Table
+from likewise.data._stream import ChunkedBuilder
 from likewise.data.interactions import Interactions
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError
 
 __all__ = [
+    "add_table",
     "floats_from_text",
     "ids_from_text",
+    "interactions_from_built",
     "interactions_from_table",
+    "interactions_from_tables",
     "log_report",
     "logger",
     "timestamps_from_text",
@@ -48,44 +55,84 @@ def interactions_from_table(
     With ``on_error="raise"`` the earliest problem in the file wins, whether it is a malformed
     line or an invalid value.
     """
+    return interactions_from_tables(
+        [table], table.source, kind=kind, rating_scale=rating_scale, duplicates=duplicates, on_error=on_error
+    )
+
+
+def interactions_from_tables(
+    tables: Iterable[Table],
+    source: str,
+    *,
+    kind: Literal["explicit", "implicit"],
+    rating_scale: tuple[float, float] | None = None,
+    duplicates: DuplicatePolicy | None = None,
+    on_error: OnError = "raise",
+) -> Interactions:
+    """`interactions_from_table` over Tables read one after another (blocks of files, in order).
+
+    Each Table is validated as it comes and only its valid rows' codes are kept (a
+    `ChunkedBuilder`); tables come in line order, so the first problem raised is the file's
+    earliest one. ``source`` names the whole input in the report.
+    """
+    settings = settle(kind, kind == "explicit", duplicates, rating_scale, on_error)
+    report = LoadReport(source=source)
+    builder = ChunkedBuilder(settings, report, "line", text_ids=True)
+    for table in tables:
+        add_table(builder, table)
+    return interactions_from_built(builder.finish(source))
+
+
+def add_table(builder: ChunkedBuilder, table: Table) -> None:
+    """Validate one Table (the earliest problem first) and add its valid rows to `builder`."""
+    settings = builder.settings
     uids = ids_from_text(table.columns["user"])
     iids = ids_from_text(table.columns["item"])
     value_role = next((role for role in ("rating", "weight") if role in table.columns), None)
     values = None if value_role is None else floats_from_text(table.columns[value_role])
     stamps = timestamps_from_text(table.columns["timestamp"]) if "timestamp" in table.columns else None
 
-    def build(rows: np.ndarray | None, mode: OnError, report: LoadReport) -> Interactions:
+    def validate(rows: np.ndarray | None, mode: OnError, report: LoadReport) -> Rows:
         def pick(arr: np.ndarray | None) -> np.ndarray | None:
             return arr if arr is None or rows is None else arr[rows]
 
-        return Interactions.from_arrays(
+        return validate_rows(
             pick(uids),
             pick(iids),
             pick(values),
             pick(stamps),
-            kind=kind,
-            rating_scale=rating_scale,
-            duplicates=duplicates,
-            on_error=mode,
-            source=table.source,
+            replace(settings, on_error=mode),
             row_labels=table.lines if rows is None else table.lines[rows],
             label_kind="line",
+            source=table.source,
             report=report,
         )
 
-    if table.problems and on_error == "raise":
+    if table.problems and settings.on_error == "raise":
         first_line, _, message = table.problems[0]
         before = np.flatnonzero(table.lines < first_line)
         if before.size:
-            build(before, "raise", LoadReport(source=table.source))  # raises an earlier problem
+            validate(before, "raise", LoadReport(source=table.source))  # raises an earlier problem
         raise DataError(message)
-    report = LoadReport(source=table.source)
-    table.record_problems(report)
-    if table.n_rows == 0 and not table.problems:
-        raise DataError(f"{table.source}: the file has no data rows")
-    if table.n_rows == 0:
-        raise DataError(f"{table.source}: no interactions left after skipping {report.rows_skipped:,} bad lines")
-    return build(None, on_error, report)
+    table.record_problems(builder.report)
+    builder.rows_parsed += table.n_rows
+    if table.n_rows:
+        builder.add(validate(None, settings.on_error, builder.report), table.source)
+
+
+def interactions_from_built(built: Built) -> Interactions:
+    """Wrap built CSR arrays (validated, merged) into Interactions."""
+    shape = (len(built.users), len(built.items))
+    matrix = sp.csr_matrix((built.data, built.indices, built.indptr), shape=shape)
+    return Interactions(
+        built.users,
+        built.items,
+        matrix,
+        timestamps=built.timestamps,
+        kind=built.kind,
+        rating_scale=built.rating_scale,
+        report=built.report,
+    )
 
 
 def ids_from_text(values: pa.Array) -> np.ndarray:
@@ -98,6 +145,9 @@ def ids_from_text(values: pa.Array) -> np.ndarray:
     n = len(values)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
+    fast = _canonical_ints(values)
+    if fast is not None:
+        return fast
     present = pc.greater(pc.utf8_length(values), 0)
     n_present = int(pc.sum(present).as_py() or 0)
     if n_present:
@@ -114,6 +164,21 @@ def ids_from_text(values: pa.Array) -> np.ndarray:
                 out[~present.to_numpy(zero_copy_only=False)] = None
                 return out
     return np.asarray(values.to_numpy(zero_copy_only=False), dtype=object)
+
+
+def _canonical_ints(values: pa.Array) -> np.ndarray | None:
+    """int64 ids when every value is a canonical integer, by a cast and its round trip (else None).
+
+    Arrow's cast also accepts "+7" and "007"; printing the integers back and comparing with the
+    text keeps only the canonical spellings, with two vectorised passes instead of a regex.
+    """
+    try:
+        ints = pc.cast(values, pa.int64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return None
+    if ints.null_count or not pc.all(pc.equal(pc.cast(ints, values.type), values)).as_py():
+        return None
+    return np.asarray(ints.to_numpy(), dtype=np.int64)
 
 
 def floats_from_text(values: pa.Array) -> np.ndarray:

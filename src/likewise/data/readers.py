@@ -1,6 +1,6 @@
 """Read interaction logs from delimited text files (CSV, TSV, ...) and Parquet files.
 
-Every row is validated by `Interactions.from_arrays`, so a problem is reported as
+Every row is validated with the rules of `Interactions.from_arrays`, so a problem is reported as
 ``"ratings.csv, line 17: rating: is not a number (got 'abc')"``. Line numbers are the
 *physical* lines of the file, counted from 1: the header, blank lines, comment lines and every
 line of a quoted multi-line field count, whatever the line endings (LF, CRLF or a lone CR).
@@ -28,8 +28,10 @@ How text becomes values
 * Ratings and weights are parsed as floats. Timestamps are integer seconds, float seconds
   (floored) or ISO-8601 date-times (naive ones are read as UTC).
 
-Speed: the file is scanned once with numpy to find every physical line and its field count;
-pyarrow's multi-threaded parser then splits the fields. Files with quoted fields that span
+Speed and memory: the file is read in blocks of about 32 MB cut at line breaks (docs/data.md,
+"Reading in blocks"); each block is scanned with numpy to find every physical line and its field
+count, pyarrow's multi-threaded parser then splits the fields, and only the block's valid rows
+are kept, as codes into small per-block id maps. Files with quoted fields that span
 lines, or with malformed quoting, are re-read with Python's `csv` module, which is slower but
 follows quotes line by line so that every reported line number stays exact.
 
@@ -41,16 +43,18 @@ with the MovieLens readers) in `likewise.data._tables`.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from typing import Literal
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from likewise.data._build import DuplicatePolicy, OnError
-from likewise.data._csv import ColumnSpec, PathLike, read_table
-from likewise.data._tables import interactions_from_table, log_report
+from likewise.data._build import DuplicatePolicy, OnError, settle, validate_rows
+from likewise.data._csv import ColumnSpec, NeedsWholeFile, PathLike, iter_tables, read_table
+from likewise.data._stream import ChunkedBuilder
+from likewise.data._tables import add_table, interactions_from_built, log_report
 from likewise.data.interactions import Interactions
 from likewise.data.report import LoadReport
 from likewise.exceptions import DataError, InvalidParameterError
@@ -60,10 +64,14 @@ __all__ = ["read_csv", "read_parquet"]
 # What pyarrow raises on a damaged Parquet file: its own errors, I/O errors, and plain
 # ValueErrors such as UnicodeDecodeError from a column name in a corrupted footer (issue 17).
 _PARQUET_ERRORS = (pa.ArrowException, OSError, ValueError)
+# Bytes of text (CSV) or rows (Parquet) read and validated at a time: peak memory is a few
+# times a block on top of the result; module constants so tests can make them tiny.
+BLOCK_SIZE = 1 << 25
+BATCH_ROWS = 1 << 20
 
 
 def read_csv(
-    path: PathLike,
+    path: PathLike | Sequence[PathLike],
     *,
     user: ColumnSpec = "user",
     item: ColumnSpec = "item",
@@ -85,7 +93,8 @@ def read_csv(
     Parameters
     ----------
     path
-        The file to read.
+        The file to read, or a list of files holding one log between them (each with its
+        own header when ``header=True``; messages name the file).
     user, item
         Columns holding the raw user and item ids: a column name, or a 0-based column
         position (positions work with or without a header).
@@ -143,29 +152,47 @@ def read_csv(
         roles["weight"] = weight
     if timestamp is not None:
         roles["timestamp"] = timestamp
-    table = read_table(
-        path,
-        roles,
-        delimiter=delimiter,
-        header=header,
-        names=names,
-        encoding=encoding,
-        comment=comment,
-        quote_char=quote_char,
-    )
-    inter = interactions_from_table(
-        table,
-        kind="explicit" if rating is not None else "implicit",
-        rating_scale=rating_scale,
-        duplicates=duplicates,
-        on_error=on_error,
-    )
+    paths = _paths(path)
+    kind: Literal["explicit", "implicit"] = "explicit" if rating is not None else "implicit"
+    settings = settle(kind, rating is not None, duplicates, rating_scale, on_error)
+    source = ", ".join(str(p) for p in paths)
+    builder = ChunkedBuilder(settings, LoadReport(source=source), "line", text_ids=True)
+    options = {
+        "delimiter": delimiter,
+        "header": header,
+        "names": names,
+        "encoding": encoding,
+        "comment": comment,
+        "quote_char": quote_char,
+    }
+    for one in paths:
+        state = builder.checkpoint()
+        try:
+            for table in iter_tables(one, roles, block_size=BLOCK_SIZE, **options):  # type: ignore[arg-type]
+                add_table(builder, table)
+        except NeedsWholeFile:  # quotes must be followed from the file's start: read it in one piece
+            builder.rollback(state)
+            add_table(builder, read_table(one, roles, **options))  # type: ignore[arg-type]
+    inter = interactions_from_built(builder.finish(source))
     log_report(inter.report)
     return inter
 
 
+def _paths(path: PathLike | Sequence[PathLike]) -> list[PathLike]:
+    """One path, or a list of them (a log split across files), as a non-empty list."""
+    if isinstance(path, (str, os.PathLike)):
+        return [path]
+    paths = list(path)
+    if not paths:
+        raise InvalidParameterError("path must be a file or a non-empty list of files, got an empty list")
+    for one in paths:
+        if not isinstance(one, (str, os.PathLike)):
+            raise InvalidParameterError(f"path must be a file or a list of files, got {one!r} in the list")
+    return paths
+
+
 def read_parquet(
-    path: PathLike,
+    path: PathLike | Sequence[PathLike],
     *,
     user: str = "user",
     item: str = "item",
@@ -205,51 +232,81 @@ def read_parquet(
     _check_on_error(on_error)
     if rating is not None and weight is not None:
         raise InvalidParameterError("give either rating= (explicit) or weight= (implicit), not both")
+    paths = _paths(path)
+    value = rating if rating is not None else weight
+    wanted = {"user": user, "item": item, "rating": rating, "weight": weight, "timestamp": timestamp}
+    columns = [c for c in dict.fromkeys([user, item, value, timestamp]) if c is not None]
+    kind: Literal["explicit", "implicit"] = "explicit" if rating is not None else "implicit"
+    settings = settle(kind, rating is not None, duplicates, rating_scale, on_error)
+    report = LoadReport(source=", ".join(str(p) for p in paths))
+    builder = ChunkedBuilder(settings, report, "row", text_ids=False)
+    for one in paths:
+        source = str(one)
+        row = 1
+        for batch in _parquet_batches(one, wanted, columns):
+            arrays = {}
+            for name in columns:
+                try:
+                    arrays[name] = _arrow_to_numpy(batch.column(name))
+                except _PARQUET_ERRORS as exc:  # e.g. a damaged data page holding invalid UTF-8
+                    raise DataError(f"{source}: cannot read column {name!r} as Parquet: {exc}") from exc
+            rows = validate_rows(
+                arrays[user],
+                arrays[item],
+                None if value is None else arrays[value],
+                None if timestamp is None else arrays[timestamp],
+                settings,
+                row_labels=np.arange(row, row + batch.num_rows),
+                label_kind="row",
+                source=source,
+                report=report,
+            )
+            builder.rows_parsed += batch.num_rows
+            builder.add(rows, source)
+            row += batch.num_rows
+        if row == 1:
+            raise DataError(f"{source}: the table has no rows")
+    inter = interactions_from_built(builder.finish(report.source))
+    log_report(inter.report)
+    return inter
+
+
+def _parquet_batches(path: PathLike, wanted: dict[str, str | None], columns: list[str]) -> Iterator[pa.RecordBatch]:
+    """Record batches of `columns` from a Parquet file or a directory of parts, in order.
+
+    A file streams through `ParquetFile.iter_batches`; a directory is a `pyarrow.dataset`
+    (parts in sorted path order, as `pq.read_table` reads them), scanned batch by batch.
+    """
+    import pyarrow.dataset as ds
+
     source = str(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"no such file or directory: {source}")
     try:
-        schema = pq.read_schema(path) if os.path.isfile(path) else pq.ParquetDataset(path).schema
+        if os.path.isfile(path):
+            parquet = pq.ParquetFile(path)
+            schema = parquet.schema_arrow
+        else:
+            dataset = ds.dataset(path, format="parquet", partitioning="hive")
+            schema = dataset.schema
     except _PARQUET_ERRORS as exc:
         raise DataError(f"{source}: cannot read as Parquet: {exc}") from exc
-    value = rating if rating is not None else weight
-    wanted = {"user": user, "item": item, "rating": rating, "weight": weight, "timestamp": timestamp}
     missing = [f"{col!r} ({role})" for role, col in wanted.items() if col is not None and col not in schema.names]
     if missing:
         raise DataError(
             f"{source}: missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
             f"columns are {list(schema.names)}"
         )
-    columns = [c for c in dict.fromkeys([user, item, value, timestamp]) if c is not None]
     try:
-        table = pq.read_table(path, columns=columns)
+        if os.path.isfile(path):
+            batches = parquet.iter_batches(batch_size=BATCH_ROWS, columns=columns)
+        else:
+            batches = dataset.to_batches(columns=columns, batch_size=BATCH_ROWS, use_threads=False)
+        for batch in batches:
+            if batch.num_rows:
+                yield batch
     except _PARQUET_ERRORS as exc:
         raise DataError(f"{source}: cannot read as Parquet: {exc}") from exc
-    if table.num_rows == 0:
-        raise DataError(f"{source}: the table has no rows")
-    arrays = {}
-    for name in columns:
-        try:
-            arrays[name] = _arrow_to_numpy(table.column(name))
-        except _PARQUET_ERRORS as exc:  # e.g. a damaged data page holding invalid UTF-8
-            raise DataError(f"{source}: cannot read column {name!r} as Parquet: {exc}") from exc
-    report = LoadReport(source=source)
-    inter = Interactions.from_arrays(
-        arrays[user],
-        arrays[item],
-        None if value is None else arrays[value],
-        None if timestamp is None else arrays[timestamp],
-        kind="explicit" if rating is not None else "implicit",
-        rating_scale=rating_scale,
-        duplicates=duplicates,
-        on_error=on_error,
-        source=source,
-        row_labels=np.arange(1, table.num_rows + 1),
-        label_kind="row",
-        report=report,
-    )
-    log_report(inter.report)
-    return inter
 
 
 def _check_on_error(on_error: str) -> None:

@@ -1,0 +1,223 @@
+"""End to end at MovieLens-25M scale (issue 15, item 6): one pipeline, each step timed, with the
+step's own peak memory.
+
+A ratings CSV in ML-25M's format and proportions (25M rows, 162,541 users, ~59k movies; the
+generator of the `large` suite) is written once. Then, in one fresh process per library:
+
+1. read the CSV (likewise: ``read_csv(weight="rating", timestamp=...)``, validated, streamed
+   into the CSR; implicit: ``pandas.read_csv`` + ``pandas.factorize`` + ``scipy.sparse``, what
+   implicit's own examples do);
+2. for ALS (64 factors, 15 iterations, CG) and for item-item cosine (k = 20): fit, build the ANN
+   index (likewise only, when ``build_index`` exists: it is issue 15's items 1-2, on another
+   branch), recommend top-10 for every user (seen items excluded), save, load.
+
+Each step's seconds and its peak resident memory: the process's high-water mark is reset
+before every step (Linux ``/proc/self/clear_refs``), so a step's peak is the most the process
+held during that step (data read earlier included, since it is still held). Warm: the kernels
+are loaded once on a tiny slice first. Interactions are the ratings as implicit weights
+(duplicate pairs summed by both libraries).
+
+`--quick`: a 1M-row file.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from typing import Any
+
+from benchmarks.harness import BenchContext, Row, run_isolated
+from benchmarks.suites.large import write_ratings_csv
+
+SUITE = "e2e"
+DESCRIPTION = (
+    "End to end at MovieLens-25M scale: a generated ratings CSV in ML-25M's format (25M rows, "
+    "162,541 users) read, then ALS (64 factors, 15 iterations) and item-item cosine (k=20) each "
+    "fitted, (ANN index when built), top-10 for every user, saved and loaded - likewise beside "
+    "implicit (which reads with pandas + scipy). One fresh process per library; each step's time "
+    "and that step's peak memory (the high-water mark is reset before every step). `--quick`: 1M rows."
+)
+FULL_ROWS, QUICK_ROWS = 25_000_000, 1_000_000
+FACTORS, ITERATIONS, REG, K = 64, 15, 0.05, 20
+TASK = "end to end: read, fit, top-10 for every user, save, load"
+
+
+def _reset_peak() -> None:
+    with open("/proc/self/clear_refs", "w") as handle:  # "5": reset the peak RSS (Linux >= 4.0)
+        handle.write("5")
+
+
+def _peak_mb() -> float:
+    with open("/proc/self/status") as handle:
+        for line in handle:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+class _Steps:
+    """Time steps and record each one's peak memory."""
+
+    def __init__(self) -> None:
+        self.out: list[dict[str, Any]] = []
+
+    def run(self, algorithm: str, step: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        _reset_peak()
+        start = time.perf_counter()
+        result = fn(*args, **kwargs)
+        seconds = time.perf_counter() - start
+        self.out.append({"algorithm": algorithm, "step": step, "seconds": seconds, "peak_mb": _peak_mb()})
+        print(f"    {algorithm:>8} {step:<10} {seconds:8.2f} s  {self.out[-1]['peak_mb']:8.0f} MB", flush=True)
+        return result
+
+
+def _likewise_pipeline(path: str, threads: int) -> list[dict[str, Any]]:
+    """Child: every step with likewise."""
+    import numpy as np
+
+    import likewise
+    from likewise.models import ALS, ItemKNN
+    from likewise.models.base import Recommender
+
+    steps = _Steps()
+    data = steps.run(
+        "data", "read", likewise.read_csv, path, user="userId", item="movieId", weight="rating", timestamp="timestamp"
+    )
+    models = {
+        "ALS": lambda: ALS(
+            n_factors=FACTORS, n_epochs=ITERATIONS, reg=REG, alpha=0.0, random_state=0, n_threads=threads
+        ),
+        "ItemKNN": lambda: ItemKNN(k=K, similarity="cosine", n_threads=threads),
+    }
+    small = data.subset(np.arange(min(1000, data.n_users)))
+    for name, make in models.items():
+        make().fit(small).recommend(small.users.ids[:2], n=10)  # load the cached kernels
+        model = steps.run(name, "fit", make().fit, data)
+        if hasattr(model, "build_index"):
+            steps.run(name, "ann index", model.build_index)
+        recs = steps.run(name, "top-10 all", model.recommend, data.users.ids, n=10)
+        assert (recs.indices >= 0).mean() > 0.99
+        with tempfile.TemporaryDirectory(prefix="likewise-e2e-") as folder:
+            target = os.path.join(folder, "model")
+            steps.run(name, "save", model.save, target)
+            del model, recs
+            steps.run(name, "load", Recommender.load, target)
+    return steps.out
+
+
+def _implicit_read(path: str) -> Any:
+    import numpy as np
+    import pandas as pd
+    import scipy.sparse as sp
+
+    frame = pd.read_csv(path)
+    users, user_ids = pd.factorize(frame["userId"], sort=True)
+    items, item_ids = pd.factorize(frame["movieId"], sort=True)
+    values = frame["rating"].to_numpy(dtype=np.float32)
+    del frame
+    shape = (len(user_ids), len(item_ids))
+    return sp.csr_matrix((values, (users, items)), shape=shape, dtype=np.float32)  # duplicates summed
+
+
+def _implicit_pipeline(path: str, threads: int) -> list[dict[str, Any]]:
+    """Child: every step with implicit (reading through pandas and scipy)."""
+    import numpy as np
+    from implicit.cpu.als import AlternatingLeastSquares
+    from implicit.nearest_neighbours import CosineRecommender
+    from threadpoolctl import threadpool_limits
+
+    steps = _Steps()
+    matrix = steps.run("data", "read", _implicit_read, path)
+    models = {
+        "ALS": (
+            AlternatingLeastSquares,
+            lambda: AlternatingLeastSquares(
+                factors=FACTORS,
+                iterations=ITERATIONS,
+                regularization=REG,
+                alpha=1.0,
+                use_cg=True,
+                num_threads=threads,
+                random_state=0,
+            ),
+        ),
+        "ItemKNN": (CosineRecommender, lambda: CosineRecommender(K=K + 1, num_threads=threads)),
+    }
+    users = np.arange(matrix.shape[0])
+    for name, (cls, make) in models.items():
+        user_items = matrix if name == "ALS" else matrix.astype(np.float64)  # item-item kernels take doubles
+        # BLAS on one thread while fitting, implicit's own advice (as in the implicit suite)
+        with threadpool_limits(1, "blas"):
+            make().fit(user_items[:1000], show_progress=False)  # warm-up, as for likewise
+            model = make()
+            steps.run(name, "fit", model.fit, user_items, show_progress=False)
+        with threadpool_limits(threads, "blas"):
+            ids, _ = steps.run(
+                name, "top-10 all", model.recommend, users, user_items, N=10, filter_already_liked_items=True
+            )
+        assert (np.asarray(ids) >= 0).mean() > 0.99
+        with tempfile.TemporaryDirectory(prefix="implicit-e2e-") as folder:
+            target = os.path.join(folder, "model.npz")
+            steps.run(name, "save", model.save, target)
+            del model
+            steps.run(name, "load", cls.load, target)
+        del user_items
+    return steps.out
+
+
+def _rows(out: list[dict[str, Any]], library: str, dataset: str, threads: int) -> list[Row]:
+    names = {"data": "read the CSV", "ALS": "ALS (64 factors, 15 iterations)", "ItemKNN": "item-item cosine (k=20)"}
+    rows = []
+    for step in out:
+        rows.append(
+            Row(
+                suite=SUITE,
+                task=TASK,
+                dataset=dataset,
+                library=library,
+                algorithm=f"{names[step['algorithm']]}: {step['step']}",
+                params={"step": step["step"]},
+                metrics={},
+                fit_s=step["seconds"],
+                peak_mb=step["peak_mb"],
+                threads=threads,
+                notes="peak: the process's most resident memory during this step",
+            )
+        )
+    return rows
+
+
+def run(ctx: BenchContext) -> list[Row]:
+    """The pipeline with likewise, then with implicit; see `DESCRIPTION`."""
+    n = QUICK_ROWS if ctx.quick else FULL_ROWS
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="likewise-e2e-") as folder:
+        path = os.path.join(folder, "ratings.csv")
+        print(f"  writing a {n:,}-row ratings.csv ...", flush=True)
+        start = time.perf_counter()
+        write_ratings_csv(path, n, ctx.seed)
+        written = time.perf_counter() - start
+        dataset = f"ML-25M-format CSV, {n / 1e6:g}M rows, {os.path.getsize(path) / 2**20:,.0f} MB"
+        rows.append(
+            Row(
+                suite=SUITE,
+                task=TASK,
+                dataset=dataset,
+                library="benchmark",
+                algorithm="generate the CSV",
+                params={"step": "generate"},
+                metrics={},
+                fit_s=written,
+                threads=1,
+                notes="numpy + DataFrame.to_csv in 1M-row blocks",
+            )
+        )
+        print("  likewise ...", flush=True)
+        out, _ = run_isolated(_likewise_pipeline, path, ctx.threads, threads=ctx.threads, timeout=3600)
+        rows += _rows(out, "likewise", dataset, ctx.threads)
+        if ctx.peer("implicit") is not None:
+            print("  implicit ...", flush=True)
+            out, _ = run_isolated(_implicit_pipeline, path, ctx.threads, threads=ctx.threads, timeout=3600)
+            rows += _rows(out, "implicit", dataset, ctx.threads)
+    return rows
