@@ -25,7 +25,7 @@ import scipy.sparse as sp
 from likewise.exceptions import InvalidParameterError, NotSupportedError
 from likewise.serving.runtime import Catalogue, ServedModel
 
-__all__ = ["Answer", "Query", "allowed_mask", "parse_filters", "recommend_for_history", "recommend_for_user"]
+__all__ = ["Answer", "Query", "allowed_mask", "parse_filters", "recommend_for_history", "recommend_for_user", "response_rows"]
 
 
 @dataclass(frozen=True)
@@ -70,17 +70,16 @@ def allowed_mask(served: ServedModel, catalogue: Catalogue, query: Query) -> np.
     return mask
 
 
-def _rows(served: ServedModel, catalogue: Catalogue, indices: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+def response_rows(served: ServedModel, catalogue: Catalogue, indices: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+    """The response rows of top-n (indices, scores); -1 ends the list."""
     out = []
     for rank, (iidx, score) in enumerate(zip(indices.tolist(), scores.tolist(), strict=True), start=1):
         if iidx < 0:
             break
         text = str(served.item_text[iidx])
         title = catalogue.title(text) or served.title(iidx)
-        row: dict[str, Any] = {"item": served.raw_item(iidx), "score": float(score), "rank": rank}
-        if title is not None:
-            row["title"] = title
-        out.append(row)
+        # every key of schemas.Rec, as its pydantic serialisation would give (the app sends these as is)
+        out.append({"item": served.raw_item(iidx), "score": float(score), "rank": rank, "title": title, "reason": None})
     return out
 
 
@@ -158,7 +157,7 @@ def recommend_for_user(
     else:
         indices, scores = _popular(served, mask, query.n)
         fallback = "popularity"
-    rows = _rows(served, catalogue, indices, scores)
+    rows = response_rows(served, catalogue, indices, scores)
     if query.explain:
         _reasons(served, rows, served.raw_user(uidx) if known and fallback is None and not events else None, fallback)
     return Answer(rows, fallback)
@@ -203,7 +202,7 @@ def recommend_for_user_like(
     else:
         indices, scores = _popular(served, mask, query.n)
         fallback = "popularity"
-    rows = _rows(served, catalogue, indices, scores)
+    rows = response_rows(served, catalogue, indices, scores)
     if query.explain:
         _reasons(served, rows, None, fallback)
     return Answer(rows, fallback)
