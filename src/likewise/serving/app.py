@@ -40,7 +40,7 @@ from likewise.serving.schemas import (
 from likewise.serving.settings import Settings
 from likewise.serving.store import EventStore, NewEvent, sqlite_url
 
-__all__ = ["ConfigurationError", "create_app"]
+__all__ = ["ConfigurationError", "app_from_environment", "create_app"]
 
 log = logging.getLogger("likewise.serving")
 
@@ -266,6 +266,16 @@ def create_app(settings: Settings) -> FastAPI:
     _routes(app, state, authorized)
     _page(app)
     return app
+
+
+def app_from_environment() -> FastAPI:
+    """The app of one uvicorn worker (``likewise serve --workers N``): settings from ``LIKEWISE_*``."""
+    settings = Settings()  # type: ignore[call-arg]  # model_dir comes from LIKEWISE_MODEL_DIR
+    if settings.warmup:
+        from likewise.kernels import warmup
+
+        warmup(parallel=False)
+    return create_app(settings)
 
 
 def _page(app: FastAPI) -> None:
