@@ -213,7 +213,8 @@ def test_reload_swaps_the_model(client, model_dir, tmp_path):
     assert r.status_code == 200 and r.json()["model"]["version"] != before["version"]
     assert client.get("/readyz").json()["model"]["version"] == r.json()["model"]["version"]
     bad = client.post("/v1/admin/reload", json={"path": str(tmp_path / "missing")})
-    assert bad.status_code == 422 and "cannot load" in bad.json()["detail"]
+    assert bad.status_code == 409 and "cannot load" in bad.json()["detail"]
+    assert client.get("/readyz").json()["model"]["version"] == r.json()["model"]["version"]  # still serving
 
 
 def test_health_readiness_and_metrics(client):

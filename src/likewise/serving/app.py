@@ -460,12 +460,18 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
         in_model = bool(state.served.item_indices([item])[0] >= 0)
         return {"item": item, "title": body.title, "attributes": attributes, "in_model": in_model}
 
-    @app.post("/v1/admin/reload", response_model=ReloadOut, tags=["admin"], dependencies=auth, responses=guarded)
+    not_loadable: dict[int | str, dict[str, Any]] = {
+        **guarded,
+        409: {"model": Problem, "description": "The directory holds no loadable model; the old one keeps serving"},
+    }
+
+    @app.post("/v1/admin/reload", response_model=ReloadOut, tags=["admin"], dependencies=auth, responses=not_loadable)
     def reload(body: ReloadIn | None = None) -> dict[str, Any]:
         """Load a model directory (the served one by default) and swap it in without dropping requests."""
         path = Path(body.path) if body and body.path else None
         try:
             served = state.reload(path)
         except (LikewiseError, OSError) as exc:
-            raise HTTPException(422, f"cannot load the model: {exc}") from exc
+            # 409, not 422: the request is well formed; the directory it names is what is wrong
+            raise HTTPException(409, f"cannot load the model: {exc}") from exc
         return {"model": ModelInfo(**served.info()), "path": str(served.path)}
