@@ -537,6 +537,84 @@ def _load_rows(ctx: BenchContext, pool: ProcessPoolExecutor, name: str, data: An
     return rows
 
 
+# --------------------------------------------------------------------------- proof (faults, schema)
+
+
+def _proof_row(task: str, dataset: str, metrics: dict[str, Any], params: dict[str, Any], notes: str) -> Row:
+    return Row(
+        suite=SUITE,
+        task=task,
+        dataset=dataset,
+        library="likewise",
+        algorithm="ALS",
+        params=params,
+        metrics=metrics,
+        fit_s=None,
+        threads=1,
+        notes=notes,
+    )
+
+
+def _schema_row(ctx: BenchContext, model_dir: Path, folder: Path, dataset: str) -> Row:
+    """schemathesis on every operation of the app's OpenAPI schema (likewise.testing.serving)."""
+    from likewise.serving import Settings, create_app
+    from likewise.serving.store import sqlite_url
+    from likewise.testing.serving import check_schema
+
+    examples = 10 if ctx.quick else 25
+    store = sqlite_url(folder / "schema-events.db")
+    app = create_app(Settings(model_dir=model_dir, store=store, api_token=TOKEN))  # type: ignore[arg-type]
+    found = check_schema(app, token=TOKEN, max_examples=examples, seed=ctx.seed)
+    app.state.likewise.store.close()
+    metrics = {
+        "operations": found.operations,
+        "examples": found.examples,
+        "5xx": found.server_errors,
+        "schema violations": found.violations,
+        "failing operations": len(found.failures),
+    }
+    verdict = "passed" if found.ok else f"FAILED: {'; '.join(found.failures)[:500]}"
+    return _proof_row(
+        "schemathesis against /openapi.json (all checks)",
+        dataset,
+        metrics,
+        {"max_examples": examples, "seed": ctx.seed},
+        f"{verdict}; through ASGI, write calls with the token",
+    )
+
+
+def _durability_rows(ctx: BenchContext, model_dir: Path, folder: Path, dataset: str) -> list[Row]:
+    """kill -9 mid-stream, restart, retry with the same event ids: SQLite and a real PostgreSQL."""
+    from likewise.serving.store import sqlite_url
+    from likewise.testing.serving import check_durability, fresh_database, throwaway_postgres
+
+    minimum = 100 if ctx.quick else 300
+    found = [check_durability(model_dir, sqlite_url(folder / "durable.db"), token=TOKEN, min_acked=minimum)]
+    try:
+        with throwaway_postgres() as server, fresh_database(server) as url:
+            found.append(check_durability(model_dir, url, token=TOKEN, min_acked=minimum))
+    except (RuntimeError, OSError, subprocess.CalledProcessError) as exc:
+        ctx.skipped["PostgreSQL"] = f"cannot start a throwaway PostgreSQL server ({exc}): its kill -9 row is left out"
+    rows = []
+    for result in found:
+        metrics = {
+            "events sent": result.sent,
+            "acked before kill": result.acked,
+            "stored after restart": result.stored,
+            "lost": result.lost,
+            "duplicated": result.duplicated,
+            "acked retries stored again": result.acked_retries_accepted,
+            "check s": result.seconds,
+        }
+        verdict = "passed" if result.ok else "FAILED"
+        notes = (
+            f"{verdict}; SIGKILL once {minimum} events were acknowledged, mid-stream (batches of 5); after "
+            "restart every batch sent was retried with the same event ids"
+        )
+        rows.append(_proof_row(f"kill -9 durability, {result.store} store", dataset, metrics, {}, notes))
+    return rows
+
+
 def run(ctx: BenchContext) -> list[Row]:
     """Measure the service; see the module docstring."""
     rows: list[Row] = []
@@ -552,6 +630,9 @@ def run(ctx: BenchContext) -> list[Row]:
             folder = Path(tmp) / name.replace(" ", "-")
             folder.mkdir()
             rows += _load_rows(ctx, pool, name, load(ctx), folder)
+            if name == "ml-latest-small":  # the faults and the schema on the ml-latest-small model
+                rows.append(_schema_row(ctx, folder / "als-0", folder, name))
+                rows += _durability_rows(ctx, folder / "als-0", folder, name)
     ctx.note(
         f"serve: {3 if ctx.quick else 10} s per scenario; server and load generator on the same machine "
         f"({os.cpu_count()} cores, shared); n_threads=1 and OPENBLAS_NUM_THREADS=1 in every worker"
