@@ -297,3 +297,34 @@ def test_watch_picks_up_a_model_saved_over_the_served_one(model_dir):
             assert time.monotonic() < deadline, "--watch did not reload within 10 s"
             time.sleep(0.05)
         assert c.get("/v1/users/0/recommendations", params={"n": 1}).status_code == 200
+
+
+def _fold_in_score(model, history, item):
+    recs = model.recommend_from_history(history, n=1, candidates=[item], exclude_seen=False)
+    return float(recs.scores[0][0]) if recs.indices[0][0] >= 0 else 0.0
+
+
+def test_fold_in_reasons_name_the_history_items_that_drove_each_row(client, model_dir):
+    history = [0, 1, 4]
+    body = client.post(
+        "/v1/recommendations", json={"history": [{"item": i} for i in history], "n": 3, "explain": True}
+    ).json()
+    model = load(model_dir)
+    assert len(body["items"]) == 3
+    for row in body["items"]:
+        full = _fold_in_score(model, history, row["item"])
+        assert full == pytest.approx(row["score"], rel=1e-5)
+        drops = {h: full - _fold_in_score(model, [k for k in history if k != h], row["item"]) for h in history}
+        named = sorted((h for h in history if drops[h] > 0), key=lambda h: (-drops[h], h))
+        assert named, "every recommended item is raised by some history item here"
+        assert row["reason"].startswith(f"because of item {named[0]} (+{drops[named[0]]:.3g})")
+        for h in history:
+            assert (f"item {h} (" in row["reason"]) == (h in named[:3])
+
+
+def test_a_new_users_events_give_fold_in_reasons(client):
+    posted = client.post("/v1/events", json={"events": [{"user": "fresh", "item": 0}, {"user": "fresh", "item": 1}]})
+    assert posted.status_code == 200
+    body = client.get("/v1/users/fresh/recommendations", params={"n": 2, "explain": "true"}).json()
+    assert body["fallback"] == "events"
+    assert all(r["reason"].startswith("because of item ") for r in body["items"])

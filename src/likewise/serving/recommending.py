@@ -23,6 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from likewise.exceptions import InvalidParameterError, NotSupportedError
+from likewise.serving.reasons import history_reasons
 from likewise.serving.runtime import Catalogue, ServedModel
 
 __all__ = ["Answer", "Query", "allowed_mask", "parse_filters", "recommend_for_history", "recommend_for_user", "response_rows"]
@@ -120,15 +121,28 @@ def _merge(
     return np.array(order, dtype=np.int64), np.array([weights[i] for i in order], dtype=np.float32)
 
 
-def _reasons(served: ServedModel, rows: list[dict[str, Any]], user: Any, fallback: str | None) -> None:
-    for row in rows:
-        if fallback in ("popularity", "popularity-no-fold-in"):
+def _reasons(
+    served: ServedModel,
+    catalogue: Catalogue,
+    rows: list[dict[str, Any]],
+    user: Any,
+    fallback: str | None,
+    history: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Reasons: popularity counts, the model's explain for a trained user, else the history
+    items that drove a fold-in (reasons.py)."""
+    if fallback in ("popularity", "popularity-no-fold-in"):
+        for row in rows:
             iidx = int(served.item_indices([str(row["item"])])[0])
             row["reason"] = f"popular: {int(served.counts[iidx])} users interacted with it"
-        elif user is None:
-            row["reason"] = "scored from the items in this history"
-        else:
+    elif fallback == "training-history":
+        for row in rows:
+            row["reason"] = "from the model's training data (it cannot fold in the new events, which are excluded)"
+    elif user is not None:
+        for row in rows:
             row["reason"] = served.model.explain(user, row["item"]).text
+    else:
+        history_reasons(served, catalogue, rows, history[0], history[1])
 
 
 def recommend_for_user(
@@ -159,7 +173,8 @@ def recommend_for_user(
         fallback = "popularity"
     rows = response_rows(served, catalogue, indices, scores)
     if query.explain:
-        _reasons(served, rows, served.raw_user(uidx) if known and fallback is None and not events else None, fallback)
+        trained_user = served.raw_user(uidx) if known and fallback is None and not events else None
+        _reasons(served, catalogue, rows, trained_user, fallback, history)
     return Answer(rows, fallback)
 
 
@@ -204,5 +219,5 @@ def recommend_for_user_like(
         fallback = "popularity"
     rows = response_rows(served, catalogue, indices, scores)
     if query.explain:
-        _reasons(served, rows, None, fallback)
+        _reasons(served, catalogue, rows, None, fallback, (items, weights))
     return Answer(rows, fallback)
