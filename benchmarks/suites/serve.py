@@ -442,7 +442,7 @@ def wrk_closed_loop(base: str, users: list[Any], duration: float, folder: Path) 
     env = {**os.environ, "LIKEWISE_WRK_PATHS": str(paths)}
     subprocess.run([*command[:3], "-d2s", *command[4:]], env=env, capture_output=True, check=True)  # warm-up
     out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
-    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.MULTILINE))
+    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.MULTILINE))
     total = re.search(r"(\d+) requests in ([0-9.]+)(\w+),", out)
     rate = re.search(r"Requests/sec:\s+([0-9.]+)", out)
     if total is None or rate is None or set(percentiles) != {"50", "75", "90", "99"}:
