@@ -328,3 +328,54 @@ def test_a_new_users_events_give_fold_in_reasons(client):
     body = client.get("/v1/users/fresh/recommendations", params={"n": 2, "explain": "true"}).json()
     assert body["fallback"] == "events"
     assert all(r["reason"].startswith("because of item ") for r in body["items"])
+
+
+# ------------------------------------------------------------------ cold start
+@pytest.fixture
+def hybrid_dir(tmp_path) -> Path:
+    """HybridMF on the 16x16 checkerboard, items described by their block (and a shared feature)."""
+    from likewise.data.interactions import FeatureMatrix
+    from likewise.models import HybridMF
+
+    data = checkerboard(16, 16)[0]
+    ids = data.items.ids
+    blocks = [f"block={0 if k < data.n_items // 2 else 1}" for k in range(data.n_items)]
+    features = FeatureMatrix.from_pairs(data.items, np.concatenate([ids, ids]), blocks + ["all"] * data.n_items)
+    model = HybridMF(n_factors=8, n_epochs=40, item_identity=False, deterministic=True, random_state=0)
+    model.fit(data.with_features(item_features=features)).save(tmp_path / "hybrid")
+    return tmp_path / "hybrid"
+
+
+def test_put_with_features_makes_a_new_item_recommendable(hybrid_dir):
+    new = {1000: {"block=0": 1.0, "all": 1.0}, 1001: {"block=1": 1.0, "all": 1.0}}
+    want = load(hybrid_dir).add_items(list(new), list(new.values()))
+    with make_client(hybrid_dir) as c:
+        version = c.get("/readyz").json()["model"]["version"]
+        for item, features in new.items():
+            put = c.put(f"/v1/items/{item}", json={"title": f"new {item}", "features": features})
+            assert put.status_code == 200 and put.json()["in_model"] is True
+        assert c.get("/readyz").json()["model"]["version"] == f"{version}+2"
+        for user, expected in ((0, 1000), (15, 1001)):
+            body = c.get(f"/v1/users/{user}/recommendations", params={"n": 2, "candidates": "1000,1001"}).json()
+            assert [r["item"] for r in body["items"]][0] == expected
+            assert body["items"][0]["title"] == f"new {expected}"
+            mine = want.recommend(user, n=2, candidates=[1000, 1001])
+            assert [r["score"] for r in body["items"]] == pytest.approx(mine.scores[0].tolist(), rel=1e-5)
+        similar = c.get("/v1/items/1000/similar", params={"n": 3})
+        assert similar.status_code == 200 and len(similar.json()["items"]) == 3
+    # a restart (or another worker, or a reload) adds the stored items again
+    with make_client(hybrid_dir) as c:
+        body = c.get("/v1/users/0/recommendations", params={"n": 1, "candidates": "1000"}).json()
+        assert [r["item"] for r in body["items"]] == [1000]
+        assert c.post("/v1/admin/reload").status_code == 200
+        body = c.get("/v1/users/15/recommendations", params={"n": 1, "candidates": "1001"}).json()
+        assert [r["item"] for r in body["items"]] == [1001]
+
+
+def test_features_a_model_cannot_use_change_nothing_in_it(client, hybrid_dir):
+    # ItemKNN has no cold-item scoring: stored, not recommendable
+    put = client.put("/v1/items/500", json={"features": {"x": 1.0}})
+    assert put.status_code == 200 and put.json()["in_model"] is False
+    with make_client(hybrid_dir) as c:
+        bad = c.put("/v1/items/not-an-int", json={"features": {"all": 1.0}})  # integer ids
+        assert bad.status_code == 200 and bad.json()["in_model"] is False

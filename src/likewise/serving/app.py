@@ -88,9 +88,9 @@ class _State:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.lock = threading.Lock()
-        self.served = ServedModel(settings.model_dir, threads=settings.model_threads)
         url = settings.store or sqlite_url(Path(settings.model_dir).resolve().parent / "events.db")
         self.store = EventStore(url)
+        self.served = self._with_stored_items(ServedModel(settings.model_dir, threads=settings.model_threads))
         self.overlay = Overlay(self.store)
         self.overlay.refresh()
         self.catalogue = Catalogue(self.store)
@@ -116,9 +116,30 @@ class _State:
         self.model_info.clear()
         self.model_info.labels(served.name, served.version).set(served.trained_ts)
 
+    def _with_stored_items(self, served: ServedModel) -> ServedModel:
+        """Items PUT with features before (by any worker) and not in the model: added again."""
+        if not served.takes_new_items:
+            return served
+        stored = {item: features for item, (_t, _a, features) in self.store.all_items().items() if features}
+        return served.with_items(stored)
+
+    def put_item(
+        self, item: str, title: str | None, attributes: dict[str, list[str]], features: dict[str, float]
+    ) -> None:
+        """Store an item; a model with ``add_items`` gets it too when it has features (cold start).
+
+        The model copy is made first, so features the model refuses (an error, 422) store nothing.
+        """
+        with self.lock:  # one writer at a time: two PUTs must not both start from the same model
+            new = self.served.with_items({item: features}) if features else self.served
+            self.store.put_item(item, title, attributes, features)
+            self.served = new
+        self.catalogue.put(item, title, attributes)
+        self._publish(new)
+
     def reload(self, path: Path | None = None) -> ServedModel:
         """Load a model (the current path by default) and swap it in; the old one serves until then."""
-        new = ServedModel(path or self.served.path, threads=self.settings.model_threads)
+        new = self._with_stored_items(ServedModel(path or self.served.path, threads=self.settings.model_threads))
         with self.lock:
             self.served = new
         self.catalogue.reload()  # other workers' PUT /v1/items
@@ -453,10 +474,10 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
 
     @app.put("/v1/items/{item}", response_model=ItemOut, tags=["catalogue"], dependencies=auth, responses=guarded)
     def put_item(item: str, body: ItemIn) -> dict[str, Any]:
-        """Store an item's title, attributes (for filter=) and features (for cold-start models)."""
+        """Store an item's title, attributes (for filter=) and features; a model that scores items
+        from features (HybridMF, ContentKNN) can recommend a new item at once (no retraining)."""
         attributes = {k: [v] if isinstance(v, str) else list(v) for k, v in body.attributes.items()}
-        state.store.put_item(item, body.title, attributes, dict(body.features))
-        state.catalogue.put(item, body.title, attributes)
+        state.put_item(item, body.title, attributes, dict(body.features))
         in_model = bool(state.served.item_indices([item])[0] >= 0)
         return {"item": item, "title": body.title, "attributes": attributes, "in_model": in_model}
 

@@ -26,7 +26,15 @@ from likewise.exceptions import InvalidParameterError, NotSupportedError
 from likewise.serving.reasons import history_reasons
 from likewise.serving.runtime import Catalogue, ServedModel
 
-__all__ = ["Answer", "Query", "allowed_mask", "parse_filters", "recommend_for_history", "recommend_for_user", "response_rows"]
+__all__ = [
+    "Answer",
+    "Query",
+    "allowed_mask",
+    "parse_filters",
+    "recommend_for_history",
+    "recommend_for_user",
+    "response_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -71,7 +79,9 @@ def allowed_mask(served: ServedModel, catalogue: Catalogue, query: Query) -> np.
     return mask
 
 
-def response_rows(served: ServedModel, catalogue: Catalogue, indices: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+def response_rows(
+    served: ServedModel, catalogue: Catalogue, indices: np.ndarray, scores: np.ndarray
+) -> list[dict[str, Any]]:
     """The response rows of top-n (indices, scores); -1 ends the list."""
     out = []
     for rank, (iidx, score) in enumerate(zip(indices.tolist(), scores.tolist(), strict=True), start=1):

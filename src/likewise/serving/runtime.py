@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import threading
@@ -43,7 +44,7 @@ def model_signature(path: Path) -> tuple[int, int, int] | None:
 
 
 class ServedModel:
-    """A loaded model and what requests need from it, immutable once built."""
+    """A loaded model and what requests need from it, immutable once built (`with_items` copies)."""
 
     def __init__(self, path: Path, *, threads: int = 1) -> None:
         self.path = Path(path).resolve()
@@ -52,11 +53,17 @@ class ServedModel:
         model = load(self.path)
         if "n_threads" in model.get_params():
             model.set_params(n_threads=threads)
-        self.model: Recommender = model
-        self.name = str(getattr(type(model), "algorithm", type(model).__name__))
-        self.version = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+        self.base_version = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+        self.added: tuple[str, ...] = ()
         self.trained_ts = manifest.stat().st_mtime
         self.trained_at = dt.datetime.fromtimestamp(self.trained_ts, dt.UTC).isoformat(timespec="seconds")
+        self._derive(model)
+
+    def _derive(self, model: Recommender) -> None:
+        """Everything computed from the model itself (per-item arrays change with `with_items`)."""
+        self.model: Recommender = model
+        self.name = str(getattr(type(model), "algorithm", type(model).__name__))
+        self.version = self.base_version + (f"+{len(self.added)}" if self.added else "")
         self.int_users = not model.users_.is_str
         self.int_items = not model.items_.is_str
         self.item_text = np.array([str(v) for v in model.items_.ids.tolist()], dtype=object)
@@ -66,6 +73,33 @@ class ServedModel:
         self.pop_order = np.lexsort((np.arange(model.n_items), -self.counts)).astype(np.int32)
         rating_scale = getattr(model, "rating_scale_", None)
         self.default_weight = float(rating_scale[1]) if model.predicts_ratings and rating_scale else 1.0
+
+    @property
+    def takes_new_items(self) -> bool:
+        """Whether the model scores items from features alone (HybridMF, ContentKNN: ``add_items``)."""
+        return bool(self.model.supports_features) and callable(getattr(self.model, "add_items", None))
+
+    def with_items(self, features: dict[str, dict[str, float]]) -> ServedModel:
+        """A copy whose model has the items (raw id text -> features) added by its ``add_items``,
+        without retraining; this one is untouched (requests in flight keep using it).
+
+        Items the model knows already, and ids of the wrong type (text for integer ids), are
+        left out: the caller reports them as not in the model.
+        """
+        new = [
+            (text, raw, values)
+            for text, values in features.items()
+            if (raw := self._raw(text, self.int_items)) is not None and self.item_indices([text])[0] < 0
+        ]
+        if not new or not self.takes_new_items:
+            return self
+        model = copy.deepcopy(self.model)
+        ids = np.array([raw for _t, raw, _v in new], dtype=np.int64 if self.int_items else object)
+        model.add_items(ids, [dict(values) for _t, _r, values in new])  # type: ignore[attr-defined]
+        served = copy.copy(self)
+        served.added = self.added + tuple(text for text, _r, _v in new)
+        served._derive(model)
+        return served
 
     @property
     def n_items(self) -> int:
