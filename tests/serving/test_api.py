@@ -357,7 +357,7 @@ def test_put_with_features_makes_a_new_item_recommendable(hybrid_dir):
         assert c.get("/readyz").json()["model"]["version"] == f"{version}+2"
         for user, expected in ((0, 1000), (15, 1001)):
             body = c.get(f"/v1/users/{user}/recommendations", params={"n": 2, "candidates": "1000,1001"}).json()
-            assert [r["item"] for r in body["items"]][0] == expected
+            assert body["items"][0]["item"] == expected
             assert body["items"][0]["title"] == f"new {expected}"
             mine = want.recommend(user, n=2, candidates=[1000, 1001])
             assert [r["score"] for r in body["items"]] == pytest.approx(mine.scores[0].tolist(), rel=1e-5)
