@@ -80,3 +80,25 @@ def test_an_acknowledged_event_changes_the_next_answer_within_a_second(live, mod
             assert seen["items"] == same["items"]
     finally:
         other.stop()
+
+
+def test_another_workers_put_changes_the_filters_within_a_second(live, model_dir):
+    other = LiveServer(model_dir, live.store)
+    other.start()
+    try:
+        with httpx.Client(timeout=10) as client:
+            top = client.get(f"{other.url}/v1/users/0/recommendations", params={"n": 1}).json()["items"][0]["item"]
+            params = {"n": 8, "filter": "genre:Rare"}
+            assert client.get(f"{other.url}/v1/users/0/recommendations", params=params).json()["items"] == []
+            body = {"title": "rare one", "attributes": {"genre": "Rare"}}
+            assert client.put(f"{live.url}/v1/items/{top}", headers=AUTH, json=body).status_code == 200
+            t0 = time.monotonic()
+            while True:
+                rows = client.get(f"{other.url}/v1/users/0/recommendations", params=params).json()["items"]
+                if rows:
+                    break
+                assert time.monotonic() - t0 < 1.0, "the other worker did not see the PUT within 1 s"
+                time.sleep(0.02)
+            assert [(r["item"], r["title"]) for r in rows] == [(top, "rare one")]
+    finally:
+        other.stop()

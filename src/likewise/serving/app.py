@@ -123,6 +123,15 @@ class _State:
         stored = {item: features for item, (_t, _a, features) in self.store.all_items().items() if features}
         return served.with_items(stored)
 
+    def _new_items(self, features: dict[str, dict[str, float]]) -> None:
+        """Items with features another worker PUT: into this worker's model too (cold start)."""
+        if not features or not self.served.takes_new_items:
+            return
+        with self.lock:
+            new = self.served.with_items(features)  # the same model when it knows them all
+            self.served = new
+        self._publish(new)
+
     def put_item(
         self, item: str, title: str | None, attributes: dict[str, list[str]], features: dict[str, float]
     ) -> None:
@@ -142,7 +151,7 @@ class _State:
         new = self._with_stored_items(ServedModel(path or self.served.path, threads=self.settings.model_threads))
         with self.lock:
             self.served = new
-        self.catalogue.reload()  # other workers' PUT /v1/items
+        self.catalogue.refresh()  # other workers' PUT /v1/items (also polled in `background`)
         self._publish(new)
         self.reloads.inc()
         return new
@@ -153,8 +162,9 @@ class _State:
         while not self.stop.wait(self.settings.refresh_interval):
             try:
                 self.overlay.refresh()
+                self._new_items(self.catalogue.refresh())
             except Exception as exc:  # a store hiccup must not end the poll
-                log.warning("reading new events failed: %s", exc)
+                log.warning("reading new events or items failed: %s", exc)
             if self.settings.watch and time.monotonic() - last_watch >= self.settings.watch_interval:
                 last_watch = time.monotonic()
                 signature = model_signature(self.served.path)

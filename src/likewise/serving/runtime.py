@@ -16,6 +16,7 @@ import copy
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -67,6 +68,8 @@ class ServedModel:
         self.int_users = not model.users_.is_str
         self.int_items = not model.items_.is_str
         self.item_text = np.array([str(v) for v in model.items_.ids.tolist()], dtype=object)
+        # what a filter mask depends on: the items and their order (equal across a retrain on the same items)
+        self.items_key = hashlib.sha256("\0".join(self.item_text.tolist()).encode()).hexdigest()
         self.titles = model.item_titles_
         # Popularity from the training data: users per item, ties by the lower index.
         self.counts = np.bincount(model.seen_.indices, minlength=model.n_items).astype(np.float32)
@@ -197,37 +200,70 @@ class Overlay:
             return {item: e.value for item, e in items.items() if e.received > since}
 
 
+# Re-read items written this many seconds before the newest seen: two workers' clocks and commit
+# order may disagree a little; an entry read twice changes nothing.
+_ITEMS_LOOKBACK_S = 5.0
+
+
 class Catalogue:
-    """Item titles and attributes from the store, with cached item masks for filters."""
+    """Item titles and attributes from the store, with cached item masks for filters.
+
+    `refresh` reads only what was written since the last read (every worker polls it, so a
+    ``PUT`` by one is seen by all); masks are dropped only when an entry actually changed, and
+    are keyed by the served model's item ids (not the model object), so a reload of a model
+    over the same items keeps them.
+    """
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.lock = threading.Lock()
         self.entries: dict[str, tuple[str | None, dict[str, list[str]]]] = {}
         self.generation = 0
-        self._masks: OrderedDict[tuple[int, int, str], np.ndarray] = OrderedDict()
-        self.reload()
+        self._newest: float | None = None
+        self._first_read: float | None = None
+        self._masks: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
+        self.refresh()
 
-    def reload(self) -> None:
-        entries = {item: (title, attrs) for item, (title, attrs, _features) in self.store.all_items().items()}
+    def refresh(self) -> dict[str, dict[str, float]]:
+        """Read new or changed items; returns the features of the changed ones that have any."""
+        if self._first_read is None:
+            since, self._first_read = None, time.time()
+        else:
+            # a row committed during the first full read may carry an earlier time: 1 s back
+            since = max(self._newest - _ITEMS_LOOKBACK_S if self._newest else 0.0, self._first_read - 1.0)
+        found = self.store.items_since(since)
+        changed: dict[str, dict[str, float]] = {}
         with self.lock:
-            self.entries = entries
-            self.generation += 1
-            self._masks.clear()
+            before = self.generation
+            for item, (title, attrs, features, updated) in found.items():
+                self._newest = updated if self._newest is None else max(self._newest, updated)
+                if self.entries.get(item) != (title, attrs):
+                    self.entries[item] = (title, attrs)
+                    self.generation += 1
+                if features:
+                    changed[item] = features
+            if self.generation != before:
+                self._drop_stale_masks()
+        return changed
+
+    def _drop_stale_masks(self) -> None:
+        for key in [k for k in self._masks if k[1] != self.generation]:
+            del self._masks[key]
 
     def put(self, item: str, title: str | None, attributes: dict[str, list[str]]) -> None:
         with self.lock:
-            self.entries[item] = (title, attributes)
-            self.generation += 1
-            self._masks.clear()
+            if self.entries.get(item) != (title, attributes):
+                self.entries[item] = (title, attributes)
+                self.generation += 1
+                self._drop_stale_masks()
 
     def title(self, item: str) -> str | None:
         entry = self.entries.get(item)
         return entry[0] if entry else None
 
     def mask(self, served: ServedModel, attribute: str, values: frozenset[str]) -> np.ndarray:
-        """Items of `served` whose `attribute` holds any of `values` (cached per model and catalogue state)."""
-        key = (id(served), self.generation, attribute + "\0" + "\0".join(sorted(values)))
+        """Items of `served` whose `attribute` holds any of `values` (cached per item ids and catalogue state)."""
+        key = (served.items_key, self.generation, attribute + "\0" + "\0".join(sorted(values)))
         with self.lock:
             cached = self._masks.get(key)
             if cached is not None:
@@ -237,6 +273,7 @@ class Catalogue:
         mask = np.zeros(served.n_items, dtype=bool)
         idx = served.item_indices(matching)
         mask[idx[idx >= 0]] = True
+        mask.flags.writeable = False  # shared by every request that uses it
         with self.lock:
             self._masks[key] = mask
             while len(self._masks) > 256:
