@@ -322,3 +322,33 @@ def test_one_user_factor_topk_equals_the_kernel(rng):
         np.testing.assert_array_equal(top, want_top)
         np.testing.assert_array_equal(idx[0], batch_idx[user])
         np.testing.assert_allclose(top[0], batch_top[user], rtol=1e-6)
+
+
+@pytest.mark.parametrize("share", [0.0, 0.003, 0.1, 0.45])
+def test_one_user_factor_topk_on_a_selective_filter_scores_only_the_allowed_items(rng, share):
+    """Under half the items allowed, one user is scored on the allowed rows of V only: the
+    kernel's items in the kernel's order (exact ties included), its scores to an ulp."""
+    from likewise.kernels.als import _factor_topk_serial, factor_topk
+    from likewise.kernels.topk import filter_arrays
+
+    n_items, k = 1000, 12
+    U = rng.standard_normal((5, 8)).astype(np.float32)
+    V = rng.standard_normal((n_items, 8)).astype(np.float32)
+    allowed = rng.random(n_items) < share
+    allowed[[10, 11]] = share > 0
+    V[11] = V[10]  # an exact tie between two allowed items: the lower index first
+    bias = rng.standard_normal(n_items).astype(np.float32)
+    indptr, indices = csr_from_sets([sorted(rng.choice(n_items, 300, replace=False).tolist()) for _ in range(5)])
+    for user in range(5):
+        rows = np.array([user], dtype=np.int64)
+        idx, top = factor_topk(U, V, rows, k, bias=bias, seen_indptr=indptr, seen_indices=indices, allowed=allowed)
+        filters = filter_arrays(1, n_items, indptr, indices, rows, allowed)
+        want_idx, want_top = np.empty((1, k), np.int32), np.empty((1, k), np.float32)
+        _factor_topk_serial(U, V, bias, rows, k, *filters, 1, 1, want_idx, want_top)
+        np.testing.assert_array_equal(idx, want_idx)
+        np.testing.assert_allclose(top, want_top, rtol=1e-6)
+        eligible = allowed.copy()
+        eligible[indices[indptr[user] : indptr[user + 1]]] = False
+        got = idx[0][idx[0] >= 0]
+        assert eligible[got].all()
+        assert got.size == min(k, int(np.count_nonzero(eligible)))

@@ -213,7 +213,8 @@ def test_reload_swaps_the_model(client, model_dir, tmp_path):
     assert r.status_code == 200 and r.json()["model"]["version"] != before["version"]
     assert client.get("/readyz").json()["model"]["version"] == r.json()["model"]["version"]
     bad = client.post("/v1/admin/reload", json={"path": str(tmp_path / "missing")})
-    assert bad.status_code == 422 and "cannot load" in bad.json()["detail"]
+    assert bad.status_code == 409 and "cannot load" in bad.json()["detail"]
+    assert client.get("/readyz").json()["model"]["version"] == r.json()["model"]["version"]  # still serving
 
 
 def test_health_readiness_and_metrics(client):
@@ -296,3 +297,85 @@ def test_watch_picks_up_a_model_saved_over_the_served_one(model_dir):
             assert time.monotonic() < deadline, "--watch did not reload within 10 s"
             time.sleep(0.05)
         assert c.get("/v1/users/0/recommendations", params={"n": 1}).status_code == 200
+
+
+def _fold_in_score(model, history, item):
+    recs = model.recommend_from_history(history, n=1, candidates=[item], exclude_seen=False)
+    return float(recs.scores[0][0]) if recs.indices[0][0] >= 0 else 0.0
+
+
+def test_fold_in_reasons_name_the_history_items_that_drove_each_row(client, model_dir):
+    history = [0, 1, 4]
+    body = client.post(
+        "/v1/recommendations", json={"history": [{"item": i} for i in history], "n": 3, "explain": True}
+    ).json()
+    model = load(model_dir)
+    assert len(body["items"]) == 3
+    for row in body["items"]:
+        full = _fold_in_score(model, history, row["item"])
+        assert full == pytest.approx(row["score"], rel=1e-5)
+        drops = {h: full - _fold_in_score(model, [k for k in history if k != h], row["item"]) for h in history}
+        named = sorted((h for h in history if drops[h] > 0), key=lambda h: (-drops[h], h))
+        assert named, "every recommended item is raised by some history item here"
+        assert row["reason"].startswith(f"because of item {named[0]} (+{drops[named[0]]:.3g})")
+        for h in history:
+            assert (f"item {h} (" in row["reason"]) == (h in named[:3])
+
+
+def test_a_new_users_events_give_fold_in_reasons(client):
+    posted = client.post("/v1/events", json={"events": [{"user": "fresh", "item": 0}, {"user": "fresh", "item": 1}]})
+    assert posted.status_code == 200
+    body = client.get("/v1/users/fresh/recommendations", params={"n": 2, "explain": "true"}).json()
+    assert body["fallback"] == "events"
+    assert all(r["reason"].startswith("because of item ") for r in body["items"])
+
+
+# ------------------------------------------------------------------ cold start
+@pytest.fixture
+def hybrid_dir(tmp_path) -> Path:
+    """HybridMF on the 16x16 checkerboard, items described by their block (and a shared feature)."""
+    from likewise.data.interactions import FeatureMatrix
+    from likewise.models import HybridMF
+
+    data = checkerboard(16, 16)[0]
+    ids = data.items.ids
+    blocks = [f"block={0 if k < data.n_items // 2 else 1}" for k in range(data.n_items)]
+    features = FeatureMatrix.from_pairs(data.items, np.concatenate([ids, ids]), blocks + ["all"] * data.n_items)
+    model = HybridMF(n_factors=8, n_epochs=40, item_identity=False, deterministic=True, random_state=0)
+    model.fit(data.with_features(item_features=features)).save(tmp_path / "hybrid")
+    return tmp_path / "hybrid"
+
+
+def test_put_with_features_makes_a_new_item_recommendable(hybrid_dir):
+    new = {1000: {"block=0": 1.0, "all": 1.0}, 1001: {"block=1": 1.0, "all": 1.0}}
+    want = load(hybrid_dir).add_items(list(new), list(new.values()))
+    with make_client(hybrid_dir) as c:
+        version = c.get("/readyz").json()["model"]["version"]
+        for item, features in new.items():
+            put = c.put(f"/v1/items/{item}", json={"title": f"new {item}", "features": features})
+            assert put.status_code == 200 and put.json()["in_model"] is True
+        assert c.get("/readyz").json()["model"]["version"] == f"{version}+2"
+        for user, expected in ((0, 1000), (15, 1001)):
+            body = c.get(f"/v1/users/{user}/recommendations", params={"n": 2, "candidates": "1000,1001"}).json()
+            assert body["items"][0]["item"] == expected
+            assert body["items"][0]["title"] == f"new {expected}"
+            mine = want.recommend(user, n=2, candidates=[1000, 1001])
+            assert [r["score"] for r in body["items"]] == pytest.approx(mine.scores[0].tolist(), rel=1e-5)
+        similar = c.get("/v1/items/1000/similar", params={"n": 3})
+        assert similar.status_code == 200 and len(similar.json()["items"]) == 3
+    # a restart (or another worker, or a reload) adds the stored items again
+    with make_client(hybrid_dir) as c:
+        body = c.get("/v1/users/0/recommendations", params={"n": 1, "candidates": "1000"}).json()
+        assert [r["item"] for r in body["items"]] == [1000]
+        assert c.post("/v1/admin/reload").status_code == 200
+        body = c.get("/v1/users/15/recommendations", params={"n": 1, "candidates": "1001"}).json()
+        assert [r["item"] for r in body["items"]] == [1001]
+
+
+def test_features_a_model_cannot_use_change_nothing_in_it(client, hybrid_dir):
+    # ItemKNN has no cold-item scoring: stored, not recommendable
+    put = client.put("/v1/items/500", json={"features": {"x": 1.0}})
+    assert put.status_code == 200 and put.json()["in_model"] is False
+    with make_client(hybrid_dir) as c:
+        bad = c.put("/v1/items/not-an-int", json={"features": {"all": 1.0}})  # integer ids
+        assert bad.status_code == 200 and bad.json()["in_model"] is False

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
-import sqlalchemy as sa
 
-from likewise.serving.store import EventStore, sqlite_url
+from likewise.serving.store import sqlite_url
+from likewise.testing.serving import check_durability
 from tests.serving.conftest import TOKEN, LiveServer
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -23,58 +22,15 @@ def live_store(request, tmp_path) -> str:
     return request.getfixturevalue("pg_store_url")
 
 
-def _stream(server: LiveServer, sent: list[list[str]], acked: set[str], stop: threading.Event) -> None:
-    """Post batches of 5 events with fresh ids until stopped or the server dies."""
-    with httpx.Client(base_url=server.url, timeout=10, headers=AUTH) as client:
-        k = 0
-        while not stop.is_set():
-            ids = [f"e{k}-{j}" for j in range(5)]
-            batch = [{"user": f"s{k % 7}", "item": (k + j) % 8, "event_id": e} for j, e in enumerate(ids)]
-            sent.append(ids)
-            k += 1
-            try:
-                response = client.post("/v1/events", json={"events": batch})
-            except httpx.HTTPError:
-                return
-            if response.status_code == 200:
-                acked.update(ids)
-
-
 def test_every_acknowledged_event_survives_sigkill_exactly_once(model_dir, live_store):
-    server = LiveServer(model_dir, live_store)
-    server.start()
-    sent: list[list[str]] = []
-    acked: set[str] = set()
-    stop = threading.Event()
-    thread = threading.Thread(target=_stream, args=(server, sent, acked, stop))
-    thread.start()
-    deadline = time.monotonic() + 60
-    while len(acked) < 300 and time.monotonic() < deadline:
-        time.sleep(0.01)
-    server.kill()  # SIGKILL mid-stream: batches are in flight
-    stop.set()
-    thread.join(timeout=30)
-    assert len(acked) >= 300
-    restarted = LiveServer(model_dir, live_store)
-    restarted.start()
-    try:
-        with httpx.Client(base_url=restarted.url, timeout=10, headers=AUTH) as client:
-            # the client retries everything it sent, acknowledged or not, with the same ids
-            for k, ids in enumerate(sent):
-                batch = [{"user": f"s{k % 7}", "item": (k + j) % 8, "event_id": e} for j, e in enumerate(ids)]
-                body = client.post("/v1/events", json={"events": batch}).json()
-                assert body["accepted"] + body["duplicates"] == 5
-                if set(ids) <= acked:
-                    assert body == {"accepted": 0, "duplicates": 5}
-    finally:
-        restarted.stop()
-    store = EventStore(live_store)
-    with store.engine.connect() as conn:
-        counts = dict(conn.execute(sa.text("SELECT event_id, count(*) FROM events GROUP BY event_id")).all())
-    store.close()
-    assert acked <= set(counts)
-    assert set(counts) == {e for ids in sent for e in ids}
-    assert set(counts.values()) == {1}
+    found = check_durability(model_dir, live_store, token=TOKEN, min_acked=300)
+    assert found.acked >= 300
+    assert found.lost == 0  # every acknowledged event is in the store after the restart
+    assert found.duplicated == 0 and found.phantom == 0
+    assert found.acked_retries_accepted == 0  # a retry of an acknowledged event is a duplicate
+    assert found.retry_miscounts == 0
+    assert found.stored == found.sent  # the unacknowledged in-flight batch is stored once, by the retry
+    assert found.ok
 
 
 @pytest.fixture
@@ -122,5 +78,27 @@ def test_an_acknowledged_event_changes_the_next_answer_within_a_second(live, mod
                 assert time.monotonic() - t0 < 1.0, "the other worker did not see the event within 1 s"
                 time.sleep(0.02)
             assert seen["items"] == same["items"]
+    finally:
+        other.stop()
+
+
+def test_another_workers_put_changes_the_filters_within_a_second(live, model_dir):
+    other = LiveServer(model_dir, live.store)
+    other.start()
+    try:
+        with httpx.Client(timeout=10) as client:
+            top = client.get(f"{other.url}/v1/users/0/recommendations", params={"n": 1}).json()["items"][0]["item"]
+            params = {"n": 8, "filter": "genre:Rare"}
+            assert client.get(f"{other.url}/v1/users/0/recommendations", params=params).json()["items"] == []
+            body = {"title": "rare one", "attributes": {"genre": "Rare"}}
+            assert client.put(f"{live.url}/v1/items/{top}", headers=AUTH, json=body).status_code == 200
+            t0 = time.monotonic()
+            while True:
+                rows = client.get(f"{other.url}/v1/users/0/recommendations", params=params).json()["items"]
+                if rows:
+                    break
+                assert time.monotonic() - t0 < 1.0, "the other worker did not see the PUT within 1 s"
+                time.sleep(0.02)
+            assert [(r["item"], r["title"]) for r in rows] == [(top, "rare one")]
     finally:
         other.stop()

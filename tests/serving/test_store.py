@@ -21,11 +21,28 @@ def store_url(request, tmp_path) -> str:
 
 def test_schema_is_versioned_and_migrating_twice_is_a_no_op(store_url):
     store = EventStore(store_url)
-    assert store.version() == SCHEMA_VERSION == 1
+    assert store.version() == SCHEMA_VERSION == 2
     assert store.migrate() == SCHEMA_VERSION
     with store.engine.connect() as conn:
         assert conn.execute(sa.text("SELECT count(*) FROM schema_version")).scalar() == 1
         assert set(sa.inspect(conn).get_table_names()) >= {"events", "items", "schema_version"}
+    store.close()
+
+
+def test_a_version_1_store_migrates_to_2(store_url):
+    store = EventStore(store_url)
+    with store.engine.begin() as conn:  # what version 1 wrote: no index on items.updated
+        conn.execute(sa.text("DROP INDEX items_updated"))
+        conn.execute(sa.text("UPDATE schema_version SET version = 1"))
+    store.close()
+    store = EventStore(store_url)
+    assert store.version() == 2
+    with store.engine.connect() as conn:
+        assert "items_updated" in {index["name"] for index in sa.inspect(conn).get_indexes("items")}
+    store.put_item("a", "A", {"genre": ["x"]}, {})
+    written = store.items_since(None)["a"][3]
+    assert store.items_since(written)["a"][:3] == ("A", {"genre": ["x"]}, {})
+    assert store.items_since(written + 1) == {}
     store.close()
 
 

@@ -23,9 +23,18 @@ import numpy as np
 import scipy.sparse as sp
 
 from likewise.exceptions import InvalidParameterError, NotSupportedError
+from likewise.serving.reasons import history_reasons
 from likewise.serving.runtime import Catalogue, ServedModel
 
-__all__ = ["Answer", "Query", "allowed_mask", "parse_filters", "recommend_for_history", "recommend_for_user"]
+__all__ = [
+    "Answer",
+    "Query",
+    "allowed_mask",
+    "parse_filters",
+    "recommend_for_history",
+    "recommend_for_user",
+    "response_rows",
+]
 
 
 @dataclass(frozen=True)
@@ -70,17 +79,18 @@ def allowed_mask(served: ServedModel, catalogue: Catalogue, query: Query) -> np.
     return mask
 
 
-def _rows(served: ServedModel, catalogue: Catalogue, indices: np.ndarray, scores: np.ndarray) -> list[dict[str, Any]]:
+def response_rows(
+    served: ServedModel, catalogue: Catalogue, indices: np.ndarray, scores: np.ndarray
+) -> list[dict[str, Any]]:
+    """The response rows of top-n (indices, scores); -1 ends the list."""
     out = []
     for rank, (iidx, score) in enumerate(zip(indices.tolist(), scores.tolist(), strict=True), start=1):
         if iidx < 0:
             break
         text = str(served.item_text[iidx])
         title = catalogue.title(text) or served.title(iidx)
-        row: dict[str, Any] = {"item": served.raw_item(iidx), "score": float(score), "rank": rank}
-        if title is not None:
-            row["title"] = title
-        out.append(row)
+        # every key of schemas.Rec, as its pydantic serialisation would give (the app sends these as is)
+        out.append({"item": served.raw_item(iidx), "score": float(score), "rank": rank, "title": title, "reason": None})
     return out
 
 
@@ -121,15 +131,28 @@ def _merge(
     return np.array(order, dtype=np.int64), np.array([weights[i] for i in order], dtype=np.float32)
 
 
-def _reasons(served: ServedModel, rows: list[dict[str, Any]], user: Any, fallback: str | None) -> None:
-    for row in rows:
-        if fallback in ("popularity", "popularity-no-fold-in"):
+def _reasons(
+    served: ServedModel,
+    catalogue: Catalogue,
+    rows: list[dict[str, Any]],
+    user: Any,
+    fallback: str | None,
+    history: tuple[np.ndarray, np.ndarray],
+) -> None:
+    """Reasons: popularity counts, the model's explain for a trained user, else the history
+    items that drove a fold-in (reasons.py)."""
+    if fallback in ("popularity", "popularity-no-fold-in"):
+        for row in rows:
             iidx = int(served.item_indices([str(row["item"])])[0])
             row["reason"] = f"popular: {int(served.counts[iidx])} users interacted with it"
-        elif user is None:
-            row["reason"] = "scored from the items in this history"
-        else:
+    elif fallback == "training-history":
+        for row in rows:
+            row["reason"] = "from the model's training data (it cannot fold in the new events, which are excluded)"
+    elif user is not None:
+        for row in rows:
             row["reason"] = served.model.explain(user, row["item"]).text
+    else:
+        history_reasons(served, catalogue, rows, history[0], history[1])
 
 
 def recommend_for_user(
@@ -158,9 +181,10 @@ def recommend_for_user(
     else:
         indices, scores = _popular(served, mask, query.n)
         fallback = "popularity"
-    rows = _rows(served, catalogue, indices, scores)
+    rows = response_rows(served, catalogue, indices, scores)
     if query.explain:
-        _reasons(served, rows, served.raw_user(uidx) if known and fallback is None and not events else None, fallback)
+        trained_user = served.raw_user(uidx) if known and fallback is None and not events else None
+        _reasons(served, catalogue, rows, trained_user, fallback, history)
     return Answer(rows, fallback)
 
 
@@ -203,7 +227,7 @@ def recommend_for_user_like(
     else:
         indices, scores = _popular(served, mask, query.n)
         fallback = "popularity"
-    rows = _rows(served, catalogue, indices, scores)
+    rows = response_rows(served, catalogue, indices, scores)
     if query.explain:
-        _reasons(served, rows, None, fallback)
+        _reasons(served, catalogue, rows, None, fallback, (items, weights))
     return Answer(rows, fallback)

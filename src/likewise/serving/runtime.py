@@ -12,9 +12,11 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import threading
+import time
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,7 +45,7 @@ def model_signature(path: Path) -> tuple[int, int, int] | None:
 
 
 class ServedModel:
-    """A loaded model and what requests need from it, immutable once built."""
+    """A loaded model and what requests need from it, immutable once built (`with_items` copies)."""
 
     def __init__(self, path: Path, *, threads: int = 1) -> None:
         self.path = Path(path).resolve()
@@ -52,20 +54,55 @@ class ServedModel:
         model = load(self.path)
         if "n_threads" in model.get_params():
             model.set_params(n_threads=threads)
-        self.model: Recommender = model
-        self.name = str(getattr(type(model), "algorithm", type(model).__name__))
-        self.version = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+        self.base_version = hashlib.sha256(manifest.read_bytes()).hexdigest()[:16]
+        self.added: tuple[str, ...] = ()
         self.trained_ts = manifest.stat().st_mtime
         self.trained_at = dt.datetime.fromtimestamp(self.trained_ts, dt.UTC).isoformat(timespec="seconds")
+        self._derive(model)
+
+    def _derive(self, model: Recommender) -> None:
+        """Everything computed from the model itself (per-item arrays change with `with_items`)."""
+        self.model: Recommender = model
+        self.name = str(getattr(type(model), "algorithm", type(model).__name__))
+        self.version = self.base_version + (f"+{len(self.added)}" if self.added else "")
         self.int_users = not model.users_.is_str
         self.int_items = not model.items_.is_str
         self.item_text = np.array([str(v) for v in model.items_.ids.tolist()], dtype=object)
+        # what a filter mask depends on: the items and their order (equal across a retrain on the same items)
+        self.items_key = hashlib.sha256("\0".join(self.item_text.tolist()).encode()).hexdigest()
         self.titles = model.item_titles_
         # Popularity from the training data: users per item, ties by the lower index.
         self.counts = np.bincount(model.seen_.indices, minlength=model.n_items).astype(np.float32)
         self.pop_order = np.lexsort((np.arange(model.n_items), -self.counts)).astype(np.int32)
         rating_scale = getattr(model, "rating_scale_", None)
         self.default_weight = float(rating_scale[1]) if model.predicts_ratings and rating_scale else 1.0
+
+    @property
+    def takes_new_items(self) -> bool:
+        """Whether the model scores items from features alone (HybridMF, ContentKNN: ``add_items``)."""
+        return bool(self.model.supports_features) and callable(getattr(self.model, "add_items", None))
+
+    def with_items(self, features: dict[str, dict[str, float]]) -> ServedModel:
+        """A copy whose model has the items (raw id text -> features) added by its ``add_items``,
+        without retraining; this one is untouched (requests in flight keep using it).
+
+        Items the model knows already, and ids of the wrong type (text for integer ids), are
+        left out: the caller reports them as not in the model.
+        """
+        new = [
+            (text, raw, values)
+            for text, values in features.items()
+            if (raw := self._raw(text, self.int_items)) is not None and self.item_indices([text])[0] < 0
+        ]
+        if not new or not self.takes_new_items:
+            return self
+        model = copy.deepcopy(self.model)
+        ids = np.array([raw for _t, raw, _v in new], dtype=np.int64 if self.int_items else object)
+        model.add_items(ids, [dict(values) for _t, _r, values in new])  # type: ignore[attr-defined]
+        served = copy.copy(self)
+        served.added = self.added + tuple(text for text, _r, _v in new)
+        served._derive(model)
+        return served
 
     @property
     def n_items(self) -> int:
@@ -163,37 +200,70 @@ class Overlay:
             return {item: e.value for item, e in items.items() if e.received > since}
 
 
+# Re-read items written this many seconds before the newest seen: two workers' clocks and commit
+# order may disagree a little; an entry read twice changes nothing.
+_ITEMS_LOOKBACK_S = 5.0
+
+
 class Catalogue:
-    """Item titles and attributes from the store, with cached item masks for filters."""
+    """Item titles and attributes from the store, with cached item masks for filters.
+
+    `refresh` reads only what was written since the last read (every worker polls it, so a
+    ``PUT`` by one is seen by all); masks are dropped only when an entry actually changed, and
+    are keyed by the served model's item ids (not the model object), so a reload of a model
+    over the same items keeps them.
+    """
 
     def __init__(self, store: EventStore) -> None:
         self.store = store
         self.lock = threading.Lock()
         self.entries: dict[str, tuple[str | None, dict[str, list[str]]]] = {}
         self.generation = 0
-        self._masks: OrderedDict[tuple[int, int, str], np.ndarray] = OrderedDict()
-        self.reload()
+        self._newest: float | None = None
+        self._first_read: float | None = None
+        self._masks: OrderedDict[tuple[str, int, str], np.ndarray] = OrderedDict()
+        self.refresh()
 
-    def reload(self) -> None:
-        entries = {item: (title, attrs) for item, (title, attrs, _features) in self.store.all_items().items()}
+    def refresh(self) -> dict[str, dict[str, float]]:
+        """Read new or changed items; returns the features of the changed ones that have any."""
+        if self._first_read is None:
+            since, self._first_read = None, time.time()
+        else:
+            # a row committed during the first full read may carry an earlier time: 1 s back
+            since = max(self._newest - _ITEMS_LOOKBACK_S if self._newest else 0.0, self._first_read - 1.0)
+        found = self.store.items_since(since)
+        changed: dict[str, dict[str, float]] = {}
         with self.lock:
-            self.entries = entries
-            self.generation += 1
-            self._masks.clear()
+            before = self.generation
+            for item, (title, attrs, features, updated) in found.items():
+                self._newest = updated if self._newest is None else max(self._newest, updated)
+                if self.entries.get(item) != (title, attrs):
+                    self.entries[item] = (title, attrs)
+                    self.generation += 1
+                if features:
+                    changed[item] = features
+            if self.generation != before:
+                self._drop_stale_masks()
+        return changed
+
+    def _drop_stale_masks(self) -> None:
+        for key in [k for k in self._masks if k[1] != self.generation]:
+            del self._masks[key]
 
     def put(self, item: str, title: str | None, attributes: dict[str, list[str]]) -> None:
         with self.lock:
-            self.entries[item] = (title, attributes)
-            self.generation += 1
-            self._masks.clear()
+            if self.entries.get(item) != (title, attributes):
+                self.entries[item] = (title, attributes)
+                self.generation += 1
+                self._drop_stale_masks()
 
     def title(self, item: str) -> str | None:
         entry = self.entries.get(item)
         return entry[0] if entry else None
 
     def mask(self, served: ServedModel, attribute: str, values: frozenset[str]) -> np.ndarray:
-        """Items of `served` whose `attribute` holds any of `values` (cached per model and catalogue state)."""
-        key = (id(served), self.generation, attribute + "\0" + "\0".join(sorted(values)))
+        """Items of `served` whose `attribute` holds any of `values` (cached per item ids and catalogue state)."""
+        key = (served.items_key, self.generation, attribute + "\0" + "\0".join(sorted(values)))
         with self.lock:
             cached = self._masks.get(key)
             if cached is not None:
@@ -203,6 +273,7 @@ class Catalogue:
         mask = np.zeros(served.n_items, dtype=bool)
         idx = served.item_indices(matching)
         mask[idx[idx >= 0]] = True
+        mask.flags.writeable = False  # shared by every request that uses it
         with self.lock:
             self._masks[key] = mask
             while len(self._masks) > 256:

@@ -33,3 +33,6 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body accepted.")
     model_threads: int = Field(default=1, ge=1, description="n_threads given to the served model.")
     warmup: bool = Field(default=False, description="Compile the serial kernels before serving.")
+    workers: int = Field(
+        default=1, ge=1, description="uvicorn worker processes (each loads the model; all share the store)."
+    )

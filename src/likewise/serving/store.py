@@ -1,12 +1,14 @@
-"""The event store: interaction events and item metadata in SQLite or PostgreSQL (SQLAlchemy Core).
+r"""The event store: interaction events and item metadata in SQLite or PostgreSQL (SQLAlchemy Core).
 
-Schema (version 1; ``schema_version`` holds the version a database is at):
+Schema (version 2; ``schema_version`` holds the version a database is at):
 
 - ``events``: ``seq`` (autoincrement, the order events were stored), ``event_id`` (unique: a
   retried post with the same id is a duplicate, never a second row), ``user_id`` / ``item_id``
   (raw ids as text), ``value`` (nullable: the model's default weight), ``ts`` (the client's
   timestamp, seconds since the epoch, nullable) and ``received`` (server time of the commit).
-- ``items``: ``item_id`` primary key, ``title``, ``attributes`` and ``features`` (JSON text).
+- ``items``: ``item_id`` primary key, ``title``, ``attributes`` and ``features`` (JSON text),
+  ``updated`` (server time of the write; indexed since version 2, so each process can poll for
+  other workers' ``PUT``\ s cheaply).
 
 Migrations are an ordered list of functions; `EventStore.migrate` applies, in one transaction
 each, every step above the stored version. A database newer than this code is refused.
@@ -72,7 +74,12 @@ def _create_v1(conn: sa.Connection) -> None:
         table.create(conn, checkfirst=True)
 
 
-MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1)]
+def _index_items_updated(conn: sa.Connection) -> None:
+    # DDL text, not sa.Index: an Index object would attach itself to the shared `items` table
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS items_updated ON items (updated)"))
+
+
+MIGRATIONS: list[tuple[int, Callable[[sa.Connection], None]]] = [(1, _create_v1), (2, _index_items_updated)]
 """(version reached, step) in order; a new schema version appends a step, never edits one."""
 SCHEMA_VERSION = MIGRATIONS[-1][0]
 
@@ -282,10 +289,20 @@ class EventStore:
         return len(rows)
 
     def all_items(self) -> dict[str, tuple[str | None, dict[str, list[str]], dict[str, float]]]:
+        return {item: (title, attrs, feats) for item, (title, attrs, feats, _u) in self.items_since(None).items()}
+
+    def items_since(
+        self, updated: float | None
+    ) -> dict[str, tuple[str | None, dict[str, list[str]], dict[str, float], float]]:
+        """Items written at or after server time `updated` (all for None): item -> (title,
+        attributes, features, updated)."""
+        query = sa.select(items)
+        if updated is not None:
+            query = query.where(items.c.updated >= updated)
         with self.engine.connect() as conn:
             return {
-                row.item_id: (row.title, json.loads(row.attributes), json.loads(row.features))
-                for row in conn.execute(sa.select(items))
+                row.item_id: (row.title, json.loads(row.attributes), json.loads(row.features), row.updated)
+                for row in conn.execute(query)
             }
 
 

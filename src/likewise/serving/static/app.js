@@ -236,7 +236,9 @@
       $("token").focus();
       return;
     }
-    const payload = events.map((e) => ({ user: typedId(String(user)), event_id: newEventId(), ...e }));
+    // The click time goes with the event, so the history shows when it happened.
+    const now = Date.now() / 1000;
+    const payload = events.map((e) => ({ user: typedId(String(user)), event_id: newEventId(), timestamp: now, ...e }));
     result.textContent = "Posting…";
     await guarded(async () => {
       const ack = await api("v1/events", { method: "POST", body: { events: payload }, token });
