@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
 
@@ -84,6 +84,26 @@ class RatingModel(Recommender):
             scores[~self.user_known_[uidx]] = self.global_mean_
         scores[:, ~self.item_known_] = self.global_mean_
         return scores
+
+    def _timed_pairs(
+        self, users: Any, items: Any, timestamps: Any, unknown: str
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The (user index, item index, timestamp) arrays of a ``predict_at`` call, checked: one
+        length, 1-D, numeric times; unknown ids are -1 (``unknown="nan"``) or an error."""
+        self.check_is_fitted()
+        if unknown not in ("nan", "raise"):
+            raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
+        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
+        uidx = self.users_.to_index(users, missing=policy)
+        iidx = self.items_.to_index(items, missing=policy)
+        stamps = np.asarray(timestamps)
+        if not (uidx.shape == iidx.shape == stamps.shape) or stamps.ndim != 1:
+            raise InvalidParameterError(
+                f"users, items and timestamps must be 1-D of one length; got {uidx.shape}, {iidx.shape}, {stamps.shape}"
+            )
+        if not np.issubdtype(stamps.dtype, np.number):
+            raise InvalidParameterError(f"timestamps must be numbers (seconds), got dtype {stamps.dtype}")
+        return uidx, iidx, stamps
 
     def _predict_pairs(self, uidx: np.ndarray, iidx: np.ndarray) -> np.ndarray:
         out = np.asarray(self._raw_pairs(uidx, iidx), dtype=np.float32)

@@ -362,19 +362,7 @@ class Blend(RatingModel):
     ) -> np.ndarray:
         """Ratings of (user, item) pairs at the given times (seconds): base models with
         ``predict_at`` predict at those times (as they did for the blender's training rows)."""
-        self.check_is_fitted()
-        if unknown not in ("nan", "raise"):
-            raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
-        uidx = self.users_.to_index(users, missing=policy)
-        iidx = self.items_.to_index(items, missing=policy)
-        stamps = np.asarray(timestamps)
-        if not (uidx.shape == iidx.shape == stamps.shape) or stamps.ndim != 1:
-            raise InvalidParameterError(
-                f"users, items and timestamps must be 1-D of one length; got {uidx.shape}, {iidx.shape}, {stamps.shape}"
-            )
-        if not np.issubdtype(stamps.dtype, np.number):
-            raise InvalidParameterError(f"timestamps must be numbers (seconds), got dtype {stamps.dtype}")
+        uidx, iidx, stamps = self._timed_pairs(users, items, timestamps, unknown)
         out = np.full(uidx.size, np.nan, dtype=np.float32)
         known = (uidx >= 0) & (iidx >= 0)
         u, i = uidx[known], iidx[known]

@@ -29,7 +29,7 @@ import numpy as np
 
 from likewise._util import check_random_state
 from likewise.data.interactions import Interactions
-from likewise.exceptions import DataError, InvalidParameterError
+from likewise.exceptions import DataError
 from likewise.kernels._threads import thread_limits
 from likewise.kernels.sgd import implicit_sums
 from likewise.kernels.timesvd import timesvdpp_epoch
@@ -269,19 +269,7 @@ class TimeSVDpp(FactorRatingModel):
         unknown : "nan" or "raise"
             As `predict`.
         """
-        self.check_is_fitted()
-        if unknown not in ("nan", "raise"):
-            raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
-        uidx = self.users_.to_index(users, missing=policy)
-        iidx = self.items_.to_index(items, missing=policy)
-        stamps = np.asarray(timestamps)
-        if not (uidx.shape == iidx.shape == stamps.shape) or stamps.ndim != 1:
-            raise InvalidParameterError(
-                f"users, items and timestamps must be 1-D of one length; got {uidx.shape}, {iidx.shape}, {stamps.shape}"
-            )
-        if not np.issubdtype(stamps.dtype, np.number):
-            raise InvalidParameterError(f"timestamps must be numbers (seconds), got dtype {stamps.dtype}")
+        uidx, iidx, stamps = self._timed_pairs(users, items, timestamps, unknown)
         out = np.full(uidx.size, np.nan, dtype=np.float32)
         known = (uidx >= 0) & (iidx >= 0)
         u, i = uidx[known], iidx[known]
