@@ -6,14 +6,10 @@ import numba
 import numpy as np
 import pytest
 import scipy.linalg  # noqa: F401  (load scipy's BLAS first, as thread_limits does, so the lists compare)
-from threadpoolctl import threadpool_info
 
 from likewise.exceptions import InvalidParameterError
 from likewise.kernels import available_threads, resolve_threads, thread_limits
-
-
-def blas_threads() -> list[int]:
-    return [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+from tests._blas_pools import governed_blas_threads as blas_threads
 
 
 def test_available_threads_is_bounded():

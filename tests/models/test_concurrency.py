@@ -15,23 +15,14 @@ import numba
 import numpy as np
 import pytest
 import scipy.linalg  # noqa: F401  (load scipy's BLAS so the thread-count lists below see every library)
-from threadpoolctl import threadpool_info
 
 from likewise.data.synthetic import synthetic
 from likewise.kernels._threads import available_threads, blas_threads, thread_limits
 from likewise.models import ALS, EASE, SVD, ItemKNN, Recommender
+from tests._blas_pools import governed_blas_threads
 
 N_THREADS = 8
 CALLS_PER_THREAD = 200
-
-
-def blas_counts() -> list[int]:
-    # OpenMP-threaded BLAS builds (faiss-cpu's, once faiss is imported) are outside the governor
-    # (kernels/_threads.py says why), so they are not counted here either.
-    pools = threadpool_info()
-    return [
-        pool["num_threads"] for pool in pools if pool["user_api"] == "blas" and pool.get("threading_layer") != "openmp"
-    ]
 
 
 def run_together(bodies: list[Callable[[], Any]], timeout: float = 120.0) -> list[Any]:
@@ -61,7 +52,7 @@ def run_together(bodies: list[Callable[[], Any]], timeout: float = 120.0) -> lis
 # --------------------------------------------------------------------------- the governor itself
 def test_overlapping_sections_from_two_threads_restore_blas():
     """The reported sequence: A enters, B enters, A leaves, B leaves -> BLAS as it was."""
-    before_blas, before_numba = blas_counts(), numba.get_num_threads()
+    before_blas, before_numba = governed_blas_threads(), numba.get_num_threads()
     a_in, b_in, a_out = threading.Event(), threading.Event(), threading.Event()
     seen: dict[str, Any] = {}
 
@@ -76,16 +67,16 @@ def test_overlapping_sections_from_two_threads_restore_blas():
         with thread_limits(1):
             b_in.set()
             a_out.wait(10)
-            seen["blas_after_a_left"] = blas_counts()
+            seen["blas_after_a_left"] = governed_blas_threads()
 
     run_together([first, second])
     assert all(n == 1 for n in seen["blas_after_a_left"])  # B is still inside its section
-    assert blas_counts() == before_blas
+    assert governed_blas_threads() == before_blas
     assert numba.get_num_threads() == before_numba
 
 
 def test_blas_stays_single_threaded_while_another_thread_runs_numba_kernels():
-    if max(blas_counts() or [1]) < 2:
+    if max(governed_blas_threads() or [1]) < 2:
         pytest.skip("BLAS runs on one thread here; nothing to oversubscribe")
     in_numba, checked, numba_left = threading.Event(), threading.Event(), threading.Event()
     seen: dict[str, Any] = {}
@@ -99,17 +90,17 @@ def test_blas_stays_single_threaded_while_another_thread_runs_numba_kernels():
     def blas_section() -> None:
         in_numba.wait(10)
         with blas_threads(None):
-            seen["during_other_numba"] = blas_counts()
+            seen["during_other_numba"] = governed_blas_threads()
         checked.set()
         numba_left.wait(10)
         with blas_threads(None):
-            seen["alone"] = blas_counts()
+            seen["alone"] = governed_blas_threads()
 
-    before = blas_counts()
+    before = governed_blas_threads()
     run_together([numba_section, blas_section])
     assert all(n == 1 for n in seen["during_other_numba"])
     assert seen["alone"] == [available_threads()] * len(before)
-    assert blas_counts() == before
+    assert governed_blas_threads() == before
 
 
 def test_only_one_thread_at_a_time_runs_parallel_kernels():
@@ -200,7 +191,7 @@ def test_many_threads_give_the_serial_answers(name, implicit_data, explicit_data
     model = make().fit(implicit_data if kind == "implicit" else explicit_data)
     plans = [call_plan(model, seed) for seed in range(N_THREADS)]
     expected = [[answer(model, kind, arg) for kind, arg in plan] for plan in plans]
-    before_blas, before_numba = blas_counts(), numba.get_num_threads()
+    before_blas, before_numba = governed_blas_threads(), numba.get_num_threads()
 
     results = run_together([lambda plan=plan: [answer(model, k, a) for k, a in plan] for plan in plans])
 
@@ -208,5 +199,5 @@ def test_many_threads_give_the_serial_answers(name, implicit_data, explicit_data
         for (got_idx, got_scores), (want_idx, want_scores) in zip(got_thread, want_thread, strict=True):
             np.testing.assert_array_equal(got_idx, want_idx)
             np.testing.assert_allclose(got_scores, want_scores, rtol=1e-5, atol=1e-6)
-    assert blas_counts() == before_blas
+    assert governed_blas_threads() == before_blas
     assert numba.get_num_threads() == before_numba
