@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from likewise import Interactions
-from likewise.exceptions import InvalidParameterError
+from likewise.exceptions import InvalidParameterError, NotSupportedError
 from likewise.models import ALS, ContentKNN, HybridMF, ItemKNN, Popularity, ScoreBlend, load
 from likewise.models.score_blend import z_blend
 from likewise.testing import RecommenderConformance, checkerboard
@@ -139,3 +139,29 @@ def test_explain_names_each_model():
 def test_bad_params(params, match):
     with pytest.raises(InvalidParameterError, match=match):
         ScoreBlend(**params).fit(_data())
+
+
+def _block_features(data: Interactions) -> Interactions:
+    """Checkerboard items get the feature of their block (and a shared one), as in test_hybrid."""
+    from likewise.data.features import FeatureMatrix
+
+    half = data.n_items // 2
+    ids = data.items.ids
+    blocks = [f"block={0 if k < half else 1}" for k in range(data.n_items)]
+    features = FeatureMatrix.from_pairs(data.items, np.concatenate([ids, ids]), blocks + ["all"] * data.n_items)
+    return data.with_features(item_features=features)
+
+
+def test_add_items_reaches_every_base_model_and_cold_items_rank():
+    data = _block_features(checkerboard(16, 16)[0])
+    hybrid = HybridMF(n_factors=8, n_epochs=40, item_identity=False, deterministic=True, random_state=0)
+    blend = ScoreBlend(models=[hybrid, ContentKNN(k=10)], weights=[0.5, 0.5]).fit(data)
+    blend.add_items([1000, 1001], [["block=0", "all"], ["block=1", "all"]])
+    assert blend.n_items == data.n_items + 2
+    assert all(m.n_items == blend.n_items for m in blend.models_)
+    recs = blend.recommend(data.users.ids, n=2, candidates=[1000, 1001])
+    assert recs.ids().shape == (data.n_users, 2)
+    # the cold items rank by their features alone: user 0 likes block 0, user 15 block 1
+    assert recs.ids()[0, 0] == 1000 and recs.ids()[15, 0] == 1001
+    with pytest.raises(NotSupportedError, match="cannot add items"):
+        ScoreBlend(models=BASES, weights=[1, 1]).fit(data).add_items([1000], [["all"]])

@@ -20,8 +20,8 @@ from likewise.models.knn import ItemKNN, UserKNN
 from likewise.models.nmf import NMF
 from likewise.models.popular import Popularity
 from likewise.models.random import Random
-from likewise.models.score_blend import ScoreBlend
 from likewise.models.recs import Explanation, Recs
+from likewise.models.score_blend import ScoreBlend
 from likewise.models.slopeone import SlopeOne
 from likewise.models.svd import SVD, SVDpp
 from likewise.models.timesvd import TimeSVDpp

@@ -36,7 +36,7 @@ from likewise._util import check_random_state
 from likewise.data.interactions import Interactions
 from likewise.exceptions import InvalidParameterError, NotSupportedError
 from likewise.kernels.topk import topk_rows
-from likewise.models import _nested, _saving
+from likewise.models import _nested
 from likewise.models._params import NONE, Interval, Options, RandomState
 from likewise.models.base import FitCallback, Recommender
 
