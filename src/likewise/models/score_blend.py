@@ -50,7 +50,9 @@ DEFAULT_GRID = (0.0, 0.25, 0.5, 0.75, 1.0)
 _METRICS = ("ndcg", "precision", "recall", "map", "mrr", "hit_rate")
 
 
-def z_blend(blocks: Sequence[np.ndarray], weights: Sequence[float], columns: np.ndarray | None = None) -> np.ndarray:
+def z_blend(
+    blocks: Sequence[np.ndarray], weights: Sequence[float] | np.ndarray, columns: np.ndarray | None = None
+) -> np.ndarray:
     """``sum_m weights[m] * z(blocks[m])``, z standardising each row over `columns` (default:
     every column; mean 0, sd 1, a constant row -> 0, NaN -> 0 and out of the statistics).
     Returns float64 of shape (rows, len(columns) or n_columns)."""
