@@ -1,6 +1,5 @@
-"""Base models inside a composite model (ScoreBlend): how they are given, resolved, seeded,
-threaded, saved and restored. Shared code of the composite family (models/blend.py keeps its
-own copy of the resolution for now; it additionally requires rating models)."""
+"""Base models inside a composite model (Blend, ScoreBlend): how they are given, resolved,
+seeded, threaded, saved and restored - the composite family's shared code."""
 
 from __future__ import annotations
 
@@ -28,10 +27,16 @@ def is_spec(entry: Any) -> bool:
 
 
 def resolve_specs(
-    owner: str, entries: list[Any], n_threads: int | None, rng: np.random.Generator
+    owner: str,
+    entries: list[Any],
+    n_threads: int | None,
+    rng: np.random.Generator,
+    *,
+    ratings_only: bool = False,
 ) -> list[tuple[str, dict[str, Any]]]:
     """(algorithm, JSON params) of every base model as it will be fitted: the owner's
-    ``n_threads`` handed down, a seed drawn from `rng` for every model without its own."""
+    ``n_threads`` handed down, a seed drawn from `rng` for every model without its own
+    (`ratings_only`: every base model must predict ratings, as Blend's stacking needs)."""
     specs = []
     for position, entry in enumerate(entries):
         if isinstance(entry, Recommender):
@@ -47,6 +52,11 @@ def resolve_specs(
             raise InvalidParameterError(
                 f"{owner}: base model {position} names {key!r}, which is not a likewise algorithm; "
                 f"choose from {sorted(_registry.ALGORITHMS)}"
+            )
+        if ratings_only and not getattr(cls, "predicts_ratings", False):
+            raise InvalidParameterError(
+                f"{owner}: base model {position} ({cls.__name__}) does not predict ratings; {owner} combines "
+                "rating models"
             )
         names = set(cls().get_params())
         unknown = sorted(set(params) - names)
