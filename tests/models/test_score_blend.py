@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from likewise import Interactions
 from likewise.exceptions import InvalidParameterError, NotSupportedError
@@ -165,3 +167,21 @@ def test_add_items_reaches_every_base_model_and_cold_items_rank():
     assert recs.ids()[0, 0] == 1000 and recs.ids()[15, 0] == 1001
     with pytest.raises(NotSupportedError, match="cannot add items"):
         ScoreBlend(models=BASES, weights=[1, 1]).fit(data).add_items([1000], [["all"]])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    rows=st.integers(1, 4),
+    cols=st.integers(1, 7),
+    seed=st.integers(0, 2**31 - 1),
+    w=st.floats(0, 1),
+    scale=st.floats(0.1, 100),
+    shift=st.floats(-100, 100),
+)
+def test_z_blend_matches_twin_and_ignores_each_rows_scale(rows, cols, seed, w, scale, shift):
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=(rows, cols)), rng.integers(0, 3, size=(rows, cols)).astype(float)
+    out = z_blend([a, b], [w, 1 - w])
+    np.testing.assert_allclose(out, blended_scores([a, b], [w, 1 - w]), atol=1e-9)
+    # standardising per user: a positive affine change of one model's scores changes nothing
+    np.testing.assert_allclose(z_blend([a * scale + shift, b], [w, 1 - w]), out, atol=1e-6)
