@@ -266,16 +266,13 @@ def blend(factor: Scores, content: Scores, alpha: float, allowed: np.ndarray) ->
     candidate items (mean 0, sd 1; a constant row becomes 0): the two models' scores live on
     unrelated scales, and standardising per user keeps one user's spread from deciding the
     weight. Items outside `allowed` score -inf."""
-    candidates = np.flatnonzero(allowed)
+    from likewise.models.score_blend import z_blend  # the library's ScoreBlend formula
 
-    def standardised(block: np.ndarray) -> np.ndarray:
-        values = np.asarray(block, dtype=np.float64)[:, candidates]
-        sd = values.std(axis=1, keepdims=True)
-        return (values - values.mean(axis=1, keepdims=True)) / np.where(sd > 0, sd, 1.0)
+    candidates = np.flatnonzero(allowed)
 
     def scores(users: np.ndarray) -> np.ndarray:
         out = np.full((users.size, allowed.size), -np.inf, dtype=np.float32)
-        out[:, candidates] = alpha * standardised(factor(users)) + (1.0 - alpha) * standardised(content(users))
+        out[:, candidates] = z_blend([factor(users), content(users)], [alpha, 1.0 - alpha], candidates)
         return out
 
     return scores

@@ -28,6 +28,7 @@ _FAST: dict[str, dict[str, Any]] = {
     "svdpp": {"n_factors": 4, "n_epochs": 2},
     "nmf": {"n_factors": 4, "n_epochs": 2},
     "co-clustering": {"n_epochs": 2},
+    "score-blend": {"models": [["popularity", {}], ["itemknn", {"k": 3}]]},
 }
 
 

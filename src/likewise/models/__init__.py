@@ -21,11 +21,12 @@ from likewise.models.nmf import NMF
 from likewise.models.popular import Popularity
 from likewise.models.random import Random
 from likewise.models.recs import Explanation, Recs
+from likewise.models.score_blend import ScoreBlend
 from likewise.models.slopeone import SlopeOne
 from likewise.models.svd import SVD, SVDpp
 from likewise.models.timesvd import TimeSVDpp
 
 __all__ = ["ALGORITHMS", "ALS", "BPR", "EASE", "NMF", "SVD", "Baseline", "CoClustering", "Explanation", "ItemKNN"]
-__all__ += ["BayesianMF", "Blend", "TimeSVDpp"]
+__all__ += ["BayesianMF", "Blend", "ScoreBlend", "TimeSVDpp"]
 __all__ += ["NormalPredictor", "Popularity", "Random", "Recommender", "Recs", "SVDpp", "SlopeOne", "UserKNN", "load"]
 __all__ += ["ContentKNN", "HybridMF"]

@@ -48,7 +48,7 @@ import numpy as np
 from likewise._util import check_random_state
 from likewise.data.interactions import Interactions
 from likewise.exceptions import InvalidParameterError, NotSupportedError
-from likewise.models import _registry, _saving
+from likewise.models import _nested, _registry
 from likewise.models._params import BOOL, NONE, Interval, RandomState
 from likewise.models._rating import RatingModel, clip_note
 from likewise.models.base import FitCallback, Recommender
@@ -78,22 +78,10 @@ class _ModelList:
             return True
         if not isinstance(value, (list, tuple)) or not value:
             return False
-        return all(_is_spec(entry) for entry in value)
+        return all(_nested.is_spec(entry) for entry in value)
 
     def __str__(self) -> str:
         return "None or a non-empty list of unfitted likewise rating models or (algorithm, params) pairs"
-
-
-def _is_spec(entry: Any) -> bool:
-    if isinstance(entry, Recommender):
-        return True
-    return (
-        isinstance(entry, (list, tuple))
-        and len(entry) == 2
-        and isinstance(entry[0], str)
-        and isinstance(entry[1], dict)
-        and all(isinstance(key, str) for key in entry[1])
-    )
 
 
 class Blend(RatingModel):
@@ -184,50 +172,7 @@ class Blend(RatingModel):
             ]
         else:
             entries = list(self.models)
-        specs = []
-        for position, entry in enumerate(entries):
-            if isinstance(entry, Recommender):
-                if entry.is_fitted:
-                    raise InvalidParameterError(
-                        f"Blend: base model {position} ({type(entry).__name__}) is fitted; give unfitted models "
-                        "(Blend fits each of them n_folds + 1 times)"
-                    )
-                key, params = _registry.registry_key(type(entry)), dict(entry.get_params())
-            else:
-                key, params = entry[0], dict(entry[1])
-            cls = _registry.class_for_key(key)
-            if cls is None:
-                raise InvalidParameterError(
-                    f"Blend: base model {position} names {key!r}, which is not a likewise algorithm; "
-                    f"choose from {sorted(_registry.ALGORITHMS)}"
-                )
-            if not getattr(cls, "predicts_ratings", False):
-                raise InvalidParameterError(
-                    f"Blend: base model {position} ({cls.__name__}) does not predict ratings; Blend combines "
-                    "rating models"
-                )
-            names = set(cls().get_params())
-            unknown = sorted(set(params) - names)
-            if unknown:
-                raise InvalidParameterError(
-                    f"Blend: base model {position} ({cls.__name__}) has no parameter {', '.join(map(repr, unknown))}; "
-                    f"parameters are {sorted(names)}"
-                )
-            if "n_threads" in names and self.n_threads is not None:
-                params["n_threads"] = self.n_threads
-            seed = params.get("random_state")
-            if "random_state" in names and (seed is None or isinstance(seed, np.random.Generator)):
-                params["random_state"] = int(check_random_state(seed if seed is not None else rng).integers(2**31 - 1))
-            # every parameter, as JSON values: what the model is rebuilt from when loaded
-            specs.append((key, _saving.json_params(cls(**params).get_params())))
-        return specs
-
-    @staticmethod
-    def _build(spec: tuple[str, dict[str, Any]]) -> Recommender:
-        cls = _registry.class_for_key(spec[0])
-        assert cls is not None  # resolved in _resolve_specs or checked by _saving on load
-        model: Recommender = cls(**spec[1])
-        return model
+        return _nested.resolve_specs("Blend", entries, self.n_threads, rng, ratings_only=True)
 
     # ------------------------------------------------------------------ fitting
     def _fit(self, data: Interactions, callback: FitCallback | None) -> None:
@@ -252,7 +197,7 @@ class Blend(RatingModel):
             stamps = None if data.timestamps is None else data.timestamps[held]
             for m, spec in enumerate(self.specs_):
                 started = time.perf_counter()
-                model = self._build(spec).fit(part)
+                model = _nested.build(spec).fit(part)
                 oof[held, m] = self._base_predictions(model, users[held], items[held], stamps)
                 step = self._report(callback, step, fold, m, time.perf_counter() - started)
         features = self._features(oof, user_support, item_support)
@@ -263,7 +208,7 @@ class Blend(RatingModel):
         self.models_ = []
         for m, spec in enumerate(self.specs_):
             started = time.perf_counter()
-            self.models_.append(self._build(spec).fit(data))
+            self.models_.append(_nested.build(spec).fit(data))
             step = self._report(callback, step, n_folds, m, time.perf_counter() - started)
 
     @staticmethod
@@ -449,28 +394,16 @@ class Blend(RatingModel):
 
     # ------------------------------------------------------------------ persistence
     def _state(self) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-        arrays: dict[str, np.ndarray] = {"weights": self.weights_, "oof_rmse": self.oof_rmse_}
-        nested = []
-        for m, (spec, model) in enumerate(zip(self.specs_, self.models_, strict=True)):
-            sub_arrays, sub_state = _saving.nested_state(model)
-            arrays.update({f"m{m}__{name}": value for name, value in sub_arrays.items()})
-            nested.append({"class": spec[0], "params": spec[1], "state": sub_state})
+        arrays, nested = _nested.save_models(self.specs_, self.models_)
+        arrays.update({"weights": self.weights_, "oof_rmse": self.oof_rmse_})
         return arrays, {**self._base_state(), "models": nested}
 
     def _set_state(self, arrays: dict[str, np.ndarray], state: dict[str, Any]) -> None:
         self._restore_base(state)
-        nested = state["models"]
-        if not isinstance(nested, list) or not nested:
-            raise ValueError("state 'models' must list the base models")
-        self.specs_, self.models_ = [], []
-        for m, entry in enumerate(nested):
-            prefix = f"m{m}__"
-            sub_arrays = {name[len(prefix) :]: value for name, value in arrays.items() if name.startswith(prefix)}
-            model = _saving.restore_nested(self, entry, sub_arrays, Recommender)
+        self.specs_, self.models_ = _nested.load_models(self, arrays, state["models"])
+        for m, model in enumerate(self.models_):
             if not model.predicts_ratings:
                 raise ValueError(f"base model {m} ({type(model).__name__}) does not predict ratings")
-            self.specs_.append((entry["class"], dict(entry["params"])))
-            self.models_.append(model)
         n = len(self.models_)
         self.weights_ = np.asarray(arrays["weights"], dtype=np.float64)
         self.oof_rmse_ = np.asarray(arrays["oof_rmse"], dtype=np.float64)
