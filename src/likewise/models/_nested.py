@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from likewise._util import check_random_state
-from likewise.exceptions import InvalidParameterError
+from likewise.exceptions import InvalidParameterError, NotSupportedError
 from likewise.models import _registry, _saving
 from likewise.models.base import Recommender
 
@@ -72,6 +72,23 @@ def resolve_specs(
             params["random_state"] = int(check_random_state(seed if seed is not None else rng).integers(2**31 - 1))
         specs.append((key, _saving.json_params(cls(**params).get_params())))
     return specs
+
+
+def history_scores(
+    owner: str, models: list[Recommender], iidx: np.ndarray, weights: np.ndarray, n_items: int, fill: float
+) -> list[np.ndarray]:
+    """Every base model's scores of every item for a new user with history `iidx`, through the
+    model's own `recommend_from_history` (items it cannot score get `fill`)."""
+    rows = []
+    for model in models:
+        if not model.supports_fold_in:
+            raise NotSupportedError(f"{owner}: base model {type(model).__name__} cannot fold in a new user")
+        recs = model.recommend_from_history(model.items_.ids[iidx], weights=weights, n=n_items, exclude_seen=False)
+        row = np.full(n_items, fill, dtype=np.float64)
+        valid = recs.indices[0] >= 0
+        row[recs.indices[0][valid]] = recs.scores[0][valid]
+        rows.append(row)
+    return rows
 
 
 def build(spec: tuple[str, dict[str, Any]]) -> Recommender:

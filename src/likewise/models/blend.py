@@ -47,7 +47,7 @@ import numpy as np
 
 from likewise._util import check_random_state
 from likewise.data.interactions import Interactions
-from likewise.exceptions import InvalidParameterError, NotSupportedError
+from likewise.exceptions import InvalidParameterError
 from likewise.models import _nested, _registry
 from likewise.models._params import BOOL, NONE, Interval, RandomState
 from likewise.models._rating import RatingModel, clip_note
@@ -338,17 +338,8 @@ class Blend(RatingModel):
         return self._finite(scores)
 
     def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
-        base = []
-        for model in self.models_:
-            if not model.supports_fold_in:
-                raise NotSupportedError(f"Blend: base model {type(model).__name__} cannot fold in a new user")
-            recs = model.recommend_from_history(
-                model.items_.ids[iidx], weights=weights, n=self.n_items, exclude_seen=False
-            )
-            scores = np.full(self.n_items, self.global_mean_, dtype=np.float64)
-            valid = recs.indices[0] >= 0
-            scores[recs.indices[0][valid]] = recs.scores[0][valid]
-            base.append(self._finite(scores))
+        rows = _nested.history_scores("Blend", self.models_, iidx, weights, self.n_items, self.global_mean_)
+        base = [self._finite(row) for row in rows]
         user_support = np.full(self.n_items, float(iidx.size))
         item_support = self._supports(np.zeros(0, np.int32), np.arange(self.n_items))[1]
         return self._combine(np.column_stack(base), user_support, item_support)

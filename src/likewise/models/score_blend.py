@@ -270,18 +270,8 @@ class ScoreBlend(Recommender):
 
     def _history_blocks(self, iidx: np.ndarray, weights: np.ndarray) -> list[np.ndarray]:
         """Every base model's fold-in scores of a new user (through its own recommend_from_history)."""
-        blocks = []
-        for model in self.models_:
-            if not model.supports_fold_in:
-                raise NotSupportedError(f"ScoreBlend: base model {type(model).__name__} cannot fold in a new user")
-            recs = model.recommend_from_history(
-                model.items_.ids[iidx], weights=weights, n=self.n_items, exclude_seen=False
-            )
-            row = np.full(self.n_items, np.nan, dtype=np.float64)
-            valid = recs.indices[0] >= 0
-            row[recs.indices[0][valid]] = recs.scores[0][valid]
-            blocks.append(row.reshape(1, -1))
-        return blocks
+        rows = _nested.history_scores("ScoreBlend", self.models_, iidx, weights, self.n_items, np.nan)
+        return [row.reshape(1, -1) for row in rows]
 
     def _score_history(self, iidx: np.ndarray, weights: np.ndarray) -> np.ndarray:
         return z_blend(self._history_blocks(iidx, weights), self.weights_).astype(np.float32).ravel()
