@@ -78,6 +78,8 @@ MAX_ARRAYS_BYTES = 256 * 1024**3
 # Never objects (pickle), void/structured, bytes, datetimes or complex numbers.
 _ALLOWED_KINDS = frozenset("biufU")
 _ALLOWED_ITEMSIZES = {"b": {1}, "i": {1, 2, 4, 8}, "u": {1, 2, 4, 8}, "f": {4, 8}}
+_CHECK_BLOCK = 1 << 20
+"""Entries compared per block when checking that CSR indices rise within rows."""
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}")
 
 
@@ -605,12 +607,17 @@ def check_csr(
         raise ModelFormatError(f"{where}: {name} indptr must rise from 0 to {nnz} without decreasing")
     if nnz and (indices.min() < 0 or indices.max() >= n_cols):
         raise ModelFormatError(f"{where}: {name} indices out of range [0, {n_cols})")
-    if nnz > 1:
-        rising = np.diff(indices) > 0
-        starts = indptr[1:-1]
-        rising[starts[(starts > 0) & (starts < nnz)] - 1] = True  # a new row may start anywhere
+    starts = indptr[1:-1]
+    starts = starts[(starts > 0) & (starts < nnz)]
+    # In blocks: a whole-array np.diff would hold nnz int32 differences (100 MB at 25M entries)
+    # beside the arrays being loaded, raising the load's peak memory by that much.
+    for lo in range(0, max(nnz - 1, 0), _CHECK_BLOCK):
+        hi = min(lo + _CHECK_BLOCK, nnz - 1)
+        rising = indices[lo + 1 : hi + 1] > indices[lo:hi]
+        inside = starts[(starts > lo) & (starts <= hi)]
+        rising[inside - 1 - lo] = True  # a new row may start anywhere
         if not rising.all():
-            row = int(np.searchsorted(indptr, int(np.flatnonzero(~rising)[0]), side="right")) - 1
+            row = int(np.searchsorted(indptr, lo + int(np.flatnonzero(~rising)[0]), side="right")) - 1
             raise ModelFormatError(f"{where}: {name} indices of row {row} are not sorted and unique")
 
 
