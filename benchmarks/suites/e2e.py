@@ -49,12 +49,16 @@ def _reset_peak() -> None:
         handle.write("5")
 
 
-def _peak_mb() -> float:
+def _status_mb(field: str) -> float:
     with open("/proc/self/status") as handle:
         for line in handle:
-            if line.startswith("VmHWM:"):
+            if line.startswith(field):
                 return int(line.split()[1]) / 1024
     return float("nan")
+
+
+def _peak_mb() -> float:
+    return _status_mb("VmHWM:")
 
 
 class _Steps:
@@ -65,10 +69,13 @@ class _Steps:
 
     def run(self, algorithm: str, step: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
         _reset_peak()
+        held = _status_mb("VmRSS:")  # what earlier steps left resident: the step's own share is peak - held
         start = time.perf_counter()
         result = fn(*args, **kwargs)
         seconds = time.perf_counter() - start
-        self.out.append({"algorithm": algorithm, "step": step, "seconds": seconds, "peak_mb": _peak_mb()})
+        self.out.append(
+            {"algorithm": algorithm, "step": step, "seconds": seconds, "peak_mb": _peak_mb(), "held_mb": held}
+        )
         print(f"    {algorithm:>8} {step:<10} {seconds:8.2f} s  {self.out[-1]['peak_mb']:8.0f} MB", flush=True)
         return result
 
@@ -196,7 +203,10 @@ def _rows(out: list[dict[str, Any]], library: str, dataset: str, threads: int) -
                 fit_s=step["seconds"],
                 peak_mb=step["peak_mb"],
                 threads=threads,
-                notes="peak: the process's most resident memory during this step",
+                notes=(
+                    "peak: the process's most resident memory during this step; "
+                    f"{step['held_mb']:,.0f} MB already resident when it started"
+                ),
             )
         )
     return rows
