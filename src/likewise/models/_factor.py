@@ -18,10 +18,18 @@ explicitly, and pickling leaves it out. Several threads may ask at once: an entr
 immutable tuple, published by a single attribute assignment, and each caller uses the entry
 it read or built for the arrays it read, so a race costs at most a recomputation. Factors
 edited *in place* after fitting must be followed by `_forget_similarities()`.
+
+One query under a selective filter (a server's ``filter=genre:...``: under `SUBSET_SHARE` of
+the items allowed) is scored on a packed copy of the allowed rows, kept in ``_subset_cache_``
+under the mask's digest and the identity of the arrays (the same rules as the cosines; at
+most `_SUBSET_CACHE_BYTES`, oldest dropped first). Measured on a 60k x 64 catalogue filtered
+to a sixth: one sgemv over the packed rows is ~3x cheaper than the numba dots over the
+scattered allowed rows, which were the largest part of a request.
 """
 
 from __future__ import annotations
 
+import hashlib
 import warnings
 from typing import TYPE_CHECKING, Any, ClassVar, Self
 
@@ -30,8 +38,10 @@ import scipy.sparse as sp
 
 from likewise._util import plain
 from likewise.exceptions import InvalidParameterError, NotSupportedError, PerformanceWarning
+from likewise.kernels._blas import gemm_nt_python
 from likewise.kernels._threads import blas_threads
 from likewise.kernels.als import factor_topk
+from likewise.kernels.topk import topk_row_numpy
 from likewise.models._rating import EpochModel, clip_note
 from likewise.models.base import Recommender
 from likewise.retrieval import ItemIndex, ItemVectors, build_index, restore_index
@@ -49,12 +59,15 @@ __all__ = [
     "item_contributions",
     "ridge_user",
     "row_dots",
+    "subset_top_n",
     "unit_rows",
 ]
 
 _ROW_DOT_STEP = 1 << 16  # pairs per einsum block in `row_dots`
 _INDEX_BLOCK = 4096  # queries per index search call (bounds the over-fetched candidate arrays)
 _INDEX_FILES = {"index_": "index.bin", "similar_index_": "similar_index.bin"}
+SUBSET_SHARE = 0.5  # one query with under this share of items allowed is scored on packed rows
+_SUBSET_CACHE_BYTES = 64 << 20  # packed rows kept per model (a 60k x 64 genre: ~2.5 MB)
 
 
 # --------------------------------------------------------------------- functions
@@ -186,6 +199,33 @@ def unit_rows(vectors: np.ndarray) -> np.ndarray:
 
 def _same_arrays(cached: tuple[np.ndarray, ...], current: tuple[np.ndarray, ...]) -> bool:
     return len(cached) == len(current) and all(a is b for a, b in zip(cached, current, strict=True))
+
+
+def subset_top_n(
+    query: np.ndarray, subset: tuple[np.ndarray, np.ndarray, np.ndarray], n: int, seen: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """(1, n) top-n of one query (f,) over packed rows: ``subset`` = (items ascending, their
+    rows of V, their offsets or an empty array); `seen` (sorted item indices) never returned.
+
+    The selection is `factor_topk`'s (ties to the lower item index: `items` is ascending);
+    scores come from one sgemv over the packed rows, so they may differ from the full
+    product's by float32 rounding (as a batch's do).
+    """
+    items, rows, offsets = subset
+    scores = np.empty((1, items.size), dtype=np.float32)
+    gemm_nt_python(np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), rows, scores)
+    if offsets.size:
+        scores[0] += offsets
+    # the seen items among the allowed ones, as positions in `items`
+    pos = np.minimum(np.searchsorted(items, seen), max(items.size - 1, 0))
+    local_seen = pos[items[pos] == seen] if items.size else pos[:0]
+    local = np.empty(n, dtype=np.int32)
+    out_scores = np.empty((1, n), dtype=np.float32)
+    topk_row_numpy(scores[0], n, local_seen, np.ones(items.size, dtype=np.bool_), local, out_scores[0])
+    out_idx = np.full((1, n), -1, dtype=np.int32)
+    hit = local >= 0
+    out_idx[0, hit] = items[local[hit]]
+    return out_idx, out_scores
 
 
 # --------------------------------------------------------------------- base classes
@@ -355,16 +395,58 @@ class FactorModel(Recommender):
         index = self._live_index()
         if index is not None:
             return index_top_n(index, self._user_vectors(uidx), n, None if seen is None else seen[uidx], allowed)
+        subset = self._packed_subset(allowed) if uidx.size == 1 else None
+        if subset is not None:
+            user = int(uidx[0])
+            row = np.zeros(0, np.int32) if seen is None else seen.indices[seen.indptr[user] : seen.indptr[user + 1]]
+            return subset_top_n(self.user_factors_[user], subset, n, np.sort(row))
         return factor_top_n(self.user_factors_, self.item_factors_, self._item_offsets(), uidx, n, seen, allowed)
 
     def _top_n_history(
         self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray
     ) -> tuple[np.ndarray, np.ndarray]:
         index = self._live_index()
-        if index is None:
-            return super()._top_n_history(iidx, weights, n, allowed)
         query = np.asarray(self._history_vector(iidx, weights), dtype=np.float32).reshape(1, -1)
-        return index_top_n(index, query, n, None, allowed)
+        if index is not None:
+            return index_top_n(index, query, n, None, allowed)
+        # The fused kernel with the folded-in vector as the one user: a selective filter scores
+        # the allowed rows only (no n_items product per request). Same items and order as the
+        # dense `_score_history` + full sort (its slow twin, tests/models/test_fold_in_indices.py).
+        return factor_top_n(query, self.item_factors_, self._item_offsets(), np.zeros(1, np.int32), n, None, allowed)
+
+    def _top_n_history_without(
+        self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray, drop: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # The history is dropped as "seen", not from the mask: the mask (a filter shared by
+        # every user) then keys the same packed rows for every request.
+        subset = self._packed_subset(allowed) if self._live_index() is None else None
+        if subset is None:
+            return super()._top_n_history_without(iidx, weights, n, allowed, drop)
+        query = np.asarray(self._history_vector(iidx, weights), dtype=np.float32)
+        return subset_top_n(query, subset, n, np.unique(drop))
+
+    def _packed_subset(self, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+        """(items, their factor rows packed, their offsets) of a selective mask, else None;
+        cached under the mask's digest while the factor arrays are the same objects."""
+        n_allowed = int(np.count_nonzero(allowed))
+        if n_allowed >= SUBSET_SHARE * self.n_items:
+            return None
+        offsets = self._item_offsets()
+        sources = (self.item_factors_,) if offsets is None else (self.item_factors_, offsets)
+        key = hashlib.blake2b(np.packbits(allowed).tobytes(), digest_size=16).digest()
+        cache: tuple[tuple[np.ndarray, ...], dict[bytes, Any]] | None = self.__dict__.get("_subset_cache_")
+        entries = cache[1] if cache is not None and _same_arrays(cache[0], sources) else {}
+        entry = entries.get(key)
+        if entry is None:
+            items = np.flatnonzero(allowed).astype(np.int32)
+            rows = np.ascontiguousarray(np.take(self.item_factors_, items, axis=0), dtype=np.float32)
+            packed_offsets = np.zeros(0, np.float32) if offsets is None else offsets[items].astype(np.float32)
+            entry = (items, rows, packed_offsets)
+            kept = {**entries, key: entry}  # a new dict, published whole (readers keep the one they read)
+            while len(kept) > 1 and sum(e[1].nbytes for e in kept.values()) > _SUBSET_CACHE_BYTES:
+                del kept[next(iter(kept))]  # the oldest first
+            self._subset_cache_ = (sources, kept)
+        return entry
 
     def _top_n_similar(self, iidx: np.ndarray, n: int, allowed: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         index = self._live_index("similar_index_")
@@ -406,8 +488,9 @@ class FactorModel(Recommender):
         return entry[1], entry[2]
 
     def _forget_similarities(self) -> None:
-        """Drop the cached norms (needed only after editing fitted factors in place)."""
+        """Drop the cached norms and packed rows (needed only after editing fitted factors in place)."""
         self.__dict__.pop("_cosine_cache_", None)
+        self.__dict__.pop("_subset_cache_", None)
 
     def _similar_items(self, iidx: np.ndarray) -> np.ndarray:
         vectors, norms = self._cosine_basis("item")
@@ -488,6 +571,12 @@ class FactorRatingModel(EpochModel, FactorModel):
         bias, vector = self._fold_in(iidx, weights)
         shift = np.array([self.global_mean_ + bias], dtype=np.float32)
         return index_top_n(index, vector.astype(np.float32).reshape(1, -1), n, None, allowed, shift)
+
+    def _top_n_history_without(
+        self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray, drop: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        # ratings add mu + b_u to the fold-in scores: the plain factor fast path does not apply
+        return Recommender._top_n_history_without(self, iidx, weights, n, allowed, drop)
 
     def _index_offsets(self) -> np.ndarray | None:
         return self.item_bias_

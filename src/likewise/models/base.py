@@ -496,20 +496,95 @@ class Recommender(ABC):
             raise NotSupportedError(f"{type(self).__name__} cannot recommend for a new user without retraining")
         self._check_n(n)
         iidx = self.items_.to_index(as_1d(items))
-        if weights is None:
-            w = self._default_history_weights(iidx.size)
-        else:
-            w = np.asarray(weights, dtype=np.float32).reshape(-1)
-            if w.shape != iidx.shape:
-                raise InvalidParameterError(f"weights must have one value per item ({iidx.size}), got {w.size}")
-            if not np.isfinite(w).all():
-                raise InvalidParameterError("weights must be finite numbers")
+        w = self._history_weights(iidx, weights)
         allowed = self._allowed_mask(exclude, candidates)
-        if exclude_seen:
-            allowed[iidx] = False
         with self._threads():
-            indices, top = self._top_n_history(iidx, w, n, allowed)
+            indices, top = self._top_n_history_without(iidx, w, n, allowed, iidx if exclude_seen else iidx[:0])
         return self._user_recs(indices, top, np.array([None], dtype=object))
+
+    def recommend_indices_from_history(
+        self,
+        iidx: Any,
+        *,
+        weights: Any = None,
+        n: int = 10,
+        exclude_seen: bool = True,
+        allowed: Any = None,
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`recommend_from_history` by index: the fold-in of `recommend_indices` for a new user.
+
+        The same selection and scores as `recommend_from_history` with the items `iidx` (dense
+        indices, no id mapping) and the boolean mask `allowed` in place of ``exclude`` /
+        ``candidates``; a server that keeps its filters as masks pays no id round trip.
+
+        Parameters
+        ----------
+        iidx : int array-like (m,)
+            Dense indices of the items the user interacted with, in ``[0, n_items)``.
+        weights : float array-like (m,), optional
+            As in `recommend_from_history` (default `_default_history_weights`).
+        n : int
+            Length of the list (>= 1).
+        exclude_seen : bool
+            Drop the items of `iidx` from the answer (default).
+        allowed : bool array-like (n_items,), optional
+            Items that may be recommended at all; default every item. Not modified.
+
+        Returns
+        -------
+        indices : numpy.ndarray
+            int32 ``(1, n)``, best first, padded with -1.
+        scores : numpy.ndarray
+            float32 ``(1, n)``, padded with -inf.
+
+        Raises
+        ------
+        NotSupportedError
+            When the model cannot fold in (``supports_fold_in`` is False).
+        InvalidParameterError
+            For indices that are not integers in range, a bad `n`, bad weights, or an
+            `allowed` that is not a boolean mask over the items.
+        NotFittedError
+            When the model is not fitted.
+        """
+        self.check_is_fitted()
+        if not self.supports_fold_in:
+            raise NotSupportedError(f"{type(self).__name__} cannot recommend for a new user without retraining")
+        self._check_n(n)
+        items = self._index_array(iidx, "iidx", self.n_items)
+        w = self._history_weights(items, weights)
+        mask = self._item_mask(allowed)
+        with self._threads():
+            indices, scores = self._top_n_history_without(items, w, int(n), mask, items if exclude_seen else items[:0])
+        indices = np.asarray(indices, dtype=np.int32)
+        scores = np.asarray(scores, dtype=np.float32)
+        valid = indices >= 0
+        scores[valid] = self._reported_scores(scores[valid])
+        return indices, scores
+
+    def _history_weights(self, iidx: np.ndarray, weights: Any) -> np.ndarray:
+        """The weights of a fold-in history, checked (one finite value per item), float32."""
+        if weights is None:
+            return self._default_history_weights(iidx.size)
+        w = np.asarray(weights, dtype=np.float32).reshape(-1)
+        if w.shape != iidx.shape:
+            raise InvalidParameterError(f"weights must have one value per item ({iidx.size}), got {w.size}")
+        if not np.isfinite(w).all():
+            raise InvalidParameterError("weights must be finite numbers")
+        return w
+
+    def _top_n_history_without(
+        self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray, drop: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """`_top_n_history` with the items `drop` (the history, for exclude_seen) disallowed too.
+
+        `allowed` itself is never modified (a caller's mask may be shared and read-only);
+        factor models override this to keep a selective filter's packed rows across users.
+        """
+        if drop.size:
+            allowed = allowed.copy()
+            allowed[drop] = False
+        return self._top_n_history(iidx, weights, n, allowed)
 
     def _top_n_history(
         self, iidx: np.ndarray, weights: np.ndarray, n: int, allowed: np.ndarray

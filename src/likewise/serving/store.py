@@ -18,6 +18,10 @@ the whole of what alembic would do for us here.
 Durability: SQLite runs in WAL mode with ``synchronous=FULL`` (the commit is on disk before
 `add_events` returns); PostgreSQL commits with its defaults (``synchronous_commit=on``).
 Events are acknowledged only after `add_events` returns, i.e. after the commit.
+
+Order: SQLite has one writer at a time and assigns ``seq`` inside the write transaction, so
+events become visible in ``seq`` order (`EventStore.commits_in_seq_order`); PostgreSQL draws
+``seq`` from a sequence before commit, so a lower one may become visible after a higher one.
 """
 
 from __future__ import annotations
@@ -135,6 +139,11 @@ class EventStore:
             sa.event.listen(self.engine, "connect", _sqlite_pragmas)
         if migrate:
             self.migrate()
+
+    @property
+    def commits_in_seq_order(self) -> bool:
+        """Whether an event becomes visible only after every lower ``seq`` has (SQLite: yes)."""
+        return self.backend == "sqlite"
 
     # ------------------------------------------------------------ schema
     def version(self) -> int:
