@@ -53,6 +53,7 @@ import pyarrow.parquet as pq
 
 from likewise.data._build import DuplicatePolicy, OnError, settle, validate_rows
 from likewise.data._csv import ColumnSpec, NeedsWholeFile, PathLike, iter_tables, read_table
+from likewise.data._memory import release_freed_memory
 from likewise.data._stream import ChunkedBuilder
 from likewise.data._tables import add_table, interactions_from_built, log_report
 from likewise.data.interactions import Interactions
@@ -174,6 +175,7 @@ def read_csv(
             builder.rollback(state)
             add_table(builder, read_table(one, roles, **options))  # type: ignore[arg-type]
     inter = interactions_from_built(builder.finish(source))
+    release_freed_memory()  # the blocks' freed memory, kept by Arrow's pool and malloc (_memory.py)
     log_report(inter.report)
     return inter
 
@@ -267,6 +269,7 @@ def read_parquet(
         if row == 1:
             raise DataError(f"{source}: the table has no rows")
     inter = interactions_from_built(builder.finish(report.source))
+    release_freed_memory()
     log_report(inter.report)
     return inter
 
