@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import pandas as pd
 import pytest
 
 import likewise
@@ -55,4 +56,14 @@ def test_readers_release_after_building(reader: str, tmp_path: Path, monkeypatch
         pq.write_table(pacsv.read_csv(path), tmp_path / "log.parquet")
         inter = likewise.read_parquet(tmp_path / "log.parquet", rating="rating")
     assert inter.nnz == 3
+    assert calls == [1]
+
+
+def test_fit_releases_once_the_model_is_learned(monkeypatch: pytest.MonkeyPatch) -> None:
+    from likewise.models import Popularity, base
+
+    calls = []
+    monkeypatch.setattr(base, "release_freed_memory", lambda: calls.append(1) or True)
+    inter = likewise.Interactions.from_frame(pd.DataFrame({"user": [1, 2, 2], "item": [10, 10, 11]}))
+    Popularity().fit(inter)
     assert calls == [1]

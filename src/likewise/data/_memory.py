@@ -5,7 +5,9 @@ The freed memory stays in the process: Arrow's memory pool (jemalloc or mimalloc
 released pages for reuse, and glibc's malloc keeps freed chunks in its heap when live ones sit
 above them. Measured at 25M rows (e2e suite, docs/large.md): 1.27 GB resident after the read
 for 381 MB of data; after `release_freed_memory` 649 MB. Every later step (fit, recommend,
-save, load) starts from that level, so the readers call this once, after the CSR is built.
+save, load) starts from that level, so the readers call this once, after the CSR is built,
+and `Recommender.fit` once its model is learned (a 25M-row ALS fit leaves ~110 MB of freed
+workspace in glibc's heap).
 """
 
 from __future__ import annotations
@@ -44,12 +46,12 @@ def release_freed_memory() -> bool:
     ``malloc_trim(0)``, which also releases free pages in the middle of glibc's heap. Costs a
     few milliseconds; never raises.
     """
-    try:
-        import pyarrow as pa
-
-        pa.default_memory_pool().release_unused()
-    except (ImportError, AttributeError):  # pyarrow < 9 has no release_unused
-        pass
+    pa = sys.modules.get("pyarrow")  # never imported here: a process without Arrow has nothing pooled
+    if pa is not None:
+        try:
+            pa.default_memory_pool().release_unused()
+        except AttributeError:  # pyarrow < 9 has no release_unused
+            pass
     libc = _glibc()
     if libc is None:
         return False

@@ -35,6 +35,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from likewise._util import as_1d, plain
+from likewise.data._memory import release_freed_memory
 from likewise.data.idmap import IdMap
 from likewise.data.interactions import Interactions
 from likewise.exceptions import (
@@ -138,6 +139,7 @@ class Recommender(ABC):
         self.rating_scale_ = interactions.rating_scale
         self.item_titles_ = interactions.item_titles()
         self._fit(interactions, callback)
+        release_freed_memory()  # the fit's freed workspace, kept by malloc (likewise.data._memory)
         return self
 
     def _forget(self) -> None:
