@@ -77,6 +77,7 @@ EVENT_BATCH = 10
 EVENT_PERIOD_S = 0.05  # 200 events/s
 RELOAD_PERIOD_S = 2.0
 TOKEN = "bench-token"
+IDLE_EXPIRY_S = 4.0  # the load generator's keep-alive expiry (see _Pool)
 WORKER_START_S = 8.0  # wait for every worker after the first answers (see _server)
 GRACE_S = 5.0  # how long an open-loop run waits for answers after its schedule ends
 ALS_PARAMS: dict[str, Any] = {"n_factors": 64, "n_epochs": 10, "reg": 0.05, "random_state": 0}
@@ -265,25 +266,40 @@ class _Connection:
 
 
 class _Pool:
-    """Idle connections, reused; a new one opened when all are busy (an open loop never waits)."""
+    """Idle connections, reused; a new one opened when all are busy (an open loop never waits).
+
+    An idle connection is dropped after `IDLE_EXPIRY_S`, below uvicorn's keep-alive timeout (5 s):
+    the server closes a connection idle that long, and a GET written into a closed connection
+    fails (IncompleteReadError) although the server did nothing wrong. httpx expires its idle
+    connections the same way (``keepalive_expiry``, 5 s). Found by a run whose one error was such a
+    connection: after a burst had opened extra connections, the stack's bottom one sat idle > 5 s.
+    """
 
     def __init__(self, base: str) -> None:
         url = urllib.parse.urlsplit(base)
         self.host, self.port = url.hostname or "127.0.0.1", int(url.port or 80)
-        self.idle: list[_Connection] = []
+        self.idle: list[tuple[float, _Connection]] = []  # (when it became idle, connection)
 
     async def get(self, path: str) -> tuple[int, bytes]:
-        connection = self.idle.pop() if self.idle else await _Connection.open(self.host, self.port)
+        connection = await self._connection()
         try:
             answer = await connection.get(path)
         except BaseException:  # a failed or cancelled exchange leaves the stream unusable
             connection.close()
             raise
-        self.idle.append(connection)
+        self.idle.append((time.monotonic(), connection))
         return answer
 
+    async def _connection(self) -> _Connection:
+        while self.idle:
+            since, connection = self.idle.pop()
+            if time.monotonic() - since < IDLE_EXPIRY_S:
+                return connection
+            connection.close()
+        return await _Connection.open(self.host, self.port)
+
     def close(self) -> None:
-        for connection in self.idle:
+        for _, connection in self.idle:
             connection.close()
 
 
