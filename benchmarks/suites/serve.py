@@ -24,7 +24,9 @@ For an ALS model over ml-latest-small (610 users x 9,742 movies) and over a synt
 - ``open loop 500/s + ingestion``: the same while a third process posts events
   (`EVENT_BATCH` events every `EVENT_PERIOD_S`, each acknowledged only once durable).
 - ``open loop 500/s + reloads``: the same while ``POST /v1/admin/reload`` swaps between two model
-  directories every `RELOAD_PERIOD_S` seconds (each post reaches one of the workers).
+  directories every `RELOAD_PERIOD_S` seconds (each post reaches one of the workers). It runs on
+  the same server and store after the ingestion row, so most requested users already have events
+  and are answered by fold-in (the costlier path) while the reloads run.
 
 Proof rows on the ml-latest-small model (`likewise.testing.serving`, the code tests/serving runs):
 schemathesis on every operation of the app's OpenAPI schema (operations, examples, 5xx, schema
@@ -66,7 +68,7 @@ DESCRIPTION = (
     "recommendations (n=10, a genre filter on) for ALS over ml-latest-small and over a 60k-item "
     "synthetic catalogue; closed loop (fixed concurrency, the most it sustains) and open loop at "
     "500 requests/s (latency from the scheduled send time), alone, during event ingestion and during "
-    "model reloads. One uvicorn worker, one compute thread, OPENBLAS_NUM_THREADS=1; the load "
+    "model reloads. One and two uvicorn workers, one compute thread each, OPENBLAS_NUM_THREADS=1; the load "
     "generator is another process on the same machine."
 )
 TASK = "GET user recommendations, n=10, genre filter"
