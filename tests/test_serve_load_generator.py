@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from benchmarks.suites import serve
+from benchmarks.suites import _http_load
 
 BODY = b'{"items": []}'
 
@@ -32,7 +32,7 @@ async def _server(keep_alive_s: float) -> asyncio.Server:
 async def _two_gets(pause_s: float) -> tuple[tuple[int, bytes], int]:
     server = await _server(keep_alive_s=0.2)
     port = server.sockets[0].getsockname()[1]
-    pool = serve._Pool(f"http://127.0.0.1:{port}")
+    pool = _http_load.Pool(f"http://127.0.0.1:{port}")
     try:
         await pool.get("/a")
         await asyncio.sleep(pause_s)  # the server has closed the idle connection by now
@@ -44,13 +44,13 @@ async def _two_gets(pause_s: float) -> tuple[tuple[int, bytes], int]:
 
 
 def test_an_expired_idle_connection_is_replaced(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(serve, "IDLE_EXPIRY_S", 0.1)  # below the test server's 0.2 s, as 4 s is below 5 s
+    monkeypatch.setattr(_http_load, "IDLE_EXPIRY_S", 0.1)  # below the test server's 0.2 s, as 4 s is below 5 s
     (status, body), idle = asyncio.run(_two_gets(pause_s=0.4))
     assert (status, body, idle) == (200, BODY, 1)
 
 
 def test_without_expiry_the_stale_connection_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     # The failure the expiry prevents (why the suite once reported one IncompleteReadError).
-    monkeypatch.setattr(serve, "IDLE_EXPIRY_S", 60.0)
+    monkeypatch.setattr(_http_load, "IDLE_EXPIRY_S", 60.0)
     with pytest.raises((asyncio.IncompleteReadError, ConnectionError)):
         asyncio.run(_two_gets(pause_s=0.4))
