@@ -17,6 +17,7 @@ import sys
 import time
 import urllib.parse
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -36,10 +37,36 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+@dataclass(frozen=True)
+class Server:
+    """A running `likewise serve`: its base URL and the pid of the process started."""
+
+    base: str
+    pid: int
+
+    def peak_mb(self) -> float:
+        """The largest peak resident memory (VmHWM) among the server's processes: the one started
+        and, with --workers, its worker children (each holds its own copy of the model)."""
+        pids = [self.pid]
+        for task in Path(f"/proc/{self.pid}/task").glob("*/children"):
+            pids += [int(child) for child in task.read_text().split()]
+        peaks = [_vm_hwm_mb(pid) for pid in pids]
+        return max((peak for peak in peaks if peak is not None), default=float("nan"))
+
+
+def _vm_hwm_mb(pid: int) -> float | None:
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:  # gone, or not Linux
+        return None
+    match = re.search(r"^VmHWM:\s+(\d+) kB", status, re.MULTILINE)
+    return int(match[1]) / 1024 if match else None
+
+
 @contextmanager
 def served(model_dir: Path, folder: Path, workers: int, token: str) -> Any:
     """A `likewise serve` subprocess (a SQLite store `folder`/events.db, the server's log in
-    `folder`): `workers` processes, one compute thread each; yields its base URL."""
+    `folder`): `workers` processes, one compute thread each; yields a `Server`."""
     import httpx
 
     port = free_port()
@@ -78,7 +105,7 @@ def served(model_dir: Path, folder: Path, workers: int, token: str) -> Any:
             # /readyz answers from the first worker up; the others may still be loading (and
             # taking CPU). No request can tell them apart, so give them a fixed head start.
             time.sleep(WORKER_START_S)
-        yield base
+        yield Server(base, proc.pid)
     finally:
         proc.terminate()
         try:

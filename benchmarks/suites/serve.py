@@ -271,7 +271,8 @@ def _load_rows(ctx: BenchContext, pool: ProcessPoolExecutor, name: str, data: An
     if not has_wrk:
         ctx.skipped["wrk"] = "wrk is not installed (apt-get install wrk): its closed-loop rows are left out"
     for workers in (1, WORKERS):
-        with served(first, folder, workers, TOKEN) as base:
+        with served(first, folder, workers, TOKEN) as server:
+            base = server.base
             if has_wrk:
                 result = wrk_closed_loop(base, _paths(users, 42), duration, folder, CONCURRENCY)
                 rows.append(_row(name, "closed loop", result, data.n_items, workers, "wrk 4.1 (C, 1 thread)"))
