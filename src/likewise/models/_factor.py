@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from likewise._util import plain
 from likewise.exceptions import InvalidParameterError, NotSupportedError, PerformanceWarning
-from likewise.kernels._blas import gemm_nt_python
+from likewise.kernels._blas import gemv_python
 from likewise.kernels._threads import blas_threads
 from likewise.kernels.als import factor_topk
 from likewise.kernels.topk import topk_row_numpy
@@ -213,7 +213,7 @@ def subset_top_n(
     """
     items, rows, offsets = subset
     scores = np.empty((1, items.size), dtype=np.float32)
-    gemm_nt_python(np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), rows, scores)
+    gemv_python(rows, np.ascontiguousarray(query, dtype=np.float32).reshape(-1), scores[0])
     if offsets.size:
         scores[0] += offsets
     # the seen items among the allowed ones, as positions in `items`
