@@ -25,7 +25,7 @@ Filters and exactly `k` results (docs/ann.md, "Filters"):
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Self
 
 import numpy as np
 import scipy.sparse as sp
@@ -59,6 +59,17 @@ class CandidateIndex:
     n_threads: int | None
 
     # ----------------------------------------------------------------- what a subclass provides
+    @classmethod
+    def from_bytes(cls, items: ItemVectors, data: bytes, params: dict[str, Any]) -> Self:
+        """The index saved as `data` over `items`; ValueError when they do not fit each other."""
+        raise NotImplementedError
+
+    def to_bytes(self) -> bytes:
+        raise NotImplementedError
+
+    def params(self) -> dict[str, Any]:
+        raise NotImplementedError
+
     def _shortlist(self, k: int) -> int:
         """How many eligible candidates a query keeps for the exact re-rank (at least `k`)."""
         raise NotImplementedError
@@ -71,6 +82,20 @@ class CandidateIndex:
         """Candidate item indices (m, width), best first by the structure's own measure, -1 where
         it found fewer; `selector` is faiss's IDSelector of the allowed items, or None."""
         raise NotImplementedError
+
+    # ----------------------------------------------------------------- pickling, repr
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle through faiss's own serialisation (the SWIG object itself cannot be pickled)."""
+        return {"items": self.items, "data": self.to_bytes(), "params": self.params(), "n_threads": self.n_threads}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        restored = type(self).from_bytes(state["items"], state["data"], state["params"])
+        self.__dict__.update(vars(restored))
+        self.n_threads = state["n_threads"]
+
+    def __repr__(self) -> str:
+        shown = {k: v for k, v in self.params().items() if not k.endswith("_sha256")}
+        return f"{type(self).__name__}(n_items={self.items.n_items}, dim={self.items.dim}, {shown})"
 
     # ----------------------------------------------------------------- the shared search
     def search(

@@ -117,18 +117,6 @@ class HNSWIndex(CandidateIndex):
         self._index.hnsw.efSearch = self._params["ef_search"]
         return self
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle through faiss's own serialisation (the SWIG object itself cannot be pickled)."""
-        return {"items": self.items, "data": self.to_bytes(), "params": self._params, "n_threads": self.n_threads}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        restored = HNSWIndex.from_bytes(state["items"], state["data"], state["params"])
-        self.__dict__.update(vars(restored))
-        self.n_threads = state["n_threads"]
-
-    def __repr__(self) -> str:
-        return f"HNSWIndex(n_items={self.items.n_items}, dim={self.items.dim}, {self._params})"
-
     # ----------------------------------------------------------------- searching (CandidateIndex hooks)
     def _shortlist(self, k: int) -> int:
         return k  # the walk ranks by exact inner products already: its first k eligible are kept

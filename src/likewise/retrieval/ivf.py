@@ -177,18 +177,6 @@ class IVFPQIndex(CandidateIndex):
         self._params = _check_params(self.items, {**self._params, **changes})
         return self
 
-    def __getstate__(self) -> dict[str, Any]:
-        """Pickle through faiss's own serialisation (the SWIG object itself cannot be pickled)."""
-        return {"items": self.items, "data": self.to_bytes(), "params": self.params(), "n_threads": self.n_threads}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        restored = IVFPQIndex.from_bytes(state["items"], state["data"], state["params"])
-        self.__dict__.update(vars(restored))
-        self.n_threads = state["n_threads"]
-
-    def __repr__(self) -> str:
-        return f"IVFPQIndex(n_items={self.items.n_items}, dim={self.items.dim}, {self._params})"
-
     # ----------------------------------------------------------------- searching (CandidateIndex hooks)
     def _shortlist(self, k: int) -> int:
         return self._params["rerank"] * k  # code scores are approximate: re-rank a longer list
