@@ -25,6 +25,7 @@ Filters and exactly `k` results (docs/ann.md, "Filters"):
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from typing import Any, Self
 
 import numpy as np
@@ -34,7 +35,7 @@ from likewise.exceptions import NotSupportedError
 from likewise.retrieval._base import ItemVectors, check_search_args
 from likewise.retrieval.exact import exact_search
 
-__all__ = ["FALLBACK_FRACTION", "MAX_DOUBLINGS", "CandidateIndex", "import_faiss"]
+__all__ = ["FALLBACK_FRACTION", "MAX_DOUBLINGS", "CandidateIndex", "deserialize", "import_faiss"]
 
 FALLBACK_FRACTION = 0.05
 MAX_DOUBLINGS = 3
@@ -51,8 +52,21 @@ def import_faiss() -> Any:
     return faiss
 
 
-class CandidateIndex:
-    """The `ItemIndex` search of an approximate index; subclasses provide the three hooks."""
+def deserialize(data: bytes, expected: str) -> Any:
+    """The faiss index saved as `data` (no copy of the bytes); ValueError unless it is an
+    inner-product index of the faiss class named `expected`."""
+    faiss = import_faiss()
+    try:
+        index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))  # already downcast
+    except RuntimeError as exc:
+        raise ValueError(f"the index file is not a readable faiss index: {str(exc).splitlines()[0]}") from exc
+    if type(index).__name__ != expected or index.metric_type != faiss.METRIC_INNER_PRODUCT:
+        raise ValueError(f"the index file holds a {type(index).__name__}, not an inner-product {expected}")
+    return index
+
+
+class CandidateIndex(ABC):
+    """The `ItemIndex` search of an approximate index; subclasses provide the abstract methods."""
 
     kind: str
     items: ItemVectors
@@ -60,28 +74,32 @@ class CandidateIndex:
 
     # ----------------------------------------------------------------- what a subclass provides
     @classmethod
+    @abstractmethod
     def from_bytes(cls, items: ItemVectors, data: bytes, params: dict[str, Any]) -> Self:
         """The index saved as `data` over `items`; ValueError when they do not fit each other."""
-        raise NotImplementedError
+        ...
 
-    def to_bytes(self) -> bytes:
-        raise NotImplementedError
+    @abstractmethod
+    def to_bytes(self) -> bytes: ...
 
-    def params(self) -> dict[str, Any]:
-        raise NotImplementedError
+    @abstractmethod
+    def params(self) -> dict[str, Any]: ...
 
+    @abstractmethod
     def _shortlist(self, k: int) -> int:
         """How many eligible candidates a query keeps for the exact re-rank (at least `k`)."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _scan_is_cheaper(self, fetch: np.ndarray) -> np.ndarray:
         """Per query: whether proposing `fetch` candidates would cost more than scoring every item."""
-        raise NotImplementedError
+        ...
 
+    @abstractmethod
     def _propose(self, queries: np.ndarray, width: int, selector: Any) -> np.ndarray:
         """Candidate item indices (m, width), best first by the structure's own measure, -1 where
         it found fewer; `selector` is faiss's IDSelector of the allowed items, or None."""
-        raise NotImplementedError
+        ...
 
     # ----------------------------------------------------------------- pickling, repr
     def __getstate__(self) -> dict[str, Any]:

@@ -22,7 +22,7 @@ import numpy as np
 from likewise.exceptions import InvalidParameterError
 from likewise.kernels._threads import resolve_threads
 from likewise.retrieval._base import ItemVectors
-from likewise.retrieval._candidates import CandidateIndex, import_faiss
+from likewise.retrieval._candidates import CandidateIndex, deserialize, import_faiss
 
 __all__ = ["DEFAULT_PARAMS", "MIN_SCAN_NODES", "HNSWIndex", "import_faiss"]
 
@@ -86,13 +86,7 @@ class HNSWIndex(CandidateIndex):
             checked = _check_params(params)
         except InvalidParameterError as exc:
             raise ValueError(str(exc)) from exc
-        faiss = import_faiss()
-        try:
-            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))  # no copy; already downcast
-        except RuntimeError as exc:
-            raise ValueError(f"the index file is not a readable faiss index: {str(exc).splitlines()[0]}") from exc
-        if not isinstance(index, faiss.IndexHNSWFlat) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise ValueError(f"the index file holds a {type(index).__name__}, not an inner-product IndexHNSWFlat")
+        index = deserialize(data, "IndexHNSWFlat")
         expected = items.augmented()
         if index.ntotal != expected.shape[0] or index.d != expected.shape[1]:
             raise ValueError(
@@ -101,6 +95,7 @@ class HNSWIndex(CandidateIndex):
             )
         if index.hnsw.efConstruction != checked["ef_construction"]:
             raise ValueError("the index was built with another ef_construction than meta.json says")
+        faiss = import_faiss()
         stored = faiss.rev_swig_ptr(faiss.downcast_index(index.storage).get_xb(), index.ntotal * index.d)
         if not np.array_equal(np.asarray(stored).reshape(expected.shape), expected):
             raise ValueError("the index's vectors are not the model's item factors (a stale or foreign index)")

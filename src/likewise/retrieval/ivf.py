@@ -39,7 +39,7 @@ import numpy as np
 from likewise.exceptions import InvalidParameterError
 from likewise.kernels._threads import resolve_threads
 from likewise.retrieval._base import ItemVectors
-from likewise.retrieval._candidates import CandidateIndex, import_faiss
+from likewise.retrieval._candidates import CandidateIndex, deserialize, import_faiss
 
 __all__ = ["DEFAULT_RERANK", "NPROBE_SHARE", "IVFPQIndex"]
 
@@ -151,13 +151,7 @@ class IVFPQIndex(CandidateIndex):
             raise ValueError("the index's vectors are not the model's item factors (a stale or foreign index)")
         if digests["index_sha256"] != hashlib.sha256(data).hexdigest():
             raise ValueError("the index file is not the one saved with these item factors (stale, foreign or damaged)")
-        faiss = import_faiss()
-        try:
-            index = faiss.deserialize_index(np.frombuffer(data, dtype=np.uint8))  # no copy; already downcast
-        except RuntimeError as exc:
-            raise ValueError(f"the index file is not a readable faiss index: {str(exc).splitlines()[0]}") from exc
-        if not isinstance(index, faiss.IndexIVFPQFastScan) or index.metric_type != faiss.METRIC_INNER_PRODUCT:
-            raise ValueError(f"the index file holds a {type(index).__name__}, not an inner-product IndexIVFPQFastScan")
+        index = deserialize(data, "IndexIVFPQFastScan")
         width = items.dim + (items.offsets is not None)
         expected = (items.n_items, -(-width // checked["pq_m"]) * checked["pq_m"], checked["nlist"], checked["pq_m"])
         found = (int(index.ntotal), int(index.d), int(index.nlist), int(index.pq.M))
