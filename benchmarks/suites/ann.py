@@ -1,7 +1,8 @@
 """Approximate nearest-neighbour retrieval (issue 15, items 1-2): recall@10 and queries per second.
 
 For each catalogue, one fresh process (`run_isolated`, so its peak memory is its own) measures
-likewise's exact path and its HNSW index (faiss, `model.build_index("hnsw")`) on the same queries:
+likewise's exact path, its HNSW index (faiss, `model.build_index("hnsw")`) and its IVF-PQ index
+(faiss fast scan with an exact re-rank, `model.build_index("ivf")`) on the same queries:
 
 - **ALS item factors on ml-latest-small** (9,742 items) and **on the 5M synthetic set** (12,000
   items; `--quick`: the 1M set) - ALS with 64 factors, 15 iterations. The 25M set (60,000 items)
@@ -17,8 +18,9 @@ likewise's exact path and its HNSW index (faiss, `model.build_index("hnsw")`) on
 
 Recall@10 is against the exact path's lists for the same queries. Single-query throughput is a
 loop of one-query calls; batch throughput one call with `BATCH` queries. The HNSW rows vary
-``ef_search`` on one built index (`HNSWIndex.set_ef_search`); build time is per catalogue. Peak
-memory is the child process's (data, model, index and the interpreter).
+``ef_search`` on one built index (`HNSWIndex.set_ef_search`), the IVF-PQ rows ``nprobe`` around its
+default (`IVFPQIndex.set_search`; default nlist, pq_m and rerank); build time is per index, "index
+MB" its saved size. Peak memory is the child process's (data, model, indexes and the interpreter).
 """
 
 from __future__ import annotations
@@ -32,7 +34,8 @@ from benchmarks.harness import BenchContext, Row, run_isolated
 SUITE = "ann"
 DESCRIPTION = (
     "Recall@10 against exact search and queries per second (single query and batch) of likewise's "
-    "exact path and its HNSW index (faiss IndexHNSWFlat, inner product; M=32, ef_construction=100) on "
+    "exact path, its HNSW index (faiss IndexHNSWFlat, inner product; M=32, ef_construction=100) and its "
+    "IVF-PQ index (faiss IndexIVFPQFastScan, 4-bit codes, exact re-rank; default nlist, three nprobe) on "
     "ALS item factors (64 factors) of "
     "ml-latest-small and of the 5M synthetic set (queries: random users, training items excluded; the "
     "25M set does not fit the suite's 15-minute budget) and on 1M x 64 synthetic factors drawn from the "
@@ -55,6 +58,7 @@ SINGLE = 300  # one-query calls timed per row
 BATCH = 2000  # queries in the batch call (also the recall sample)
 VECTOR_SINGLE, VECTOR_BATCH = 100, 1000  # the exact path takes ~0.1 s a query at 1M items
 VECTORS_FULL, VECTORS_QUICK = 1_000_000, 100_000
+IVF_NPROBE_FACTORS = (0.6, 1.0, 1.5)  # IVF-PQ rows: nprobe as multiples of the default (a quarter of nlist)
 LOG_FULL, LOG_QUICK = 5_000_000, 1_000_000
 
 
@@ -84,6 +88,25 @@ def _measure(single: Any, batch: Any, truth: Any, label: str, n_single: int, n_b
     out = _throughput(single, batch, n_single, n_batch)
     found = out.pop("result")
     return {"path": label, "recall": 1.0 if truth is None else _recall(found, truth), **out, "lists": found}
+
+
+def _described(path: dict[str, Any], index: Any, params: dict[str, Any], build_s: float) -> dict[str, Any]:
+    """`path` with the index's algorithm, parameters, build time and serialised size."""
+    names = {"hnsw": "HNSW index (faiss)", "ivf": "IVF-PQ index (faiss fast scan) + exact re-rank"}
+    shown = {k: v for k, v in params.items() if not k.endswith("_sha256")}
+    data = index.to_bytes()
+    return {**path, "algorithm": names[index.kind], "params": shown, "build_s": build_s, "index_mb": len(data) / 1e6}
+
+
+def _ivf_paths(index: Any, single: Any, batch: Any, truth: Any, n_single: int, n_batch: int, build_s: float) -> Any:
+    """IVF-PQ rows: the default nprobe and `IVF_NPROBE_FACTORS` times it, one built index."""
+    default = index.params()["nprobe"]
+    for factor in IVF_NPROBE_FACTORS:
+        nprobe = min(index.params()["nlist"], max(1, round(default * factor)))
+        index.set_search(nprobe=nprobe)
+        path = _measure(single, batch, truth, f"ivf nprobe={nprobe}", n_single, n_batch)
+        yield _described(path, index, index.params(), build_s)
+    index.set_search(nprobe=default)
 
 
 # --------------------------------------------------------------------------- children
@@ -122,13 +145,18 @@ def _als_case(source: str, threads: int, data_dir: str) -> dict[str, Any]:
     build_s = time.perf_counter() - start
     for ef in EF_SEARCH:
         model.index_.set_ef_search(ef)
-        paths.append(_measure(single, batch, truth, f"hnsw ef_search={ef}", SINGLE, batch_users.size))
+        path = _measure(single, batch, truth, f"hnsw ef_search={ef}", SINGLE, batch_users.size)
+        paths.append(_described(path, model.index_, model.index_.params(), build_s))
+    start = time.perf_counter()
+    model.build_index("ivf")
+    build_s = time.perf_counter() - start
+    paths += _ivf_paths(model.index_, single, batch, truth, SINGLE, batch_users.size, build_s)
     for path in paths:
         path.pop("lists")
     shape = {"users": data.n_users, "items": data.n_items, "interactions": data.nnz}
     return {
         "paths": paths, "build_s": build_s, "fit_s": fit_s, "shape": shape, "n_queries": batch_users.size,
-        "hnsw": HNSW_PARAMS, "single": SINGLE,
+        "single": SINGLE,
     }  # fmt: skip
 
 
@@ -151,7 +179,7 @@ def _vectors_case(n_items: int, threads: int, data_dir: str) -> dict[str, Any]:
 
     import likewise
     from likewise.data.movielens import read_ml_latest
-    from likewise.retrieval import ExactIndex, HNSWIndex, ItemVectors
+    from likewise.retrieval import ExactIndex, HNSWIndex, ItemVectors, IVFPQIndex
 
     model = likewise.ALS(**ALS_PARAMS, n_threads=threads).fit(read_ml_latest(Path(data_dir) / "ml-latest-small"))
     rng = np.random.default_rng(0)
@@ -168,15 +196,20 @@ def _vectors_case(n_items: int, threads: int, data_dir: str) -> dict[str, Any]:
     build_s = time.perf_counter() - start
     for ef in VECTOR_EF_SEARCH:
         index.set_ef_search(ef)
-        paths.append(
-            _measure(lambda i: index.search(queries[i], K), lambda: index.search(queries, K)[0], truth,
-                     f"hnsw ef_search={ef}", SINGLE, VECTOR_BATCH)
-        )  # fmt: skip
+        path = _measure(lambda i: index.search(queries[i], K), lambda: index.search(queries, K)[0], truth,
+                        f"hnsw ef_search={ef}", SINGLE, VECTOR_BATCH)  # fmt: skip
+        paths.append(_described(path, index, index.params(), build_s))
+    index = None  # its memory before the next build
+    start = time.perf_counter()
+    ivf = IVFPQIndex.build(items, n_threads=threads)
+    ivf_build_s = time.perf_counter() - start
+    paths += _ivf_paths(ivf, lambda i: ivf.search(queries[i], K), lambda: ivf.search(queries, K)[0], truth, SINGLE,
+                        VECTOR_BATCH, ivf_build_s)  # fmt: skip
     for path in paths:
         path.pop("lists")
     return {
         "paths": paths, "build_s": build_s, "fit_s": None, "shape": {"items": n_items}, "n_queries": VECTOR_BATCH,
-        "hnsw": VECTOR_HNSW_PARAMS, "single": VECTOR_SINGLE,
+        "single": VECTOR_SINGLE,
     }  # fmt: skip
 
 
@@ -194,15 +227,16 @@ def _rows(out: dict[str, Any], peak_mb: float, dataset: str, threads: int, note:
                 task=TASK,
                 dataset=dataset,
                 library="likewise",
-                algorithm="HNSW index (faiss)" if approximate else "exact (factor_topk)",
-                params={**out["hnsw"], "ef_search": int(path["path"].split("=")[1])} if approximate else {},
+                algorithm=path["algorithm"] if approximate else "exact (factor_topk)",
+                params=path["params"] if approximate else {},
                 metrics={
                     **{k: v for k, v in out["shape"].items()},
                     "recall@10": path["recall"],
                     "single q/s": path["single_qps"],
                     "batch q/s": path["batch_qps"],
                     "single speed-up": path["single_qps"] / exact_single,
-                    "build s": out["build_s"] if approximate else 0.0,
+                    "build s": path["build_s"] if approximate else 0.0,
+                    "index MB": path["index_mb"] if approximate else 0.0,
                 },
                 fit_s=out["fit_s"],
                 peak_mb=peak_mb,

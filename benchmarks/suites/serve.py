@@ -24,7 +24,9 @@ For an ALS model over ml-latest-small (610 users x 9,742 movies) and over a synt
 - ``open loop 500/s + ingestion``: the same while a third process posts events
   (`EVENT_BATCH` events every `EVENT_PERIOD_S`, each acknowledged only once durable).
 - ``open loop 500/s + reloads``: the same while ``POST /v1/admin/reload`` swaps between two model
-  directories every `RELOAD_PERIOD_S` seconds (each post reaches one of the workers).
+  directories every `RELOAD_PERIOD_S` seconds (each post reaches one of the workers). It runs on
+  the same server and store after the ingestion row, so most requested users already have events
+  and are answered by fold-in (the costlier path) while the reloads run.
 
 Proof rows on the ml-latest-small model (`likewise.testing.serving`, the code tests/serving runs):
 schemathesis on every operation of the app's OpenAPI schema (operations, examples, 5xx, schema
@@ -39,26 +41,20 @@ is counted apart as "short". ``--quick`` runs 3 s scenarios on a smaller synthet
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import random
-import re
 import shutil
-import socket
 import subprocess
-import sys
 import tempfile
 import time
-import urllib.parse
 import uuid
 from concurrent.futures import Future, ProcessPoolExecutor
-from contextlib import contextmanager
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-from benchmarks.harness import REPO_ROOT, BenchContext, BenchmarkError, Row
+from benchmarks.harness import BenchContext, BenchmarkError, Row
+from benchmarks.suites._http_load import load_generator, percentile, served, wrk_closed_loop
 
 SUITE = "serve"
 DESCRIPTION = (
@@ -66,7 +62,7 @@ DESCRIPTION = (
     "recommendations (n=10, a genre filter on) for ALS over ml-latest-small and over a 60k-item "
     "synthetic catalogue; closed loop (fixed concurrency, the most it sustains) and open loop at "
     "500 requests/s (latency from the scheduled send time), alone, during event ingestion and during "
-    "model reloads. One uvicorn worker, one compute thread, OPENBLAS_NUM_THREADS=1; the load "
+    "model reloads. One and two uvicorn workers, one compute thread each, OPENBLAS_NUM_THREADS=1; the load "
     "generator is another process on the same machine."
 )
 TASK = "GET user recommendations, n=10, genre filter"
@@ -77,8 +73,6 @@ EVENT_BATCH = 10
 EVENT_PERIOD_S = 0.05  # 200 events/s
 RELOAD_PERIOD_S = 2.0
 TOKEN = "bench-token"
-WORKER_START_S = 8.0  # wait for every worker after the first answers (see _server)
-GRACE_S = 5.0  # how long an open-loop run waits for answers after its schedule ends
 ALS_PARAMS: dict[str, Any] = {"n_factors": 64, "n_epochs": 10, "reg": 0.05, "random_state": 0}
 SYNTHETIC_ITEMS = 60_000
 GENRES = ("Comedy", "Drama", "Action", "Thriller", "Romance")
@@ -139,219 +133,11 @@ def _write_catalogue(data: Any, folder: Path) -> None:
 # --------------------------------------------------------------------------- the server
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@contextmanager
-def _server(model_dir: Path, folder: Path, workers: int) -> Any:
-    """A `likewise serve` subprocess: `workers` processes, one compute thread each; yields its base URL."""
-    import httpx
-
-    port = _free_port()
-    env = {
-        **os.environ,
-        "LIKEWISE_API_TOKEN": TOKEN,
-        "LIKEWISE_MODEL_THREADS": "1",
-        "OPENBLAS_NUM_THREADS": "1",
-        "OMP_NUM_THREADS": "1",
-        "NUMBA_NUM_THREADS": "1",
-        "PYTHONPATH": os.pathsep.join(p for p in (str(REPO_ROOT / "src"), os.environ.get("PYTHONPATH")) if p),
-    }
-    command = [
-        sys.executable, "-m", "likewise", "serve", str(model_dir),
-        "--store", f"sqlite:///{folder / 'events.db'}",
-        "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers),
-    ]  # fmt: skip
-    log = folder / "server.log"
-    with log.open("wb") as out:
-        proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=REPO_ROOT)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 120
-        while True:
-            if proc.poll() is not None:
-                raise BenchmarkError(f"the server exited with {proc.returncode}: {log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{base}/readyz", timeout=2.0).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                raise BenchmarkError(f"the server was not ready in 120 s: {log.read_text()[-3000:]}")
-            time.sleep(0.2)
-        if workers > 1:
-            # /readyz answers from the first worker up; the others may still be loading (and
-            # taking CPU). No request can tell them apart, so give them a fixed head start.
-            time.sleep(WORKER_START_S)
-        yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=20)
-
-
-# --------------------------------------------------------------------------- load (child processes)
-
-
-def _percentile(sorted_values: list[float], q: float) -> float:
-    if not sorted_values:
-        return float("nan")
-    rank = min(len(sorted_values) - 1, max(0, round(q / 100.0 * (len(sorted_values) - 1))))
-    return sorted_values[rank]
-
-
-def _summary(
-    latencies: list[float], errors: int, short: int, elapsed: float, statuses: dict[str, int]
-) -> dict[str, Any]:
-    ordered = sorted(latencies)
-    return {
-        "requests": len(latencies) + errors,
-        "ok": len(latencies),
-        "errors": errors,
-        "short": short,
-        "req/s": len(latencies) / elapsed if elapsed > 0 else float("nan"),
-        "p50 ms": _percentile(ordered, 50) * 1000,
-        "p90 ms": _percentile(ordered, 90) * 1000,
-        "p99 ms": _percentile(ordered, 99) * 1000,
-        "max ms": (ordered[-1] * 1000) if ordered else float("nan"),
-        "statuses": statuses,
-    }
-
-
 def _paths(users: list[Any], seed: int) -> list[str]:
     rng = random.Random(seed)
     return [
         f"/v1/users/{rng.choice(users)}/recommendations?n={N}&filter=genre:{rng.choice(GENRES)}" for _ in range(4096)
     ]
-
-
-class _Connection:
-    """One keep-alive HTTP/1.1 connection on asyncio streams: the load generator's GETs.
-
-    Decision, measured: an httpx client spends about as much CPU per request as the server's
-    whole answer, CPU taken from the server on the same 2 cores. This writes a GET and reads a
-    ``Content-Length`` body (what uvicorn sends), nothing more.
-    """
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, host: str) -> None:
-        self.reader, self.writer, self.host = reader, writer, host
-
-    @classmethod
-    async def open(cls, host: str, port: int) -> _Connection:
-        reader, writer = await asyncio.open_connection(host, port)
-        return cls(reader, writer, host)
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        self.writer.write(f"GET {path} HTTP/1.1\r\nHost: {self.host}\r\n\r\n".encode())
-        head = await self.reader.readuntil(b"\r\n\r\n")
-        status = int(head[9:12])
-        length = None
-        for line in head.split(b"\r\n")[1:]:
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-        if length is None:
-            raise BenchmarkError("the server answered without a Content-Length")
-        return status, await self.reader.readexactly(length)
-
-    def close(self) -> None:
-        self.writer.close()
-
-
-class _Pool:
-    """Idle connections, reused; a new one opened when all are busy (an open loop never waits)."""
-
-    def __init__(self, base: str) -> None:
-        url = urllib.parse.urlsplit(base)
-        self.host, self.port = url.hostname or "127.0.0.1", int(url.port or 80)
-        self.idle: list[_Connection] = []
-
-    async def get(self, path: str) -> tuple[int, bytes]:
-        connection = self.idle.pop() if self.idle else await _Connection.open(self.host, self.port)
-        try:
-            answer = await connection.get(path)
-        except BaseException:  # a failed or cancelled exchange leaves the stream unusable
-            connection.close()
-            raise
-        self.idle.append(connection)
-        return answer
-
-    def close(self) -> None:
-        for connection in self.idle:
-            connection.close()
-
-
-async def _get(pool: _Pool, path: str, tally: dict[str, Any], started: float) -> None:
-    try:
-        status, body = await pool.get(path)
-    except Exception as exc:  # transport failures are errors of the run, never a crash of it
-        tally["errors"] += 1
-        key = type(exc).__name__
-        tally["statuses"][key] = tally["statuses"].get(key, 0) + 1
-        return
-    done = time.perf_counter()
-    key = str(status)
-    tally["statuses"][key] = tally["statuses"].get(key, 0) + 1
-    if status != 200:
-        tally["errors"] += 1
-        return
-    tally["latencies"].append(done - started)
-    if len(json.loads(body)["items"]) != N:
-        tally["short"] += 1
-
-
-def load_generator(
-    base: str, users: list[Any], duration: float, start_at: float, rate: float | None, seed: int
-) -> dict[str, Any]:
-    """Closed loop (`rate` None: `CONCURRENCY` clients back to back) or open loop at `rate`/s."""
-    return asyncio.run(_load(base, users, duration, start_at, rate, seed))
-
-
-async def _load(base: str, users: list[Any], duration: float, start_at: float, rate: float | None, seed: int) -> Any:
-    paths = _paths(users, seed)
-    tally: dict[str, Any] = {"latencies": [], "errors": 0, "short": 0, "statuses": {}}
-    pool = _Pool(base)
-    try:
-        await _get(pool, paths[0], {"latencies": [], "errors": 0, "short": 0, "statuses": {}}, time.perf_counter())
-        await asyncio.sleep(max(0.0, start_at - time.time()))
-        t0 = time.perf_counter()
-        if rate is None:
-
-            async def worker(offset: int) -> None:
-                i = offset
-                while time.perf_counter() - t0 < duration:
-                    await _get(pool, paths[i % len(paths)], tally, time.perf_counter())
-                    i += CONCURRENCY
-
-            await asyncio.gather(*(worker(k) for k in range(CONCURRENCY)))
-            elapsed = time.perf_counter() - t0
-        else:
-            tasks = []
-            i = 0
-            while (scheduled := t0 + i / rate) < t0 + duration:
-                delay = scheduled - time.perf_counter()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                tasks.append(asyncio.create_task(_get(pool, paths[i % len(paths)], tally, scheduled)))
-                i += 1
-            # Bounded in time: what a falling-behind server has not answered GRACE_S after the
-            # schedule ends is cancelled and counted as an error ("unanswered").
-            _, pending = await asyncio.wait(tasks, timeout=GRACE_S)
-            for task in pending:
-                task.cancel()
-            tally["errors"] += len(pending)
-            if pending:
-                tally["statuses"]["unanswered"] = len(pending)
-            elapsed = duration  # throughput over the schedule: answers late or never do not stretch it
-    finally:
-        pool.close()
-    return _summary(tally["latencies"], tally["errors"], tally["short"], elapsed, tally["statuses"])
 
 
 def event_poster(base: str, users: list[Any], items: list[Any], duration: float, start_at: float) -> dict[str, Any]:
@@ -393,8 +179,8 @@ def event_poster(base: str, users: list[Any], items: list[Any], duration: float,
         "post errors": errors,
         "events/s acked": accepted / elapsed,
         "duplicates": duplicates,
-        "post p50 ms": _percentile(ordered, 50) * 1000,
-        "post p99 ms": _percentile(ordered, 99) * 1000,
+        "post p50 ms": percentile(ordered, 50) * 1000,
+        "post p99 ms": percentile(ordered, 99) * 1000,
     }
 
 
@@ -423,56 +209,6 @@ def reloader(base: str, dirs: list[str], duration: float, start_at: float) -> di
 # --------------------------------------------------------------------------- wrk (optional)
 
 # One request per call, from the same 4096 paths as the Python generator, round robin.
-_WRK_SCRIPT = """
-local paths = {}
-for line in io.lines(os.getenv("LIKEWISE_WRK_PATHS")) do paths[#paths + 1] = line end
-local i = 0
-request = function()
-  i = i + 1
-  return wrk.format("GET", paths[(i % #paths) + 1])
-end
-"""
-_WRK_UNITS = {"us": 1e-3, "ms": 1.0, "s": 1000.0, "m": 60_000.0}
-
-
-def _wrk_ms(text: str) -> float:
-    match = re.fullmatch(r"([0-9.]+)(us|ms|s|m)", text)
-    if match is None:
-        raise BenchmarkError(f"cannot read wrk's latency {text!r}")
-    return float(match[1]) * _WRK_UNITS[match[2]]
-
-
-def wrk_closed_loop(base: str, users: list[Any], duration: float, folder: Path) -> dict[str, Any]:
-    """`CONCURRENCY` connections back to back from wrk (C, one thread): the server's capacity with a
-    load generator that costs it little CPU. Latency percentiles are wrk's (closed loop)."""
-    paths, script = folder / "wrk-paths.txt", folder / "wrk.lua"
-    paths.write_text("\n".join(_paths(users, 42)) + "\n")
-    script.write_text(_WRK_SCRIPT)
-    command = ["wrk", "-t1", f"-c{CONCURRENCY}", f"-d{duration:.0f}s", "--latency", "-s", str(script), base]
-    env = {**os.environ, "LIKEWISE_WRK_PATHS": str(paths)}
-    subprocess.run([*command[:3], "-d2s", *command[4:]], env=env, capture_output=True, check=True)  # warm-up
-    out = subprocess.run(command, env=env, capture_output=True, text=True, check=True, timeout=duration + 60).stdout
-    percentiles = dict(re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.MULTILINE))
-    total = re.search(r"(\d+) requests in ([0-9.]+)(\w+),", out)
-    rate = re.search(r"Requests/sec:\s+([0-9.]+)", out)
-    if total is None or rate is None or set(percentiles) != {"50", "75", "90", "99"}:
-        raise BenchmarkError(f"cannot read wrk's output: {out}")
-    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
-    errors = (int(non_2xx[1]) if non_2xx else 0) + (sum(int(v) for v in sockets.groups()) if sockets else 0)
-    max_ms = re.search(r"^\s+Latency\s+\S+\s+\S+\s+(\S+)", out, re.MULTILINE)
-    return {
-        "requests": int(total[1]),
-        "errors": errors,
-        "req/s": float(rate[1]),
-        "p50 ms": _wrk_ms(percentiles["50"]),
-        "p90 ms": _wrk_ms(percentiles["90"]),
-        "p99 ms": _wrk_ms(percentiles["99"]),
-        "max ms": _wrk_ms(max_ms[1]) if max_ms else float("nan"),
-        "statuses": {"non-2xx": int(non_2xx[1]) if non_2xx else 0, "socket errors": sockets[0] if sockets else 0},
-    }
-
-
 # --------------------------------------------------------------------------- scenarios
 
 
@@ -492,7 +228,7 @@ def _scenario(
         side = pool.submit(event_poster, base, users, items, duration, start_at)
     elif kind.endswith("reloads"):
         side = pool.submit(reloader, base, [str(d) for d in dirs], duration, start_at)
-    result = pool.submit(load_generator, base, users, duration, start_at, rate, 42).result()
+    result = pool.submit(load_generator, base, _paths(users, 42), N, duration, start_at, rate, CONCURRENCY).result()
     if side is not None:
         result.update(side.result())
     return result
@@ -535,9 +271,10 @@ def _load_rows(ctx: BenchContext, pool: ProcessPoolExecutor, name: str, data: An
     if not has_wrk:
         ctx.skipped["wrk"] = "wrk is not installed (apt-get install wrk): its closed-loop rows are left out"
     for workers in (1, WORKERS):
-        with _server(first, folder, workers) as base:
+        with served(first, folder, workers, TOKEN) as server:
+            base = server.base
             if has_wrk:
-                result = wrk_closed_loop(base, users, duration, folder)
+                result = wrk_closed_loop(base, _paths(users, 42), duration, folder, CONCURRENCY)
                 rows.append(_row(name, "closed loop", result, data.n_items, workers, "wrk 4.1 (C, 1 thread)"))
             if workers == 1:
                 continue

@@ -297,10 +297,71 @@ def test_single_row_numpy_path_equals_the_kernel(seed, n_items, k, seen_share, n
     np.testing.assert_array_equal(got_top, want_top[0])
 
 
+@HYPO
+@given(
+    st.integers(0, 2**32 - 1),
+    st.integers(1, 3000),
+    st.integers(1, 12),
+    st.sampled_from([1, 2, 4, 16]),
+    st.floats(0, 0.6),
+    st.floats(0, 0.3),
+    st.floats(0, 1),
+)
+def test_block_maxima_prefilter_keeps_the_kernels_answer(seed, n_items, k, block, seen_share, nan_share, allowed_share):
+    """`_candidates`' bound (the k-th largest block maximum) with tiny blocks, so short rows take
+    the prefilter: few distinct values (ties at the bound), infinities, NaN, most items filtered
+    out (an infinite bound falls back), and the tail after the last whole block."""
+    from likewise.kernels import topk
+    from likewise.kernels.topk import _topk_serial, topk_row_numpy
+
+    rng = np.random.default_rng(seed)
+    row = rng.integers(-3, 4, n_items).astype(np.float32)
+    row[rng.random(n_items) < 0.02] = np.inf
+    row[rng.random(n_items) < 0.05] = -np.inf
+    row[rng.random(n_items) < nan_share] = np.nan
+    seen = np.flatnonzero(rng.random(n_items) < seen_share).astype(np.int32)
+    allowed = rng.random(n_items) < allowed_share
+    got_idx, got_top = np.empty(k, np.int32), np.empty(k, np.float32)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(topk, "_BLOCK", block)
+        topk_row_numpy(row, k, seen, allowed, got_idx, got_top)
+    want_idx, want_top = np.empty((1, k), np.int32), np.empty((1, k), np.float32)
+    indptr = np.array([0, seen.size], dtype=np.int64)
+    _topk_serial(row[None, :], k, indptr, seen, np.zeros(1, np.int64), allowed, want_idx, want_top)
+    np.testing.assert_array_equal(got_idx, want_idx[0])
+    np.testing.assert_array_equal(got_top, want_top[0])
+
+
+def test_block_maxima_prefilter_on_a_million_scores(rng):
+    """The real block length on a catalogue-sized row: the same answer as the kernel, and only
+    a handful of candidates survive the bound."""
+    from likewise.kernels.topk import _candidates, _topk_serial, topk_row_numpy
+
+    n_items, k = 1_000_000, 10
+    row = rng.standard_normal(n_items).astype(np.float32)
+    row[[17, 999_999]] = row.max() + 1  # a tie at the top, one of them in the tail
+    seen = np.sort(rng.choice(n_items, 500, replace=False)).astype(np.int32)
+    allowed = rng.random(n_items) < 0.95
+    allowed[[17, 999_999]] = True
+    seen = seen[(seen != 17) & (seen != 999_999)]
+    eligible = allowed.copy()
+    eligible[seen] = False
+    assert _candidates(row, eligible, k).size < 2_000
+    got_idx, got_top = np.empty(k, np.int32), np.empty(k, np.float32)
+    topk_row_numpy(row, k, seen, allowed, got_idx, got_top)
+    want_idx, want_top = np.empty((1, k), np.int32), np.empty((1, k), np.float32)
+    _topk_serial(
+        row[None, :], k, np.array([0, seen.size], np.int64), seen, np.zeros(1, np.int64), allowed, want_idx, want_top
+    )
+    np.testing.assert_array_equal(got_idx, want_idx[0])
+    np.testing.assert_array_equal(got_top, want_top[0])
+    assert got_idx[:2].tolist() == [17, 999_999]
+
+
 def test_one_user_factor_topk_equals_the_kernel(rng):
-    """factor_topk serves one user without numba (ctypes sgemm + numpy selection): bit for bit what
-    the kernel computes for that one user, and the batch's ranking (BLAS may round a 1-row product
-    differently from a many-row one by an ulp, as it did before this path existed)."""
+    """factor_topk serves one user without numba (ctypes sgemv + numpy selection): the kernel's
+    items in the kernel's order for that one user and the batch's ranking, scores to an ulp (sgemv
+    rounds differently from the kernel's sgemm)."""
     from likewise.kernels.als import _factor_topk_serial, factor_topk
     from likewise.kernels.topk import filter_arrays
 
@@ -319,7 +380,7 @@ def test_one_user_factor_topk_equals_the_kernel(rng):
         want_idx, want_top = np.empty((1, 15), np.int32), np.empty((1, 15), np.float32)
         _factor_topk_serial(U, V, bias, rows, 15, *filters, 1, 1, want_idx, want_top)
         np.testing.assert_array_equal(idx, want_idx)
-        np.testing.assert_array_equal(top, want_top)
+        np.testing.assert_allclose(top, want_top, rtol=1e-6)
         np.testing.assert_array_equal(idx[0], batch_idx[user])
         np.testing.assert_allclose(top[0], batch_top[user], rtol=1e-6)
 

@@ -14,7 +14,7 @@ import pytest
 from likewise import ALS, BPR, SVD, TimeSVDpp, load
 from likewise.data.synthetic import synthetic
 from likewise.exceptions import InvalidParameterError, ModelFormatError, NotSupportedError, PerformanceWarning
-from likewise.retrieval import ExactIndex, HNSWIndex
+from likewise.retrieval import ExactIndex, HNSWIndex, IVFPQIndex
 from likewise.testing import RecommenderConformance
 from tests.models._model_dirs import edit_meta, reseal
 
@@ -27,6 +27,22 @@ class TestALSWithHNSW(RecommenderConformance):
 
     def make_model(self):
         return ALS(n_factors=4, reg=0.1, alpha=2.0, solver="cholesky", random_state=0)
+
+
+class TestALSWithIVF(RecommenderConformance):
+    exact_fold_in = False
+    index: ClassVar[dict[str, Any]] = {"kind": "ivf", "rerank": 2}
+
+    def make_model(self):
+        return ALS(n_factors=4, reg=0.1, alpha=2.0, solver="cholesky", random_state=0)
+
+
+class TestBPRWithIVF(RecommenderConformance):
+    exact_fold_in = False
+    index: ClassVar[dict[str, Any]] = {"kind": "ivf", "similar_items": True}
+
+    def make_model(self):
+        return BPR(n_factors=4, learning_rate=0.05, n_epochs=150, deterministic=True, random_state=0)
 
 
 class TestALSWithExactIndex(RecommenderConformance):
@@ -71,10 +87,15 @@ def _recall(a, b) -> float:
     return float(np.mean([len(set(x) & set(y)) / len(y) for x, y in zip(a, b, strict=True)]))
 
 
-def test_recommend_recall_filters_and_scores(als, larger) -> None:
+# (kind, a search parameter of that kind with a non-default value, the index class)
+KINDS = [("hnsw", {"ef_search": 64}, HNSWIndex), ("ivf", {"nprobe": 30}, IVFPQIndex)]
+
+
+@pytest.mark.parametrize("kind", ["hnsw", "ivf"])
+def test_recommend_recall_filters_and_scores(als, larger, kind) -> None:
     users = larger.users.ids[:300]
     exact = als.recommend(users, 10)
-    model = pickle.loads(pickle.dumps(als)).build_index("hnsw", similar_items=True)
+    model = pickle.loads(pickle.dumps(als)).build_index(kind, similar_items=True)
     approx = model.recommend(users, 10)
     assert _recall(approx.indices, exact.indices) >= 0.95
     assert (approx.indices >= 0).all()
@@ -94,13 +115,15 @@ def test_recommend_recall_filters_and_scores(als, larger) -> None:
     assert (subset.valid.sum(axis=1) == 10).all() and np.isin(subset.ids(), wanted).all()
 
 
-def test_save_load_keeps_the_index_and_checks_it(als, larger, tmp_path: Path) -> None:
-    model = pickle.loads(pickle.dumps(als)).build_index("hnsw", similar_items=True, ef_search=64)
+@pytest.mark.parametrize(("kind", "param", "index_type"), KINDS)
+def test_save_load_keeps_the_index_and_checks_it(als, larger, tmp_path: Path, kind, param, index_type) -> None:
+    model = pickle.loads(pickle.dumps(als)).build_index(kind, similar_items=True, **param)
     model.save(tmp_path / "m")
     manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
     assert set(manifest["files"]) == {"meta.json", "arrays.npz", "index.bin", "similar_index.bin"}
     loaded = load(tmp_path / "m")
-    assert isinstance(loaded.index_, HNSWIndex) and loaded.index_.params()["ef_search"] == 64
+    name, value = next(iter(param.items()))
+    assert isinstance(loaded.index_, index_type) and loaded.index_.params()[name] == value
     users = larger.users.ids[:50]
     np.testing.assert_array_equal(loaded.recommend(users).indices, model.recommend(users).indices)
     np.testing.assert_array_equal(loaded.similar_items(users[:5]).indices, model.similar_items(users[:5]).indices)
@@ -109,8 +132,16 @@ def test_save_load_keeps_the_index_and_checks_it(als, larger, tmp_path: Path) ->
     assert not (tmp_path / "m" / "index.bin").exists() and not hasattr(load(tmp_path / "m"), "index_")
 
 
-def test_corrupt_or_foreign_index_file_is_refused(als, tmp_path: Path) -> None:
-    model = pickle.loads(pickle.dumps(als)).build_index("hnsw")
+@pytest.mark.parametrize(
+    ("kind", "damaged", "foreign"),
+    [
+        ("hnsw", "not a readable faiss index", "not the model's item factors"),
+        # an IVF-PQ index holds codes, not vectors: meta.json keeps the digest of its bytes
+        ("ivf", "not the one saved with these item factors", "not the one saved with these item factors"),
+    ],
+)
+def test_corrupt_or_foreign_index_file_is_refused(als, tmp_path: Path, kind, damaged, foreign) -> None:
+    model = pickle.loads(pickle.dumps(als)).build_index(kind)
     model.save(tmp_path / "m")
     path = tmp_path / "m" / "index.bin"
     blob = bytearray(path.read_bytes())
@@ -120,13 +151,13 @@ def test_corrupt_or_foreign_index_file_is_refused(als, tmp_path: Path) -> None:
         load(tmp_path / "m")
     path.write_bytes(bytes(blob[: len(blob) // 2]))
     reseal(tmp_path / "m")  # someone who can write the directory: the content checks remain
-    with pytest.raises(ModelFormatError, match="not a readable faiss index"):
+    with pytest.raises(ModelFormatError, match=damaged):
         load(tmp_path / "m")
     other = ALS(n_factors=16, random_state=1, n_threads=1).fit(synthetic(2000, 3000, 60000, kind="implicit"))
-    other.build_index("hnsw").save(tmp_path / "other")
+    other.build_index(kind).save(tmp_path / "other")
     path.write_bytes((tmp_path / "other" / "index.bin").read_bytes())
     reseal(tmp_path / "m")
-    with pytest.raises(ModelFormatError, match="not the model's item factors"):
+    with pytest.raises(ModelFormatError, match=foreign):
         load(tmp_path / "m")
 
 

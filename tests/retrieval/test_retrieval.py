@@ -152,7 +152,7 @@ def test_serialisation_round_trip_and_checks() -> None:
     with pytest.raises(ValueError, match="items of width"):
         restore_index("hnsw", ItemVectors.of(vectors[:400]), index.params(), data)
     with pytest.raises(ValueError, match="index kind"):
-        restore_index("ivf", items, {}, data)
+        restore_index("annoy", items, {}, data)
     with pytest.raises(ValueError, match="no parameter"):
         restore_index("hnsw", items, {"efs": 3}, data)
 

@@ -32,7 +32,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from likewise.kernels._blas import gemm_nt, gemm_nt_python, potrf_upper, syrk_upper
+from likewise.kernels._blas import gemm_nt, gemv_python, potrf_upper, syrk_upper
 from likewise.kernels._jit import serial_and_parallel
 from likewise.kernels._threads import parallel_allowed
 from likewise.kernels.topk import _topk_serial, filter_arrays, topk_row_numpy
@@ -322,9 +322,11 @@ def _one_user_topk(
     out_idx: np.ndarray,
     out_scores: np.ndarray,
 ) -> None:
-    """`factor_topk` for one user (`u` is (1, f)): sgemm through ctypes, numpy selection.
+    """`factor_topk` for one user (`u` is (1, f)): sgemv through ctypes, numpy selection.
 
-    With every item (or most) allowed this is bit for bit the kernel. When a filter allows
+    With every item (or most) allowed: the kernel's items in its order, scores to an ulp (sgemv
+    and the kernel's sgemm round differently; a one-row sgemm, which matched bit for bit, cost
+    4x the sgemv on a million items). When a filter allows
     under `_SUBSET_SHARE` of the items (a server's ``filter=genre:...``), only the allowed
     rows of V are read and scored (`_allowed_dots`; a 60k-item catalogue filtered to a fifth
     costs a fifth of the memory traffic): the same items and order, and scores rounded
@@ -335,7 +337,7 @@ def _one_user_topk(
     n_allowed = int(np.count_nonzero(allowed))
     if n_allowed >= _SUBSET_SHARE * n_items:
         scores = np.empty((1, n_items), dtype=np.float32)
-        gemm_nt_python(u, V, scores)
+        gemv_python(V, np.ascontiguousarray(u[0]), scores[0])
         if bias.shape[0] > 0:
             scores[0] += bias
         topk_row_numpy(scores[0], k, seen, allowed, out_idx[0], out_scores[0])
@@ -400,7 +402,7 @@ def factor_topk(
     out_scores = np.empty((n, k), dtype=np.float32)
     if n == 0 or k == 0:
         return out_idx, out_scores
-    if n == 1:  # one user: the same sgemm and selection without numba (see topk_row_numpy)
+    if n == 1:  # one user: sgemv and the same selection without numba (see topk_row_numpy)
         src = seen_rows[0]
         seen = seen_indices[seen_indptr[src] : seen_indptr[src + 1]] if src >= 0 else seen_indices[:0]
         _one_user_topk(U[rows[:1]], V, int(k), bias, seen, allowed, out_idx, out_scores)

@@ -148,7 +148,7 @@ def topk_row_numpy(row, k, seen, allowed, out_idx, out_scores):
     """
     eligible = allowed & ~np.isnan(row)
     eligible[seen] = False
-    items = np.flatnonzero(eligible)
+    items = _candidates(row, eligible, k)
     values = row[items]
     if items.size > k:
         kth = np.partition(values, items.size - k)[items.size - k]  # the k-th largest score
@@ -161,6 +161,33 @@ def topk_row_numpy(row, k, seen, allowed, out_idx, out_scores):
     out_scores[:] = -np.inf
     out_idx[: order.size] = items[order]
     out_scores[: order.size] = values[order]
+
+
+_BLOCK = 1024
+"""Block length of `_candidates`' prefilter: its maxima are a pass over the row; a million
+items give ~1000 of them, whose k-th largest bounds the answer from below."""
+
+
+def _candidates(row: np.ndarray, eligible: np.ndarray, k: int) -> np.ndarray:
+    """Ascending indices of eligible items that include every item of the top `k` (and every
+    item tied with the k-th): all eligible items, or for a long row only those scoring at least
+    the k-th largest of its block maxima.
+
+    Why that is safe: each of the k best block maxima is a distinct eligible item scoring at
+    least that bound `t`, so the k-th best eligible score is >= t and nothing below t can be in
+    the top k. It saves the gather and the partition of a million scores (about 15 of 20 ms on
+    1M items) for the pass over the row that finds the maxima. Rows with fewer than 8k blocks
+    or an infinite bound (fewer than k eligible finite scores among the blocks) take every item.
+    """
+    n_blocks = row.size // _BLOCK
+    if n_blocks < 8 * k:
+        return np.flatnonzero(eligible)
+    masked = np.where(eligible, row, np.float32(-np.inf))
+    maxima = masked[: n_blocks * _BLOCK].reshape(n_blocks, _BLOCK).max(axis=1)
+    bound = np.partition(maxima, n_blocks - k)[n_blocks - k]
+    if not np.isfinite(bound):
+        return np.flatnonzero(eligible)
+    return np.flatnonzero(masked >= bound)  # the tail after the last whole block is included
 
 
 def filter_arrays(

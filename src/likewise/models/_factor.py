@@ -38,7 +38,7 @@ import scipy.sparse as sp
 
 from likewise._util import plain
 from likewise.exceptions import InvalidParameterError, NotSupportedError, PerformanceWarning
-from likewise.kernels._blas import gemm_nt_python
+from likewise.kernels._blas import gemv_python
 from likewise.kernels._threads import blas_threads
 from likewise.kernels.als import factor_topk
 from likewise.kernels.topk import topk_row_numpy
@@ -213,7 +213,7 @@ def subset_top_n(
     """
     items, rows, offsets = subset
     scores = np.empty((1, items.size), dtype=np.float32)
-    gemm_nt_python(np.ascontiguousarray(query, dtype=np.float32).reshape(1, -1), rows, scores)
+    gemv_python(rows, np.ascontiguousarray(query, dtype=np.float32).reshape(-1), scores[0])
     if offsets.size:
         scores[0] += offsets
     # the seen items among the allowed ones, as positions in `items`
@@ -253,13 +253,17 @@ class FactorModel(Recommender):
 
         Parameters
         ----------
-        kind : {"hnsw", "exact"}
+        kind : {"hnsw", "ivf", "exact"}
             ``"hnsw"``: faiss's HNSW graph by inner product (extra ``ann``), approximate;
+            ``"ivf"``: faiss's inverted file of 4-bit product-quantised codes, re-ranked exactly
+            (extra ``ann``), approximate, the faster one on large catalogues (docs/ann.md);
             ``"exact"``: brute force (the same answers as no index).
         similar_items : bool
             Also index the unit-length item factors, so `similar_items` (cosine) uses a graph too.
         **params
             For ``"hnsw"``: ``M`` (32), ``ef_construction`` (100), ``ef_search`` (128).
+            For ``"ivf"``: ``nlist`` (about 2 sqrt(n_items)), ``nprobe`` (a quarter of nlist),
+            ``pq_m`` (one code group per coordinate), ``rerank`` (10 candidates per result).
 
         Returns
         -------
@@ -331,12 +335,17 @@ class FactorModel(Recommender):
             "dim": index.items.dim,
             "offsets": index.items.offsets is not None,
         }
+        if "similar_index_" in self.__dict__:  # its own parameters (an IVF-PQ index's differ: width, digest)
+            description["similar_params"] = self.__dict__["similar_index_"].params()
         return description, files
 
     def _restore_index(self, description: Any, files: dict[str, bytes]) -> None:
         expected = {"kind", "params", "similar_items", "n_items", "dim", "offsets"}
-        if not isinstance(description, dict) or set(description) != expected:
-            raise ValueError(f"the index description in meta.json must have exactly the keys {sorted(expected)}")
+        if not isinstance(description, dict) or set(description) - {"similar_params"} != expected:
+            raise ValueError(
+                f"the index description in meta.json must have exactly the keys {sorted(expected)} "
+                "(and similar_params with a similar-items index)"
+            )
         items = self._index_items()
         facts = (description["n_items"], description["dim"], description["offsets"])
         if facts != (items.n_items, items.dim, items.offsets is not None):
@@ -346,7 +355,7 @@ class FactorModel(Recommender):
             )
         kind, params = description["kind"], description["params"]
         wanted = {"index.bin"} | ({"similar_index.bin"} if description["similar_items"] is True else set())
-        if kind != "hnsw":
+        if kind == "exact":  # brute force stores no file
             wanted = set()
         if set(files) != wanted:
             raise ValueError(
@@ -355,7 +364,9 @@ class FactorModel(Recommender):
         self.index_ = restore_index(kind, items, params, files.get("index.bin"))
         if description["similar_items"] is True:
             unit = ItemVectors.of(unit_rows(self.item_factors_))
-            self.similar_index_ = restore_index(kind, unit, params, files.get("similar_index.bin"))
+            # similar_params: written since the IVF-PQ index; HNSW directories written before use params
+            similar_params = description.get("similar_params", params)
+            self.similar_index_ = restore_index(kind, unit, similar_params, files.get("similar_index.bin"))
         for name in _INDEX_FILES:
             if name in self.__dict__ and hasattr(self.__dict__[name], "n_threads"):
                 self.__dict__[name].n_threads = self.n_threads

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import warnings
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
@@ -90,12 +90,7 @@ class RatingModel(Recommender):
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The (user index, item index, timestamp) arrays of a ``predict_at`` call, checked: one
         length, 1-D, numeric times; unknown ids are -1 (``unknown="nan"``) or an error."""
-        self.check_is_fitted()
-        if unknown not in ("nan", "raise"):
-            raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
-        uidx = self.users_.to_index(users, missing=policy)
-        iidx = self.items_.to_index(items, missing=policy)
+        uidx, iidx = self._pair_indices(users, items, unknown)
         stamps = np.asarray(timestamps)
         if not (uidx.shape == iidx.shape == stamps.shape) or stamps.ndim != 1:
             raise InvalidParameterError(

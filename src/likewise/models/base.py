@@ -219,12 +219,7 @@ class Recommender(ABC):
         of the wrong type (a string for integer ids or the reverse), a null or a non-whole float.
         ``unknown="raise"`` raises UnknownIdError naming the id instead.
         """
-        self.check_is_fitted()
-        if unknown not in ("nan", "raise"):
-            raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
-        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
-        uidx = self.users_.to_index(users, missing=policy)
-        iidx = self.items_.to_index(items, missing=policy)
+        uidx, iidx = self._pair_indices(users, items, unknown)
         if uidx.size != iidx.size:
             if uidx.size == 1:
                 uidx = np.repeat(uidx, iidx.size)
@@ -240,6 +235,15 @@ class Recommender(ABC):
             with self._threads():
                 out[known] = self._predict_pairs(uidx[known], iidx[known])
         return out
+
+    def _pair_indices(self, users: Any, items: Any, unknown: str) -> tuple[np.ndarray, np.ndarray]:
+        """User and item indices of pointwise calls (`predict`, ``predict_at``): unknown ids are -1
+        with ``unknown="nan"``, an UnknownIdError with ``"raise"``."""
+        self.check_is_fitted()
+        if unknown not in ("nan", "raise"):
+            raise InvalidParameterError(f"unknown must be 'nan' or 'raise', got {unknown!r}")
+        policy: Literal["raise", "lenient"] = "raise" if unknown == "raise" else "lenient"
+        return self.users_.to_index(users, missing=policy), self.items_.to_index(items, missing=policy)
 
     def recommend(
         self,

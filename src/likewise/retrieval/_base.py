@@ -17,8 +17,8 @@ from likewise.exceptions import InvalidParameterError
 
 __all__ = ["INDEX_KINDS", "IndexKind", "ItemIndex", "ItemVectors", "build_index", "check_search_args", "restore_index"]
 
-IndexKind = Literal["exact", "hnsw"]
-INDEX_KINDS: tuple[str, ...] = ("exact", "hnsw")
+IndexKind = Literal["exact", "hnsw", "ivf"]
+INDEX_KINDS: tuple[str, ...] = ("exact", "hnsw", "ivf")
 
 
 @dataclass(frozen=True)
@@ -137,9 +137,11 @@ def check_search_args(
 
 
 def build_index(kind: str, items: ItemVectors, n_threads: int | None = None, **params: Any) -> ItemIndex:
-    """A new index of `kind` over `items` ("exact": brute force; "hnsw": faiss HNSW, extra ``ann``)."""
+    """A new index of `kind` over `items` ("exact": brute force; "hnsw": faiss HNSW; "ivf": faiss
+    IVF-PQ fast scan with an exact re-rank; the last two need the extra ``ann``)."""
     from likewise.retrieval.ann import HNSWIndex
     from likewise.retrieval.exact import ExactIndex
+    from likewise.retrieval.ivf import IVFPQIndex
 
     if kind == "exact":
         if params:
@@ -147,6 +149,8 @@ def build_index(kind: str, items: ItemVectors, n_threads: int | None = None, **p
         return ExactIndex(items)
     if kind == "hnsw":
         return HNSWIndex.build(items, n_threads=n_threads, **params)
+    if kind == "ivf":
+        return IVFPQIndex.build(items, n_threads=n_threads, **params)
     raise InvalidParameterError(f"kind must be one of {list(INDEX_KINDS)}, got {kind!r}")
 
 
@@ -154,6 +158,7 @@ def restore_index(kind: Any, items: ItemVectors, params: Any, data: bytes | None
     """An index as saved (ValueError when the saved description or bytes do not fit `items`)."""
     from likewise.retrieval.ann import HNSWIndex
     from likewise.retrieval.exact import ExactIndex
+    from likewise.retrieval.ivf import IVFPQIndex
 
     if not isinstance(params, dict):
         raise ValueError(f"index params must be a JSON object, got {type(params).__name__}")
@@ -161,8 +166,9 @@ def restore_index(kind: Any, items: ItemVectors, params: Any, data: bytes | None
         if data is not None or params:
             raise ValueError("an exact index stores neither a file nor parameters")
         return ExactIndex(items)
-    if kind == "hnsw":
+    if kind in ("hnsw", "ivf"):
         if data is None:
-            raise ValueError("an hnsw index needs its index file")
-        return HNSWIndex.from_bytes(items, data, params)
+            raise ValueError(f"an {kind} index needs its index file")
+        index_type = HNSWIndex if kind == "hnsw" else IVFPQIndex
+        return index_type.from_bytes(items, data, params)
     raise ValueError(f"index kind must be one of {list(INDEX_KINDS)}, got {kind!r}")
