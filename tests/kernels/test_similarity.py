@@ -9,12 +9,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from likewise.kernels.similarity import (
+    _FULL_POSITIVE,
     COMMON,
     FULL,
     JACCARD,
     MSD,
     PEARSON,
     QueryRows,
+    _effective_mode,
+    all_positive,
     dense_similarities,
     topk_similarities,
 )
@@ -191,6 +194,7 @@ def test_topk_matches_reference(measure, norms, parallel, table, n_keep, min_sup
         min_support=effective_support,
         shrinkage=shrinkage,
         shrink_offset=1 if measure == "pearson_baseline" else 0,
+        positive=all_positive(cols[2]),  # raw ratings are: FULL takes its count-free path
         parallel=parallel,
     )
     lists = ref.neighbour_lists(expected, n_keep)
@@ -215,6 +219,41 @@ def test_dense_matches_reference(measure, norms, table, rows):
     got = dense_similarities(q, *cols, mode=MODES[(measure, norms)])
     np.testing.assert_allclose(np.nan_to_num(got, nan=0.0), expected[rows], rtol=1e-5, atol=1e-7)
     assert np.isnan(got[np.arange(len(rows)), rows]).all()
+
+
+def test_count_free_path_only_where_the_count_is_not_needed():
+    query, _ = kernel_inputs(np.array([[1.0, 2.0], [np.nan, 3.0]]))
+    assert _effective_mode(FULL, 1, 0.0, True, query) == _FULL_POSITIVE
+    assert _effective_mode(FULL, 0, 0.0, True, query) == _FULL_POSITIVE
+    assert _effective_mode(FULL, 1, 0.0, False, query) == FULL  # the caller did not vouch for y
+    assert _effective_mode(FULL, 2, 0.0, True, query) == FULL  # min_support needs the count
+    assert _effective_mode(FULL, 1, 2.5, True, query) == FULL  # so does shrinkage
+    assert _effective_mode(COMMON, 1, 0.0, True, query) == COMMON
+    negative, _ = kernel_inputs(np.array([[1.0, -2.0], [np.nan, 3.0]]))
+    assert _effective_mode(FULL, 1, 0.0, True, negative) == FULL  # a non-positive query value
+
+
+def test_all_positive_floor():
+    assert all_positive(np.array([], dtype=np.float64))
+    assert all_positive(np.array([1e-40], dtype=np.float32))  # float32 products stay normal
+    assert all_positive(np.array([3.0, 1e-150]))
+    assert not all_positive(np.array([3.0, 1e-200]))  # 1e-200 * 1e-200 underflows to 0
+    assert not all_positive(np.array([3.0, 0.0]))
+    assert not all_positive(np.array([3.0, -1.0]))
+
+
+@pytest.mark.parametrize("parallel", [False, True])
+@HYPO
+@given(table=rating_tables(max_rows=9, max_cols=9), n_keep=st.integers(1, 8))
+def test_count_free_path_equals_the_counting_one(parallel, table, n_keep):
+    """Bit for bit: the same dot products summed in the same order, only the count is gone."""
+    query, cols = kernel_inputs(table)
+    counting = topk_similarities(query, *cols, mode=FULL, n_keep=n_keep, positive=False, parallel=parallel)
+    count_free = topk_similarities(query, *cols, mode=FULL, n_keep=n_keep, positive=True, parallel=parallel)
+    for a, b in zip(counting, count_free, strict=True):
+        np.testing.assert_array_equal(a, b)
+    dense = dense_similarities(query, *cols, mode=FULL, positive=False, parallel=parallel)
+    np.testing.assert_array_equal(dense, dense_similarities(query, *cols, mode=FULL, positive=True, parallel=parallel))
 
 
 def test_query_rows_validate_shapes():

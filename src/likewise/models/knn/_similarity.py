@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
-from likewise.kernels.similarity import QueryRows, dense_similarities, topk_similarities
+from likewise.kernels.similarity import QueryRows, all_positive, dense_similarities, topk_similarities
 from likewise.models.knn._config import KNNConfig
 
 __all__ = [
@@ -65,6 +65,7 @@ class Prepared:
     min_support: int
     shrinkage: float
     shrink_offset: int
+    positive: bool  # every value >= the kernel's POSITIVE_FLOOR (lets FULL skip its count)
 
     def kernel_arguments(self) -> tuple[tuple[np.ndarray, ...], dict[str, Any]]:
         """(the compared side's arrays, the measure's settings) as the similarity kernels take them."""
@@ -74,6 +75,7 @@ class Prepared:
             "min_support": self.min_support,
             "shrinkage": self.shrinkage,
             "shrink_offset": self.shrink_offset,
+            "positive": self.positive,
         }
         return (y.indptr, y.indices, y.data, self.norm, self.count), measure
 
@@ -224,6 +226,7 @@ def prepare(seen: sp.csr_matrix, stats: Stats, config: KNNConfig, by_users: bool
         config.min_support,
         config.shrinkage,
         config.shrink_offset,
+        all_positive(values),
     )
 
 
