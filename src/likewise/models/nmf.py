@@ -17,7 +17,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from likewise._util import check_random_state
+from likewise._util import check_random_state, count_values
 from likewise.data.interactions import Interactions
 from likewise.exceptions import DataError, InvalidParameterError
 from likewise.kernels._threads import thread_limits
@@ -170,7 +170,7 @@ class NMF(FactorRatingModel):
         n_groups = self._n_groups()
         schedule = sgd_schedule(data, n_groups, rng)
         user_counts = np.diff(data.matrix.indptr)
-        item_counts = np.bincount(data.matrix.indices, minlength=data.n_items)
+        item_counts = count_values(data.matrix.indices, data.n_items)
         offset = self._offset()
         parallel = n_groups > 1
 

@@ -11,6 +11,7 @@ from typing import Any, ClassVar, Literal
 import numpy as np
 import scipy.sparse as sp
 
+from likewise._util import count_values
 from likewise.data.interactions import Interactions
 from likewise.kernels._threads import thread_limits
 from likewise.models._params import BOOL, NONE, Interval, Options
@@ -249,7 +250,7 @@ class _NeighborhoodModel(Recommender):
             item_std=arrays["item_std"].astype(np.float64),
             user_bias=arrays["user_bias"].astype(np.float64),
             item_bias=arrays["item_bias"].astype(np.float64),
-            item_df=np.bincount(seen.indices, minlength=seen.shape[1]).astype(np.int64),
+            item_df=count_values(seen.indices, seen.shape[1]),
             user_df=np.diff(seen.indptr).astype(np.int64),
         )
         # The kernels index these by user / item: a wrong length would read out of bounds.

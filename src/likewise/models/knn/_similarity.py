@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 import scipy.sparse as sp
 
+from likewise._util import count_values
 from likewise.kernels.similarity import QueryRows, all_positive, dense_similarities, topk_similarities
 from likewise.models.knn._config import KNNConfig
 
@@ -92,7 +93,7 @@ def statistics(matrix: sp.csr_matrix, *, baseline: bool, n_epochs: int, reg_user
     if overall_std == 0.0:
         overall_std = 1.0
     user_n = np.bincount(users, minlength=n_users).astype(np.float64)
-    item_n = np.bincount(items, minlength=n_items).astype(np.float64)
+    item_n = count_values(items, n_items).astype(np.float64)
 
     def mean_std(index: np.ndarray, counts: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
         sums = np.bincount(index, weights=ratings, minlength=size)
