@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from likewise._util import count_values
 from likewise.models.base import Recommender, load
 from likewise.serving.store import EventStore, StoredEvent
 
@@ -75,7 +76,7 @@ class ServedModel:
         self.items_key = hashlib.sha256("\0".join(self.item_text.tolist()).encode()).hexdigest()
         self.titles = model.item_titles_
         # Popularity from the training data: users per item, ties by the lower index.
-        self.counts = np.bincount(model.seen_.indices, minlength=model.n_items).astype(np.float32)
+        self.counts = count_values(model.seen_.indices, model.n_items).astype(np.float32)
         self.pop_order = np.lexsort((np.arange(model.n_items), -self.counts)).astype(np.int32)
         rating_scale = getattr(model, "rating_scale_", None)
         self.default_weight = float(rating_scale[1]) if model.predicts_ratings and rating_scale else 1.0
