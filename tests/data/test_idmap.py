@@ -261,3 +261,15 @@ def test_missing_negative_marks_exactly_the_unknown(known, queries):
     assert [i >= 0 for i in idx] == [q in set(known) for q in queries]
     found = idx >= 0
     assert idmap.to_ids(idx[found]).tolist() == [q for q, ok in zip(queries, found, strict=True) if ok]
+
+
+@pytest.mark.parametrize("ids", [np.arange(0, 27000, 3), np.array([f"u{k}" for k in range(9000)])])
+def test_build_lookup_prepares_what_bulk_lookups_use(ids):
+    idmap = IdMap(ids)
+    query = np.tile(ids[::-3], 2)  # over BULK ids: the hash lookup, not a binary search
+    expected = np.searchsorted(np.sort(ids), query)
+    idmap.build_lookup()
+    table = idmap._lookup
+    assert table is not None and len(table) == len(ids)
+    np.testing.assert_array_equal(idmap.to_index(query), expected)
+    assert idmap._lookup is table  # the table built up front is the one used

@@ -179,3 +179,26 @@ def test_declared_parameters_have_the_defaults_of_models_without_them():
     from likewise.models import Popularity
 
     assert Popularity().n_threads is None and ALS(n_threads=2).n_threads == 2
+
+
+def test_fill_caches_computes_what_queries_reuse(tmp_path):
+    """A server fills these before swapping a model in: no request recomputes them."""
+    data = checkerboard()[0]
+    ALS(n_factors=3, n_epochs=5, random_state=0).fit(data).save(tmp_path / "m")
+    model = load(tmp_path / "m")
+    genre = np.zeros(model.n_items, dtype=bool)
+    genre[[1, 4, 6]] = True
+    everything = np.ones(model.n_items, dtype=bool)  # not selective: scored in place, nothing packed
+    model.fill_caches([genre, everything])
+    gram = model.__dict__["_item_gram_cache_"][1]
+    np.testing.assert_allclose(gram, model.item_factors_.T @ model.item_factors_, rtol=1e-6)
+    packed = model.__dict__["_subset_cache_"][1]
+    assert len(packed) == 1
+    items, rows, _offsets = next(iter(packed.values()))
+    assert items.tolist() == [1, 4, 6]
+    np.testing.assert_array_equal(rows, model.item_factors_[[1, 4, 6]])
+    assert model.items_._lookup is not None and model.users_._lookup is not None
+    model.recommend_indices(np.arange(8), 2, allowed=genre)
+    model.recommend_indices_from_history(np.array([0, 1]), n=2, allowed=genre)
+    assert model.__dict__["_item_gram_cache_"][1] is gram  # reused, not recomputed
+    assert model.__dict__["_subset_cache_"][1] is packed

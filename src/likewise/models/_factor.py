@@ -498,6 +498,11 @@ class FactorModel(Recommender):
             self._cosine_cache_ = {**cache, side: entry}
         return entry[1], entry[2]
 
+    def _fill_caches(self, allowed: list[np.ndarray]) -> None:
+        if self._live_index() is None:  # with an index, filters go through the index instead
+            for mask in allowed:
+                self._packed_subset(mask)
+
     def _forget_similarities(self) -> None:
         """Drop the cached norms and packed rows (needed only after editing fitted factors in place)."""
         self.__dict__.pop("_cosine_cache_", None)

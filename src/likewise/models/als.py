@@ -234,6 +234,10 @@ class ALS(FactorModel):
         )  # fmt: skip
         return x[0]
 
+    def _fill_caches(self, allowed: list[np.ndarray]) -> None:
+        super()._fill_caches(allowed)
+        self._item_gram()  # every fold-in (a server's user with new events) solves with it
+
     def _item_gram(self) -> np.ndarray:
         """``Y^T Y`` of the item factors, cached like the cosines (keyed on the array, see `_factor`)."""
         gram: tuple[np.ndarray, np.ndarray] | None = self.__dict__.get("_item_gram_cache_")

@@ -13,6 +13,7 @@ constraints in ``_parameter_constraints`` and implements a few index-level hooks
 - ``_similar_items(iidx) -> (b, n_items)`` item-item similarities, when meaningful
 - ``_explain(uidx, iidx) -> (DataFrame, text)``
 - ``_state() / _set_state()``              arrays and JSON scalars to persist
+- ``_fill_caches(allowed)``                what queries compute once and keep (default: nothing)
 
 The base class does everything at the edges once: raw id <-> index mapping, validation,
 batching in memory-bounded blocks, filters (seen items, exclude, candidates), top-n selection
@@ -28,7 +29,7 @@ from __future__ import annotations
 
 import inspect
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, Literal, Self
 
 import numpy as np
@@ -683,6 +684,23 @@ class Recommender(ABC):
             contributions=contributions,
             text=text,
         )
+
+    def fill_caches(self, allowed: Sequence[np.ndarray] = ()) -> None:
+        """Compute now what the first queries would compute and keep, so that none of them pays.
+
+        A server calls this on a model before swapping it in: the id maps' hash tables, the
+        model's own caches (`_fill_caches`: e.g. ALS's ``Y^T Y`` for fold-in) and, for each
+        boolean item mask in `allowed` (the filters being served), what a query under that
+        filter reuses (a factor model's packed rows). Answers do not change.
+        """
+        self.check_is_fitted()
+        self.users_.build_lookup()
+        self.items_.build_lookup()
+        self._fill_caches([self._item_mask(mask) for mask in allowed])
+
+    def _fill_caches(self, allowed: list[np.ndarray]) -> None:
+        """Hook: fill the model's own lazy caches (`fill_caches`); most models keep none."""
+        return None  # a default, not an abstract hook
 
     # ----------------------------------------------------------------- persistence
     def save(self, path: Any) -> None:

@@ -368,6 +368,10 @@ class HybridMF(FactorModel):
     def _steps(self) -> list[str]:
         return [s.strip() for s in str(self.fallback).split(",")]
 
+    def _fill_caches(self, allowed: list[np.ndarray]) -> None:
+        super()._fill_caches(allowed)
+        self._gram()  # folding in a new user solves with it
+
     def _gram(self) -> np.ndarray:
         items = self.item_factors_
         cached = self.__dict__.get("_gram_cache_")

@@ -90,10 +90,10 @@ class _State:
         self.lock = threading.Lock()
         url = settings.store or sqlite_url(Path(settings.model_dir).resolve().parent / "events.db")
         self.store = EventStore(url)
-        self.served = self._with_stored_items(ServedModel(settings.model_dir, threads=settings.model_threads))
+        self.catalogue = Catalogue(self.store)
+        self.served = self._prepared(ServedModel(settings.model_dir, threads=settings.model_threads))
         self.overlay = Overlay(self.store)
         self.overlay.refresh()
-        self.catalogue = Catalogue(self.store)
         self.stop = threading.Event()
         self.registry = CollectorRegistry()
         self.requests = Counter(
@@ -115,6 +115,17 @@ class _State:
     def _publish(self, served: ServedModel) -> None:
         self.model_info.clear()
         self.model_info.labels(served.name, served.version).set(served.trained_ts)
+
+    def _prepared(self, served: ServedModel) -> ServedModel:
+        """`served` with the stored items added and its caches filled, ready to swap in.
+
+        Measured on a 60k-item ALS model: without this, the first requests after a reload
+        each computed Y^T Y (~5 ms) and the packed rows of their filter (~1-2 ms), several at
+        once, and the first request of a fresh worker imported pyarrow and pandas (~0.35 s).
+        """
+        served = self._with_stored_items(served)
+        served.model.fill_caches(self.catalogue.cached_masks(served.items_key))
+        return served
 
     def _with_stored_items(self, served: ServedModel) -> ServedModel:
         """Items PUT with features before (by any worker) and not in the model: added again."""
@@ -148,7 +159,7 @@ class _State:
 
     def reload(self, path: Path | None = None) -> ServedModel:
         """Load a model (the current path by default) and swap it in; the old one serves until then."""
-        new = self._with_stored_items(ServedModel(path or self.served.path, threads=self.settings.model_threads))
+        new = self._prepared(ServedModel(path or self.served.path, threads=self.settings.model_threads))
         with self.lock:
             self.served = new
         self.catalogue.refresh()  # other workers' PUT /v1/items (also polled in `background`)
@@ -440,7 +451,7 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
         needle = q.casefold()
         found: list[dict[str, Any]] = []
         for iidx in range(served.n_items):
-            text = str(served.item_text[iidx])
+            text = served.item_text(iidx)
             title = catalogue.title(text) or served.title(iidx)
             if needle and (title is None or needle not in title.casefold()):
                 continue
@@ -468,7 +479,7 @@ def _routes(app: FastAPI, state: _State, authorized: Any) -> None:
             for iidx, value in zip(items.tolist(), values.tolist(), strict=True):
                 if len(rows) >= limit:
                     break
-                title = state.catalogue.title(str(served.item_text[iidx])) or served.title(iidx)
+                title = state.catalogue.title(served.item_text(iidx)) or served.title(iidx)
                 rows.append(HistoryItem(item=served.raw_item(iidx), value=value, title=title, source="training"))
         return {"user": user, "known": uidx >= 0, "items": rows[:limit]}
 

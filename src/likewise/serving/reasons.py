@@ -74,6 +74,6 @@ def _sentence(served: ServedModel, catalogue: Catalogue, items: np.ndarray, drop
 
 
 def _label(served: ServedModel, catalogue: Catalogue, iidx: int) -> str:
-    text = str(served.item_text[iidx])
+    text = served.item_text(iidx)
     title = catalogue.title(text) or served.title(iidx)
     return f"{title!r}" if title else f"item {text}"

@@ -92,7 +92,7 @@ def response_rows(
     for rank, (iidx, score) in enumerate(zip(indices.tolist(), scores.tolist(), strict=True), start=1):
         if iidx < 0:
             break
-        text = str(served.item_text[iidx])
+        text = served.item_text(iidx)
         title = catalogue.title(text) or served.title(iidx)
         # every key of schemas.Rec, as its pydantic serialisation would give (the app sends these as is)
         out.append({"item": served.raw_item(iidx), "score": float(score), "rank": rank, "title": title, "reason": None})

@@ -256,6 +256,28 @@ class RecommenderConformance:
         model.save(tmp_path / "model")  # overwriting an existing model works
         assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
+    def test_fill_caches_changes_no_answer(self, tmp_path: Path) -> None:
+        model, _data = self.fitted()
+        model.save(tmp_path / "model")
+        filled, fresh = load(tmp_path / "model"), load(tmp_path / "model")
+        mask = np.zeros(model.n_items, dtype=bool)
+        mask[::3] = True  # selective: a factor model packs these rows
+        filled.fill_caches([mask])
+        users = np.arange(model.n_users)
+        for allowed in (mask, None):
+            a = filled.recommend_indices(users, 3, allowed=allowed)
+            b = fresh.recommend_indices(users, 3, allowed=allowed)
+            np.testing.assert_array_equal(a[0], b[0])
+            np.testing.assert_allclose(a[1], b[1], rtol=1e-6, atol=1e-7)
+            if model.supports_fold_in:
+                history = np.array([0, 2])
+                a = filled.recommend_indices_from_history(history, n=3, allowed=allowed)
+                b = fresh.recommend_indices_from_history(history, n=3, allowed=allowed)
+                np.testing.assert_array_equal(a[0], b[0])
+                np.testing.assert_allclose(a[1], b[1], rtol=1e-6, atol=1e-7)
+        with pytest.raises(InvalidParameterError, match="allowed must be a boolean mask"):
+            filled.fill_caches([mask[:-1]])
+
     def test_tampered_model_is_refused(self, tmp_path: Path) -> None:
         model, _ = self.fitted()
         model.save(tmp_path / "model")
