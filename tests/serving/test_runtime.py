@@ -4,6 +4,8 @@ ready before it is swapped in."""
 from __future__ import annotations
 
 import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -90,3 +92,32 @@ def test_a_started_or_reloaded_model_has_its_caches_filled(tmp_path: Path):
         ((items, rows, _offsets),) = model.__dict__["_subset_cache_"][1].values()
         assert items.tolist() == [1, 4, 6]  # the filter being served, packed before the swap
         np.testing.assert_array_equal(rows, model.item_factors_[[1, 4, 6]])
+
+
+def test_a_missing_mask_is_built_once_while_the_other_threads_wait(checker_dir, tmp_path):
+    served = ServedModel(checker_dir)
+    store = EventStore(sqlite_url(tmp_path / "events.db"))
+    try:
+        for item in (1, 4, 6):
+            store.put_item(str(item), None, {"genre": ["B"]}, {})
+        catalogue = Catalogue(store)
+        calls, lookup = [], served.item_indices
+
+        def slow_lookup(texts: list[str]) -> np.ndarray:
+            calls.append(sorted(texts))
+            time.sleep(0.2)  # every other thread arrives while this one builds
+            if len(calls) == 1:
+                raise RuntimeError("the first build fails")
+            return lookup(texts)
+
+        served.item_indices = slow_lookup  # type: ignore[method-assign]
+        with ThreadPoolExecutor(8) as pool:
+            futures = [pool.submit(catalogue.mask, served, "genre", frozenset({"B"})) for _ in range(8)]
+            outcomes = [f.exception() or f.result() for f in futures]
+        failed = [o for o in outcomes if isinstance(o, RuntimeError)]
+        masks = [o for o in outcomes if isinstance(o, np.ndarray)]
+        assert len(failed) == 1 and len(masks) == 7  # the failure reaches only the thread that built
+        assert calls == [["1", "4", "6"]] * 2  # then one waiting thread built it, once, for all
+        assert all(m is masks[0] for m in masks) and np.flatnonzero(masks[0]).tolist() == [1, 4, 6]
+    finally:
+        store.close()

@@ -40,6 +40,7 @@ def serve(
         import uvicorn
 
         from likewise.serving import Settings, create_app
+        from likewise.serving.app import freeze_startup_objects
     except ImportError as exc:
         raise ConfigurationError(
             f"likewise serve needs the serve extra: pip install 'likewise[serve]' ({exc})"
@@ -64,6 +65,7 @@ def serve(
 
         warmup(parallel=False)
     app = create_app(settings)
+    freeze_startup_objects()
     if settings.insecure and settings.api_token is None:
         console.print("[yellow]warning:[/] writes need no token (--insecure); do not expose this server")
     console.print(f"serving {settings.model_dir} on http://{settings.host}:{settings.port} (docs at /docs)")
