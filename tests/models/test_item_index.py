@@ -203,6 +203,19 @@ def test_stale_index_is_dropped_with_a_warning(larger) -> None:
     assert not hasattr(model, "index_")
 
 
+def test_set_params_hands_n_threads_to_the_indices(larger) -> None:
+    """A server loads a model and then sets its n_threads: the indices must follow, or a single
+    query would split its IVF lists over threads the server did not give the model."""
+    pytest.importorskip("faiss")
+    model = ALS(n_factors=8, n_epochs=2, random_state=0, n_threads=2).fit(larger)
+    model.build_index("ivf", similar_items=True)
+    assert model.index_.n_threads == 2 and model.similar_index_.n_threads == 2
+    model.set_params(n_threads=1)
+    assert model.index_.n_threads == 1 and model.similar_index_.n_threads == 1
+    model.set_params(random_state=3)  # other parameters leave the indices alone
+    assert model.index_.n_threads == 1
+
+
 def test_refit_forgets_the_index(larger) -> None:
     model = ALS(n_factors=4, n_epochs=2, random_state=0, n_threads=1).fit(larger).build_index("exact")
     assert not hasattr(model.fit(larger), "index_")

@@ -74,6 +74,71 @@ def test_the_lists_answer_when_the_probe_holds_enough() -> None:
     np.testing.assert_array_equal(single, found[:10])  # a batch is the same searches
 
 
+def test_a_single_query_over_two_threads_splits_its_lists_and_answers_the_same() -> None:
+    """With 2 threads a single query goes through the probe-parallel view (faiss implem 15), a
+    batch through the default object; both search the same lists, so after the exact re-rank the
+    answers agree (a tie in code score at the shortlist's end may differ: allow 1% of the items)."""
+    vectors, queries = _factors(20_000, 16, 4)
+    items = ItemVectors.of(vectors)
+    index = IVFPQIndex.build(items, n_threads=2)
+    assert index._one_query.implem == 15 and index._index.implem == 0
+    assert index._one_query.invlists.this == index._index.invlists.this  # the codes are shared, not copied
+    used = []
+    for name in ("_one_query", "_index"):
+        searcher = getattr(index, name)
+        setattr(index, name, _Spy(searcher, name, used))
+    batch = index.search(queries, 10)[0]
+    assert used == ["_index"]
+    single = np.vstack([index.search(q, 10)[0] for q in queries])
+    assert set(used[1:]) == {"_one_query"}
+    assert _recall(single, batch) >= 0.99
+    index.n_threads = 1  # one thread: a single query takes the default object again
+    used.clear()
+    index.search(queries[0], 10)
+    assert used == ["_index"]
+
+
+class _Spy:
+    """Records which faiss object answered, then forwards the call."""
+
+    def __init__(self, target: object, name: str, used: list[str]) -> None:
+        self.target, self.name, self.used = target, name, used
+        self.implem = target.implem
+
+    def search(self, *args: object, **kwargs: object) -> object:
+        self.used.append(self.name)
+        return self.target.search(*args, **kwargs)  # type: ignore[attr-defined]
+
+
+def test_the_probe_parallel_view_keeps_the_lists_it_shares_alive() -> None:
+    """The view does not own the inverted lists: it must hold their owner, or a search after the
+    owner's last Python reference is gone would read freed memory (a crash, seen in a scratch run)."""
+    import gc
+
+    vectors, queries = _factors(3000, 8, 5)
+    index = IVFPQIndex.build(ItemVectors.of(vectors), n_threads=2)
+    view = index._one_query
+    view.nprobe = 10
+    padded = np.ascontiguousarray(queries[:1], dtype=np.float32)
+    before = set(view.search(padded, 100)[1][0].tolist())
+    del index
+    gc.collect()
+    after = set(view.search(padded, 100)[1][0].tolist())
+    assert -1 not in after and len(before & after) >= 95  # the same lists read (ties may swap)
+
+
+def test_a_search_without_a_filter_makes_no_mask() -> None:
+    vectors, queries = _factors(3000, 8, 6)
+    items = ItemVectors.of(vectors)
+    assert items.all_allowed is items.all_allowed and items.all_allowed.all()
+    assert not items.all_allowed.flags.writeable
+    index = IVFPQIndex.build(items, n_threads=1)
+    unfiltered = index.search(queries, 10)
+    masked = index.search(queries, 10, np.ones(3000, dtype=bool))
+    np.testing.assert_array_equal(unfiltered[0], masked[0])
+    np.testing.assert_array_equal(unfiltered[1], masked[1])
+
+
 def test_a_query_needing_most_of_the_probe_is_scanned() -> None:
     vectors, queries = _factors(3000, 8, 3)
     items = ItemVectors.of(vectors)

@@ -287,6 +287,18 @@ class FactorModel(Recommender):
             self.similar_index_ = similar
         return self
 
+    def set_params(self, **params: Any) -> Self:
+        """Also hands a new ``n_threads`` to the item indices (a server sets it after loading)."""
+        super().set_params(**params)
+        if "n_threads" in params:
+            self._share_threads_with_indices()
+        return self
+
+    def _share_threads_with_indices(self) -> None:
+        for name in _INDEX_FILES:
+            if hasattr(self.__dict__.get(name), "n_threads"):
+                self.__dict__[name].n_threads = self.n_threads
+
     def drop_index(self) -> Self:
         """Forget the item index (back to exact scoring of every item)."""
         for name in _INDEX_FILES:
@@ -367,9 +379,7 @@ class FactorModel(Recommender):
             # similar_params: written since the IVF-PQ index; HNSW directories written before use params
             similar_params = description.get("similar_params", params)
             self.similar_index_ = restore_index(kind, unit, similar_params, files.get("similar_index.bin"))
-        for name in _INDEX_FILES:
-            if name in self.__dict__ and hasattr(self.__dict__[name], "n_threads"):
-                self.__dict__[name].n_threads = self.n_threads
+        self._share_threads_with_indices()
 
     # ------------------------------------------------------------------ hooks for subclasses
     def _item_offsets(self) -> np.ndarray | None:

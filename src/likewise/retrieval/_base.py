@@ -8,6 +8,7 @@ coordinate (1 on the query side), so every index searches a plain inner product.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Literal, Protocol
 
 import numpy as np
@@ -44,6 +45,14 @@ class ItemVectors:
     @property
     def n_items(self) -> int:
         return int(self.vectors.shape[0])
+
+    @cached_property
+    def all_allowed(self) -> np.ndarray:
+        """The allowed mask of a search without a filter: all True, read-only, made once (at 1M
+        items, making and counting a fresh one cost about 65 us, 5% of an IVF-PQ query)."""
+        mask = np.ones(self.n_items, dtype=bool)
+        mask.flags.writeable = False
+        return mask
 
     @property
     def dim(self) -> int:
@@ -114,7 +123,7 @@ def check_search_args(
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
         raise InvalidParameterError(f"k must be a positive integer, got {k!r}")
     if allowed_mask is None:
-        allowed = np.ones(items.n_items, dtype=bool)
+        allowed = items.all_allowed
     else:
         allowed = np.asarray(allowed_mask)
         if allowed.dtype != np.bool_ or allowed.shape != (items.n_items,):

@@ -125,7 +125,7 @@ class CandidateIndex(ABC):
     ) -> tuple[np.ndarray, np.ndarray]:
         queries, k, allowed, drop = check_search_args(self.items, query_vectors, k, allowed_mask, exclude)
         n_items, b = self.items.n_items, queries.shape[0]
-        n_allowed = int(np.count_nonzero(allowed))
+        n_allowed = n_items if allowed is self.items.all_allowed else int(np.count_nonzero(allowed))
         if n_allowed < FALLBACK_FRACTION * n_items or b == 0:
             return exact_search(self.items, queries, k, allowed, drop)
         excluded = np.zeros(b, dtype=np.int64)
