@@ -43,6 +43,11 @@ _INT64_MIN, _INT64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max
 _FLOAT32_MAX = float(np.finfo(np.float32).max)
 # Beyond this many interactions indptr becomes int64 (a module constant so tests can lower it).
 INDPTR_INT32_MAX = int(np.iinfo(np.int32).max)
+# From this many rows on, duplicates are merged by likewise.kernels.sparse (counting sort by user,
+# per-user sorts): at 25M rows 1.5 s and about 1 GB less peak memory than the numpy path's
+# global sort and gathers (5.1 s). Below it the numpy path is kept: under 0.1 s at 1M rows,
+# less than importing numba and loading the kernels costs a fresh process (about 0.45 s).
+MERGE_KERNEL_MIN_ROWS = 1 << 20
 
 
 @dataclass
@@ -487,25 +492,71 @@ def _merge_sorted(
 
     "first"/"last" follow timestamps when present (ties by input order), else input order.
     A merged group keeps the timestamp of the kept row ("first"/"last") or the latest one.
+    Returns (indptr, indices int32, data float32, timestamps or None, rows merged away).
     """
+    if uidx.size >= MERGE_KERNEL_MIN_ROWS:
+        merged_rows = _merge_with_kernels(uidx, iidx, vals, ts, policy, n_users)
+    else:
+        merged_rows = _merge_with_numpy(uidx, iidx, vals, ts, policy, n_users, n_items)
+    indptr, indices, data, t_out, first_duplicate = merged_rows
+    if first_duplicate is not None:
+        raise DataError(
+            f"{describe(*first_duplicate)}: duplicate (user, item) pair; "
+            "choose duplicates='last', 'first', 'sum' or 'mean'"
+        )
+    merged = int(uidx.size - indices.size)
+    indptr_dtype = np.int64 if indices.size > INDPTR_INT32_MAX else np.int32
+    return indptr.astype(indptr_dtype, copy=False), indices, data, t_out, merged
+
+
+_Merged = tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None, tuple[int, int] | None]
+
+
+def _merge_with_kernels(
+    uidx: np.ndarray, iidx: np.ndarray, vals: np.ndarray, ts: np.ndarray | None, policy: DuplicatePolicy, n_users: int
+) -> _Merged:
+    """Counting sort by user, then per-user sorts and merges (likewise.kernels.sparse).
+
+    With ``policy="error"`` and a repeated pair, the last item is the input positions of its
+    first two rows in sorted order (and the CSR is not built)."""
+    from likewise.kernels import sparse as sparse_kernels  # numba: only for large inputs
+
+    order, row_starts = sparse_kernels.pair_order(uidx, iidx, ts, n_users)
+    counts = sparse_kernels.distinct_per_user(order, row_starts, iidx)
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    if policy == "error" and int(indptr[-1]) < uidx.size:
+        user = int(np.flatnonzero(counts < np.diff(row_starts))[0])
+        rows = order[row_starts[user] : row_starts[user + 1]]
+        at = int(np.flatnonzero(np.diff(iidx[rows]) == 0)[0])
+        return indptr, iidx[:0], vals[:0], None, (int(rows[at]), int(rows[at + 1]))
+    indices, data, t_out = sparse_kernels.merge_duplicates(order, row_starts, iidx, vals, ts, indptr, policy)
+    return indptr, indices, data, t_out, None
+
+
+def _merge_with_numpy(
+    uidx: np.ndarray,
+    iidx: np.ndarray,
+    vals: np.ndarray,
+    ts: np.ndarray | None,
+    policy: DuplicatePolicy,
+    n_users: int,
+    n_items: int,
+) -> _Merged:
+    """One stable sort of the rows, a gather of every column, then run merges (as `_merge_with_kernels`)."""
     order = _pair_order(uidx, iidx, ts, n_items)
     u, i, v = uidx[order], iidx[order], vals[order]
     t = ts[order] if ts is not None else None
     new_group = np.ones(u.size, dtype=bool)
     new_group[1:] = (u[1:] != u[:-1]) | (i[1:] != i[:-1])
     starts = np.flatnonzero(new_group)
-    merged = int(u.size - starts.size)
-    if merged and policy == "error":
+    indptr = np.zeros(n_users + 1, dtype=np.int64)
+    np.cumsum(np.bincount(u[starts], minlength=n_users), out=indptr[1:])
+    if policy == "error" and starts.size < u.size:
         dup = int(np.flatnonzero(~new_group)[0])
-        raise DataError(
-            f"{describe(int(order[dup - 1]), int(order[dup]))}: "
-            "duplicate (user, item) pair; choose duplicates='last', 'first', 'sum' or 'mean'"
-        )
+        return indptr, iidx[:0], vals[:0], None, (int(order[dup - 1]), int(order[dup]))
     ends = np.append(starts[1:], u.size) - 1
-    if not merged:
-        data = v
-        t_out = t
-    elif policy == "first":
+    if policy in ("first", "error"):
         data, t_out = v[starts], (t[starts] if t is not None else None)
     elif policy == "last":
         data, t_out = v[ends], (t[ends] if t is not None else None)
@@ -513,14 +564,7 @@ def _merge_sorted(
         sums = np.add.reduceat(v.astype(np.float64, copy=False), starts)
         data = sums if policy == "sum" else sums / (ends - starts + 1)
         t_out = np.maximum.reduceat(t, starts) if t is not None else None
-    rows = u[starts]
-    indices = i[starts].astype(np.int32)
-    counts = np.bincount(rows, minlength=n_users)
-    nnz = indices.size
-    indptr_dtype = np.int64 if nnz > INDPTR_INT32_MAX else np.int32
-    indptr = np.zeros(n_users + 1, dtype=indptr_dtype)
-    np.cumsum(counts, out=indptr[1:])
-    return indptr, indices, np.asarray(data, dtype=np.float32), t_out, merged
+    return indptr, i[starts].astype(np.int32), np.asarray(data, dtype=np.float32), t_out, None
 
 
 def _pair_order(uidx: np.ndarray, iidx: np.ndarray, ts: np.ndarray | None, n_items: int) -> np.ndarray:
