@@ -135,6 +135,12 @@ def interactions_from_built(built: Built) -> Interactions:
     )
 
 
+# From this many values on, canonical integer ids are read by a numba kernel (one pass, no
+# temporary columns: 25M ids in 0.4 s against 1.1 s); shorter columns keep Arrow's casts, which
+# spare a fresh process importing numba and loading the kernel (about 0.3 s).
+CANONICAL_KERNEL_MIN_VALUES = 1 << 18
+
+
 def ids_from_text(values: pa.Array) -> np.ndarray:
     """Raw ids from text: int64 when every non-empty value is a canonical integer.
 
@@ -171,7 +177,12 @@ def _canonical_ints(values: pa.Array) -> np.ndarray | None:
 
     Arrow's cast also accepts "+7" and "007"; printing the integers back and comparing with the
     text keeps only the canonical spellings, with two vectorised passes instead of a regex.
+    Long columns take `likewise.kernels.text.canonical_int64` instead: the same rule in one pass.
     """
+    if len(values) >= CANONICAL_KERNEL_MIN_VALUES and pa.types.is_string(values.type):
+        from likewise.kernels.text import canonical_int64  # numba: only for long columns
+
+        return canonical_int64(values)
     try:
         ints = pc.cast(values, pa.int64())
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):

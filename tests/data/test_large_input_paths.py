@@ -1,17 +1,19 @@
-"""The loader's two duplicate-merging paths (numpy below MERGE_KERNEL_MIN_ROWS, numba kernels
-from it on) give the same Interactions, and both agree with the Python twin."""
+"""Large inputs take numba kernels where small ones keep numpy / Arrow (no numba import for a
+small file): duplicate merging (MERGE_KERNEL_MIN_ROWS) and canonical integer ids
+(CANONICAL_KERNEL_MIN_VALUES). Both paths give the same result, and agree with the Python twins."""
 
 from __future__ import annotations
 
 import re
 
 import numpy as np
+import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import likewise
-from likewise.data import _build
+from likewise.data import _build, _tables
 from likewise.exceptions import DataError
 from tests.reference.sparse import merge_pairs_reference
 
@@ -76,3 +78,40 @@ def test_large_inputs_take_the_kernels(monkeypatch):
     assert not calls
     likewise.Interactions.from_arrays([1, 2, 3, 4], [1, 2, 3, 4])
     assert calls == [1]
+
+
+IDS = [
+    ["1", "22", "-3", "0", "9223372036854775807"],  # canonical: int64 ids
+    ["1", "007", "3"],  # a leading zero: the column stays text
+    ["1", "+2", "3"],
+    ["1", "-0", "3"],
+    ["1", "9223372036854775808", "3"],  # beyond int64: text
+    ["1", "", "3"],  # an empty id: missing, reported by validation
+]
+
+
+@pytest.mark.parametrize("ids", IDS)
+def test_both_id_paths_read_the_same(monkeypatch, ids):
+    column = pa.array(ids)
+    results = []
+    for minimum in (1 << 62, 0):
+        monkeypatch.setattr(_tables, "CANONICAL_KERNEL_MIN_VALUES", minimum)
+        results.append(_tables.ids_from_text(column))
+    arrow_path, kernel_path = results
+    assert arrow_path.dtype == kernel_path.dtype
+    assert arrow_path.tolist() == kernel_path.tolist()
+    assert (arrow_path.dtype == np.int64) == (ids is IDS[0])
+
+
+def test_long_id_columns_take_the_kernel(monkeypatch, tmp_path):
+    path = tmp_path / "ratings.csv"
+    path.write_text("user,item,rating\n7,1,4\n7,2,3\n8,1,5\n", encoding="utf-8")
+    calls = []
+    import likewise.kernels.text as text_kernels
+
+    original = text_kernels.canonical_int64
+    monkeypatch.setattr(text_kernels, "canonical_int64", lambda v: calls.append(len(v)) or original(v))
+    monkeypatch.setattr(_tables, "CANONICAL_KERNEL_MIN_VALUES", 3)
+    data = likewise.read_csv(path, user="user", item="item", rating="rating")
+    assert calls == [3, 3]
+    assert data.users.ids.tolist() == [7, 8] and data.items.ids.tolist() == [1, 2]
