@@ -195,3 +195,19 @@ def test_streamed_csr_switches_to_int64_indptr(tmp_path: Path, monkeypatch: pyte
 
 def test_blocks_end_only_after_a_line_feed() -> None:
     assert _csv._count_lines(b"a\r\nb\rc\n") == 3
+
+
+@given(
+    content=st.lists(st.sampled_from([b"a", b",", b" ", b"\n", b"\r", b"\r\n", b"\t"]), max_size=60).map(b"".join),
+    block=st.integers(1, 12),
+)
+@HYPO
+def test_blocks_cover_the_file_and_cut_after_line_feeds(tmp_path_factory, content: bytes, block: int) -> None:
+    path = tmp_path_factory.mktemp("blocks") / "f.csv"
+    path.write_bytes(content)
+    blocks = list(_csv._blocks(path, block))
+    assert b"".join(blocks) == content
+    assert all(part.endswith(b"\n") for part in blocks[:-1])
+    assert all(part for part in blocks)
+    if len(blocks) > 1:  # the first block holds something other than blank lines
+        assert not blocks[0].isspace()
