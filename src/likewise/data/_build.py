@@ -521,6 +521,9 @@ def _merge_with_kernels(
     first two rows in sorted order (and the CSR is not built)."""
     from likewise.kernels import sparse as sparse_kernels  # numba: only for large inputs
 
+    # the kernels' dtypes once here, so that their three wrappers need not copy
+    uidx = np.ascontiguousarray(uidx, dtype=np.int32)
+    iidx = np.ascontiguousarray(iidx, dtype=np.int32)
     order, row_starts = sparse_kernels.pair_order(uidx, iidx, ts, n_users)
     counts = sparse_kernels.distinct_per_user(order, row_starts, iidx)
     indptr = np.zeros(n_users + 1, dtype=np.int64)

@@ -13,7 +13,7 @@ replaces one global stable sort of an int64 ``(user, item)`` key followed by a g
 column through the permutation: at 25M rows it allocated and touched about 2 GB of temporaries
 (docs/large.md, "Streaming ingestion").
 
-The plain-numpy twin is ``tests/reference/sparse.py``.
+The plain-Python twin (a tuple sort and a dict of groups) is ``tests/reference/sparse.py``.
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from likewise.kernels._threads import parallel_allowed
 
 __all__ = ["MERGE_POLICIES", "distinct_per_user", "merge_duplicates", "pair_order"]
 
-# A duplicate policy's code inside the kernels ("error" merges nothing: its caller raises first).
-MERGE_POLICIES = {"first": 0, "error": 0, "last": 1, "sum": 2, "mean": 3}
 _FIRST, _LAST, _SUM, _MEAN = 0, 1, 2, 3
+# A duplicate policy's code inside the kernels ("error" merges nothing: its caller raises first).
+MERGE_POLICIES = {"first": _FIRST, "error": _FIRST, "last": _LAST, "sum": _SUM, "mean": _MEAN}
 _INSERTION_MAX = 16  # runs up to this long are sorted by insertion, longer ones by merge sort
 
 
